@@ -1,0 +1,32 @@
+"""ECS services: capacity is the service's desired task count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scaleahead.aws.capacity import Actuation, CapacityReading, ResourceNotFound
+from scaleahead.domain.target import EcsTarget
+
+
+class EcsAdapter:
+    def __init__(self, ecs: Any) -> None:
+        self._ecs = ecs
+
+    def read(self, target: EcsTarget) -> CapacityReading:
+        r = target.resource
+        out = self._ecs.describe_services(cluster=r.cluster, services=[r.service])
+        services = [s for s in out.get("services", []) if s.get("status") != "INACTIVE"]
+        if not services:
+            why = "; ".join(f.get("reason", "") for f in out.get("failures", [])) or "not found"
+            raise ResourceNotFound(f"ECS service {r.service} in cluster {r.cluster}: {why}")
+        svc = services[0]
+        return CapacityReading(desired=int(svc["desiredCount"]), ready=int(svc["runningCount"]))
+
+    def set_capacity(self, target: EcsTarget, desired: int, reading: CapacityReading) -> Actuation:
+        if desired == reading.desired:
+            return Actuation(False, desired, f"desired count already {desired}")
+        r = target.resource
+        self._ecs.update_service(cluster=r.cluster, service=r.service, desiredCount=desired)
+        return Actuation(
+            True, desired, f"UpdateService desiredCount {reading.desired} -> {desired}"
+        )

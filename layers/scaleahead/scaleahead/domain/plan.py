@@ -1,0 +1,102 @@
+"""The predictive plan: capacity in place one warm-up before the load it must serve.
+
+Pure Python: the stored forecast is read without numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scaleahead.domain.series import Forecast
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the forecast asks for now; ``desired`` is None when there is nothing to plan on."""
+
+    desired: int | None
+    planned_load: float | None
+    window_start: float
+    window_end: float
+    basis: str
+
+
+def _need(load: float, per_unit: float) -> int:
+    # A hair of tolerance so that 300.0000001 / 100 does not buy a fourth unit.
+    return max(0, math.ceil(load / per_unit - 1e-9))
+
+
+def predictive_plan(
+    forecast: Forecast | None,
+    *,
+    now: float,
+    warmup_seconds: int,
+    tick_seconds: int,
+    capacity_per_unit: float,
+    level: float = 1.0,
+    observed_load: float | None = None,
+    unavailable_reason: str | None = None,
+) -> Plan:
+    """ceil(max forecast load at the headroom quantile over [now, now + warm-up + tick] / unit).
+
+    The window reaches one warm-up plus one tick ahead because capacity asked for now is useful
+    only after its warm-up, and the next chance to ask comes one tick later. The load observed
+    now is a floor on the window: a plan below what is being served this minute is wrong
+    whatever the model says. Without a forecast the plan tracks the observed load alone
+    (reactive-only), and says so.
+    """
+    start = now
+    end = now + warmup_seconds + tick_seconds
+    observed_ok = observed_load is not None and math.isfinite(observed_load) and observed_load >= 0
+    usable = forecast is not None and forecast.covers(start, end)
+    if forecast is not None and usable:
+        values = [v * level for v in forecast.window(start, end, upper=True)]
+        peak = max(values)
+        basis = f"forecast q{forecast.quantile:g} peak over the next {(end - start) / 60:.0f} min"
+        if level != 1.0:
+            basis += f", level x{level:.2f}"
+        if observed_ok and observed_load is not None and observed_load > peak:
+            peak = observed_load
+            basis = "observed load above the forecast"
+        return Plan(_need(peak, capacity_per_unit), peak, start, end, basis)
+    why = unavailable_reason or (
+        "no forecast" if forecast is None else "the stored forecast does not cover the window"
+    )
+    if observed_ok and observed_load is not None:
+        return Plan(
+            _need(observed_load, capacity_per_unit),
+            observed_load,
+            start,
+            end,
+            f"reactive-only ({why}): tracking the observed load",
+        )
+    return Plan(None, None, start, end, f"no plan: {why} and no observed load")
+
+
+def stabilised(
+    recent: Sequence[tuple[float, int]], now: float, window_seconds: int
+) -> tuple[int | None, bool]:
+    """The highest plan over the stabilisation window, and whether the plans cover all of it.
+
+    Scale-in goes only as low as the highest plan of the whole window, and only once plans
+    have been recorded for the whole window: a plan that dipped for one tick must not shed
+    capacity that the next tick wants back.
+    """
+    inside = [d for t, d in recent if now - window_seconds <= t <= now]
+    if not inside:
+        return None, False
+    oldest = min(t for t, _ in recent)
+    return max(inside), oldest <= now - window_seconds or window_seconds == 0
+
+
+def trim_plans(
+    recent: Sequence[tuple[float, int]], now: float, window_seconds: int
+) -> list[tuple[float, int]]:
+    """Keep the plans the next stabilisation check needs: the window plus the one before it."""
+    inside = sorted((t, d) for t, d in recent if t >= now - window_seconds)
+    before = [(t, d) for t, d in recent if t < now - window_seconds]
+    if before:
+        inside.insert(0, max(before))
+    return inside

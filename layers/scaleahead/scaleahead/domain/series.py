@@ -1,0 +1,98 @@
+"""The forecast as the planner, the store and the CLI see it: plain Python, no numpy.
+
+The fit (``domain.forecast``) needs numpy; reading a stored forecast must not, so that the
+alarm path and the decision code stay light.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+class InsufficientHistory(Exception):
+    """Too little history to fit a seasonal model; the target runs reactive-only."""
+
+    def __init__(self, covered_seconds: float, needed_seconds: float) -> None:
+        self.covered_seconds = covered_seconds
+        self.needed_seconds = needed_seconds
+        super().__init__(
+            f"only {covered_seconds / 3600:.1f} h of load history; the forecast needs "
+            f"{needed_seconds / 3600:.0f} h, so the target runs reactive-only until then"
+        )
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Load expected on a regular grid: ``mean`` and ``upper`` (the ``quantile`` headroom)."""
+
+    start: float
+    step: int
+    mean: tuple[float, ...]
+    upper: tuple[float, ...]
+    quantile: float
+    generated_at: float
+    history_seconds: float
+    model: str
+
+    def __post_init__(self) -> None:
+        if self.step <= 0:
+            raise ValueError("step must be positive")
+        if len(self.mean) != len(self.upper):
+            raise ValueError("mean and upper must have the same length")
+        if not all(math.isfinite(v) for v in self.mean + self.upper):
+            raise ValueError("forecast values must be finite")
+
+    @property
+    def end(self) -> float:
+        """Time just after the last value's slot."""
+        return self.start + self.step * len(self.mean)
+
+    def _index(self, t: float) -> int:
+        return math.floor((t - self.start) / self.step)
+
+    def at(self, t: float, *, upper: bool = False) -> float | None:
+        """The value for the slot holding ``t``, or None outside the forecast."""
+        i = self._index(t)
+        if i < 0 or i >= len(self.mean):
+            return None
+        return (self.upper if upper else self.mean)[i]
+
+    def window(self, t0: float, t1: float, *, upper: bool = True) -> list[float]:
+        """Every slot value that overlaps ``[t0, t1]``; empty when the window lies outside."""
+        i0 = max(self._index(t0), 0)
+        i1 = min(self._index(t1), len(self.mean) - 1)
+        if i1 < i0:
+            return []
+        src = self.upper if upper else self.mean
+        return list(src[i0 : i1 + 1])
+
+    def covers(self, t0: float, t1: float) -> bool:
+        return self.start <= t0 and t1 < self.end
+
+    def to_item(self) -> dict[str, Any]:
+        """A JSON-safe dict (floats rounded) for the state table."""
+        return {
+            "start": self.start,
+            "step": self.step,
+            "mean": [round(v, 4) for v in self.mean],
+            "upper": [round(v, 4) for v in self.upper],
+            "quantile": self.quantile,
+            "generated_at": self.generated_at,
+            "history_seconds": self.history_seconds,
+            "model": self.model,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Forecast:
+        return cls(
+            start=float(item["start"]),
+            step=int(item["step"]),
+            mean=tuple(float(v) for v in item["mean"]),
+            upper=tuple(float(v) for v in item["upper"]),
+            quantile=float(item["quantile"]),
+            generated_at=float(item["generated_at"]),
+            history_seconds=float(item["history_seconds"]),
+            model=str(item["model"]),
+        )

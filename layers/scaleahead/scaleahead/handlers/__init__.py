@@ -1,0 +1,1 @@
+"""Lambda entry points: Powertools wiring around the use cases in ``scaleahead.service``."""

@@ -1,0 +1,90 @@
+"""WorkerFunction: one SQS batch of work items, partial failures reported per record.
+
+A malformed message is recorded and dropped (a retry cannot fix it); a failure while working
+on a valid one fails that record alone, so SQS redelivers it and, after three tries, parks it
+in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from scaleahead import clock
+from scaleahead.handlers.common import (
+    idempotency_config,
+    logger,
+    metrics,
+    persistence,
+    runtime,
+    tracer,
+)
+from scaleahead.service.worker import process_target
+
+processor = BatchProcessor(event_type=EventType.SQS)
+_CONFIG = idempotency_config("join('#', [target_id, to_string(tick)])")
+
+# A work item older than this is left to the next tick: acting on a stale tick after a
+# backlog would only repeat work that a fresher message already asks for.
+STALE_AFTER_SECONDS = 600
+
+
+class MalformedWork(ValueError):
+    pass
+
+
+def parse_work(body: str) -> dict[str, Any]:
+    try:
+        work = json.loads(body)
+    except json.JSONDecodeError:
+        raise MalformedWork("work message is not JSON") from None
+    if not isinstance(work, dict):
+        raise MalformedWork("work message must be a JSON object")
+    tid, tick = work.get("target_id"), work.get("tick")
+    if not isinstance(tid, str) or not tid:
+        raise MalformedWork("work message needs a string target_id")
+    if not isinstance(tick, int) or isinstance(tick, bool):
+        raise MalformedWork("work message needs an integer tick (epoch seconds)")
+    return {"target_id": tid, "tick": tick}
+
+
+def _work(work: dict[str, Any]) -> dict[str, Any]:
+    return process_target(runtime(), work["target_id"], clock.now())
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    now = clock.now()
+    try:
+        work = parse_work(record.body)
+    except MalformedWork as err:
+        logger.error("rejected work item", extra={"reason": str(err)})
+        runtime().store.record_rejected(now, f"worker: {err}", record.body)
+        return {"status": "rejected", "reason": str(err)}
+    if now - work["tick"] > STALE_AFTER_SECONDS:
+        logger.warning("stale work item skipped", extra=work)
+        return {"status": "stale", **work}
+    fn = idempotent_function(
+        data_keyword_argument="work", config=_CONFIG, persistence_store=persistence()
+    )(_work)
+    result: dict[str, Any] = fn(work=work)
+    return result
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _CONFIG.register_lambda_context(context)
+    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return response

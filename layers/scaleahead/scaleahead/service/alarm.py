@@ -1,0 +1,106 @@
+"""An alarm state change: raise the reactive floor at once on ALARM, start its expiry on OK.
+
+Latency matters here (users are waiting on capacity the forecast missed), so this path imports
+no numpy and makes three AWS calls on ALARM: read capacity, set it, move the alarm.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from scaleahead.domain.alarm_events import AlarmSignal, target_id_from_alarm
+from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
+from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
+from scaleahead.service.actuate import carry_out
+from scaleahead.service.runtime import Runtime
+from scaleahead.store import LeaseHeld, TargetState
+
+LEASE_TRIES = 5
+
+
+def _lease(rt: Runtime, target_id: str, now: float) -> TargetState:
+    """The worker holds a lease for well under a second; wait briefly rather than fail."""
+    for attempt in range(LEASE_TRIES):
+        try:
+            return rt.store.acquire_lease(target_id, rt.owner, now)
+        except LeaseHeld:
+            if attempt == LEASE_TRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any]:
+    tid = target_id_from_alarm(rt.settings.alarm_prefix, signal.alarm_name)
+    if tid is None:
+        reason = (
+            f"alarm {signal.alarm_name!r} is not managed by this stack "
+            f"(expected '{rt.settings.alarm_prefix}<target>-high-load')"
+        )
+        rt.store.record_rejected(now, reason, signal.__dict__)
+        return {"status": "rejected", "reason": reason}
+    target = rt.store.get_target(tid)
+    if target is None:
+        reason = f"alarm {signal.alarm_name!r} names target {tid!r}, which is not defined"
+        rt.store.record_rejected(now, reason, signal.__dict__)
+        return {"status": "rejected", "reason": reason}
+
+    state = _lease(rt, target.id, now)
+    try:
+        reading = rt.adapter(target).read(target)
+        stab = target.scale_in_stabilisation_seconds
+        held = active_floor(state.floor, now, stab)
+        if signal.state == "ALARM":
+            floor = reactive_floor(
+                reading.desired, signal.observed, signal.threshold, target.alarm.step
+            )
+            floor = max(floor, held or 0)
+            state.floor = FloorState(floor, "ALARM", raised_at=now, ok_at=None)
+            decision = decide(
+                DecisionInput(
+                    current=reading.desired,
+                    min_capacity=target.min_capacity,
+                    max_capacity=target.max_capacity,
+                    plan=None,
+                    plan_basis="alarm path: the forecast plan is applied by the next tick",
+                    floor=floor,
+                    acts=rt.acts(target),
+                )
+            )
+        else:
+            # OK or INSUFFICIENT_DATA: never act; the floor expires one window after OK.
+            if signal.state == "OK" and state.floor.floor is not None:
+                state.floor = FloorState(state.floor.floor, "OK", state.floor.raised_at, ok_at=now)
+            held_text = (
+                f"the floor {state.floor.floor} holds until {stab // 60} min after OK"
+                if state.floor.floor is not None
+                else "no reactive floor is raised"
+            )
+            decision = Decision(
+                Action.NONE,
+                reading.desired,
+                reading.desired,
+                Reason.ALARM_CLEARED,
+                f"alarm {signal.state}: {held_text}",
+                execute=False,
+            )
+        inputs = {
+            "alarm": signal.alarm_name,
+            "alarm_state": signal.state,
+            "alarm_source": signal.source,
+            "observed_load": signal.observed,
+            "alarm_threshold_seen": signal.threshold,
+            "floor": state.floor.floor,
+            "min": target.min_capacity,
+            "max": target.max_capacity,
+            "mode": rt.mode(target).value,
+        }
+        record = carry_out(
+            rt, target, state, reading, decision, source="alarm", now=now, inputs=inputs
+        )
+        rt.store.commit_state(state, rt.owner)
+        return {"status": "handled", "target_id": target.id, **record}
+    except BaseException:
+        rt.store.release_lease(target.id, rt.owner)
+        raise

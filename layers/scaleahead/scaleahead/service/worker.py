@@ -1,0 +1,189 @@
+"""One work item: refresh the forecast if stale, plan, decide, actuate, record.
+
+This module fits forecasts and therefore imports numpy (through ``domain.forecast``); the alarm
+path never imports it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from scaleahead.domain.decision import DecisionInput, Reason, decide
+from scaleahead.domain.forecast import fit_forecast
+from scaleahead.domain.level import level_correction
+from scaleahead.domain.plan import predictive_plan, stabilised, trim_plans
+from scaleahead.domain.reactive import FloorState, active_floor
+from scaleahead.domain.series import Forecast, InsufficientHistory
+from scaleahead.domain.target import EcsTarget
+from scaleahead.service.actuate import carry_out
+from scaleahead.service.runtime import Runtime
+from scaleahead.store import LeaseHeld, StoredForecast
+
+HISTORY_SECONDS = 14 * 86400
+RECENT_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the load metric says right now, and whether it can be trusted for a scale-in."""
+
+    points: list[tuple[float, float]]
+    latest: float | None
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def observe(points: list[tuple[float, float]], now: float, period: int) -> Observation:
+    recent = [(t, v) for t, v in points if now - RECENT_SECONDS <= t <= now]
+    if not recent:
+        return Observation([], None, f"no load datapoint in the last {RECENT_SECONDS // 60} min")
+    t_last, v_last = recent[-1]
+    if not math.isfinite(v_last):
+        return Observation(recent, None, "the latest load datapoint is not a finite number")
+    # CloudWatch publishes a period's datapoint after the period ends, plus some delay.
+    max_age = 3 * period + 120
+    if now - t_last > max_age:
+        return Observation(
+            recent, v_last, f"the latest load datapoint is {(now - t_last) / 60:.0f} min old"
+        )
+    return Observation(recent, v_last, "")
+
+
+def _horizon(target: EcsTarget, tick_seconds: int) -> int:
+    return max(
+        6 * 3600,
+        target.forecast.refresh_seconds + target.effective_warmup_seconds + tick_seconds + 3600,
+    )
+
+
+def refresh_forecast(
+    rt: Runtime, target: EcsTarget, now: float, history: list[tuple[float, float]]
+) -> StoredForecast:
+    try:
+        fc = fit_forecast(
+            [t for t, _ in history],
+            [v for _, v in history],
+            now=now,
+            horizon_seconds=_horizon(target, rt.settings.tick_seconds),
+            quantile=target.forecast.quantile,
+            max_history_seconds=HISTORY_SECONDS,
+        )
+    except InsufficientHistory as err:
+        stored = StoredForecast("reactive-only", now, str(err), None)
+    else:
+        stored = StoredForecast("ok", now, fc.model, fc.to_item())
+    rt.store.put_forecast(target.id, stored)
+    return stored
+
+
+def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
+    """Plan and act for one target; returns the decision record (or why nothing was decided)."""
+    target = rt.store.get_target(target_id)
+    if target is None:
+        rt.store.record_rejected(now, f"work item for unknown target {target_id!r}", target_id)
+        return {"target_id": target_id, "reason": "unknown_target"}
+    if not target.enabled:
+        return {"target_id": target_id, "reason": "disabled"}
+
+    period = target.load_metric.period_seconds
+    stored = rt.store.get_forecast(target.id) if target.forecast.enabled else None
+    refresh = target.forecast.enabled and (
+        stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
+    )
+    if refresh:
+        history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
+        stored = refresh_forecast(rt, target, now, history)
+    else:
+        history = rt.metrics.load_series(target, now - RECENT_SECONDS, now)
+    obs = observe(history, now, period)
+
+    forecast: Forecast | None = None
+    unavailable = "forecasting is disabled for this target (reactive-only)"
+    if stored is not None:
+        if stored.status == "ok" and stored.forecast:
+            if now - stored.generated_at <= 3 * target.forecast.refresh_seconds:
+                forecast = Forecast.from_item(stored.forecast)
+            else:
+                unavailable = "the stored forecast is too old"
+        else:
+            unavailable = stored.reason
+    level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
+    plan = predictive_plan(
+        forecast,
+        now=now,
+        warmup_seconds=target.effective_warmup_seconds,
+        tick_seconds=rt.settings.tick_seconds,
+        capacity_per_unit=target.capacity_per_unit,
+        level=level,
+        observed_load=obs.latest,
+        unavailable_reason=unavailable,
+    )
+
+    try:
+        state = rt.store.acquire_lease(target.id, rt.owner, now)
+    except LeaseHeld:
+        record = {
+            "source": "worker",
+            "kind": target.kind.value,
+            "action": "none",
+            "executed": False,
+            "reason": Reason.LEASE_HELD.value,
+            "message": "another invocation holds this target's lease; the next tick re-plans",
+        }
+        rt.store.record_decision(target.id, now, record)
+        rt.on_decision(target, record)
+        return record
+    try:
+        reading = rt.adapter(target).read(target)
+        stab = target.scale_in_stabilisation_seconds
+        floor = active_floor(state.floor, now, stab)
+        if floor is None and state.floor.floor is not None:
+            state.floor = FloorState()
+        if plan.desired is not None:
+            state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
+        stable, covered = stabilised(state.plans, now, stab)
+        decision = decide(
+            DecisionInput(
+                current=reading.desired,
+                min_capacity=target.min_capacity,
+                max_capacity=target.max_capacity,
+                plan=plan.desired,
+                plan_basis=plan.basis,
+                floor=floor,
+                stable_plan=stable,
+                window_covered=covered,
+                data_ok=obs.ok and plan.desired is not None,
+                data_problem=obs.problem or plan.basis,
+                acts=rt.acts(target),
+            )
+        )
+        inputs = {
+            "plan": plan.desired,
+            "plan_basis": plan.basis,
+            "planned_load": plan.planned_load,
+            "observed_load": obs.latest,
+            "data_problem": obs.problem or None,
+            "level": round(level, 4),
+            "floor": floor,
+            "stable_plan": stable,
+            "min": target.min_capacity,
+            "max": target.max_capacity,
+            "mode": rt.mode(target).value,
+            "forecast_at": stored.generated_at if stored else None,
+            "forecast_status": stored.status if stored else "disabled",
+            "forecast_now": forecast.at(now) if forecast else None,
+            "forecast_upper_now": forecast.at(now, upper=True) if forecast else None,
+        }
+        record = carry_out(
+            rt, target, state, reading, decision, source="worker", now=now, inputs=inputs
+        )
+        rt.store.commit_state(state, rt.owner)
+        return record
+    except BaseException:
+        rt.store.release_lease(target.id, rt.owner)
+        raise

@@ -1,0 +1,303 @@
+"""All state, behind one class: the DynamoDB single table that ``template.yaml`` defines.
+
+Layout (``pk`` / ``sk``):
+
+- ``TARGET`` / ``<id>``: a target definition (JSON), listed by the tick with one Query.
+- ``TARGET#<id>`` / ``STATE``: runtime state with a version and a short lease, so the alarm
+  path and the worker (and SQS's duplicate deliveries) never actuate one target at once.
+- ``TARGET#<id>`` / ``FORECAST``: the latest forecast, or why there is none.
+- ``TARGET#<id>`` / ``DECISION#<time>#<n>``: the decision log, expiring through ``expires_at``.
+- ``REJECTED`` / ``<time>#<n>``: input refused before it could name a target.
+
+Definitions and forecasts are stored as JSON strings: they are read whole, and this avoids
+DynamoDB's Decimal round-trips on hundreds of floats.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from scaleahead.domain.reactive import FloorState
+from scaleahead.domain.target import EcsTarget, parse_target
+
+TARGETS_PK = "TARGET"
+REJECTED_PK = "REJECTED"
+
+
+def _tpk(target_id: str) -> str:
+    return f"TARGET#{target_id}"
+
+
+def _sortable_time(t: float) -> str:
+    return f"{t:015.3f}"
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+class LeaseHeld(Exception):
+    """Another invocation is actuating this target right now."""
+
+
+@dataclass
+class TargetState:
+    """Per-target runtime state; ``version`` grows by one with every committed change."""
+
+    target_id: str
+    version: int = 0
+    floor: FloorState = field(default_factory=FloorState)
+    plans: list[tuple[float, int]] = field(default_factory=list)
+    last_action: str | None = None
+    last_action_at: float | None = None
+    last_desired: int | None = None
+    alarm_threshold: float | None = None
+
+    @classmethod
+    def from_item(cls, target_id: str, item: dict[str, Any] | None) -> TargetState:
+        if not item:
+            return cls(target_id)
+        it = _from_dynamo(item)
+        return cls(
+            target_id=target_id,
+            version=int(it.get("version", 0)),
+            floor=FloorState(
+                floor=it.get("floor"),
+                alarm_state=it.get("alarm_state"),
+                raised_at=it.get("floor_raised_at"),
+                ok_at=it.get("alarm_ok_at"),
+            ),
+            plans=[(float(t), int(d)) for t, d in json.loads(it.get("plans", "[]"))],
+            last_action=it.get("last_action"),
+            last_action_at=it.get("last_action_at"),
+            last_desired=it.get("last_desired"),
+            alarm_threshold=it.get("alarm_threshold"),
+        )
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "floor": self.floor.floor,
+            "alarm_state": self.floor.alarm_state,
+            "floor_raised_at": self.floor.raised_at,
+            "alarm_ok_at": self.floor.ok_at,
+            "plans": json.dumps([[round(t, 3), d] for t, d in self.plans]),
+            "last_action": self.last_action,
+            "last_action_at": self.last_action_at,
+            "last_desired": self.last_desired,
+            "alarm_threshold": self.alarm_threshold,
+        }
+
+
+@dataclass(frozen=True)
+class StoredForecast:
+    status: str  # "ok" or "reactive-only"
+    generated_at: float
+    reason: str
+    forecast: dict[str, Any] | None
+
+
+class Store:
+    def __init__(self, table: Any, *, decision_ttl_days: int = 30) -> None:
+        self._table = table
+        self._ttl = decision_ttl_days * 86400
+
+    @classmethod
+    def from_resource(cls, dynamodb: Any, table_name: str, *, decision_ttl_days: int = 30) -> Store:
+        return cls(dynamodb.Table(table_name), decision_ttl_days=decision_ttl_days)
+
+    # -- targets ---------------------------------------------------------------------------
+    def put_target(self, target: EcsTarget, now: float) -> None:
+        self._table.put_item(
+            Item={
+                "pk": TARGETS_PK,
+                "sk": target.id,
+                "definition": target.model_dump_json(by_alias=True, exclude_none=True),
+                "kind": target.kind.value,
+                "enabled": target.enabled,
+                "updated_at": _to_dynamo(now),
+            }
+        )
+
+    def delete_target(self, target_id: str) -> None:
+        self._table.delete_item(Key={"pk": TARGETS_PK, "sk": target_id})
+
+    def get_target(self, target_id: str) -> EcsTarget | None:
+        item = self._table.get_item(Key={"pk": TARGETS_PK, "sk": target_id}).get("Item")
+        return parse_target(json.loads(item["definition"])) if item else None
+
+    def iter_target_items(self) -> Iterator[dict[str, Any]]:
+        """Raw target items, page by page: a bad definition must not hide the good ones."""
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(TARGETS_PK)}
+        while True:
+            page = self._table.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def list_targets(self) -> list[EcsTarget]:
+        return [parse_target(json.loads(i["definition"])) for i in self.iter_target_items()]
+
+    # -- state and lease -------------------------------------------------------------------
+    def get_state(self, target_id: str) -> TargetState:
+        item = self._table.get_item(
+            Key={"pk": _tpk(target_id), "sk": "STATE"}, ConsistentRead=True
+        ).get("Item")
+        return TargetState.from_item(target_id, item)
+
+    def acquire_lease(
+        self, target_id: str, owner: str, now: float, seconds: int = 30
+    ) -> TargetState:
+        """Take the target's lease with a conditional write, or raise ``LeaseHeld``."""
+        try:
+            out = self._table.update_item(
+                Key={"pk": _tpk(target_id), "sk": "STATE"},
+                UpdateExpression="SET lease_owner = :o, lease_until = :u",
+                ConditionExpression=(
+                    "attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o"
+                ),
+                ExpressionAttributeValues={
+                    ":o": owner,
+                    ":u": _to_dynamo(now + seconds),
+                    ":now": _to_dynamo(now),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise LeaseHeld(target_id) from None
+            raise
+        return TargetState.from_item(target_id, out["Attributes"])
+
+    def commit_state(self, state: TargetState, owner: str) -> TargetState:
+        """Write the state and release the lease, only if this owner still holds it."""
+        values = {k: v for k, v in state.fields().items() if v is not None}
+        removed = [k for k, v in state.fields().items() if v is None]
+        names = {f"#{k}": k for k in [*values, *removed]}
+        sets = [f"#{k} = :{k}" for k in values]
+        sets.append("version = if_not_exists(version, :zero) + :one")
+        expr = "SET " + ", ".join(sets) + " REMOVE lease_owner, lease_until"
+        if removed:
+            expr += ", " + ", ".join(f"#{k}" for k in removed)
+        attr_values = {f":{k}": _to_dynamo(v) for k, v in values.items()}
+        attr_values.update({":zero": 0, ":one": 1, ":o": owner})
+        try:
+            self._table.update_item(
+                Key={"pk": _tpk(state.target_id), "sk": "STATE"},
+                UpdateExpression=expr,
+                ConditionExpression="lease_owner = :o",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise LeaseHeld(state.target_id) from None
+            raise
+        state.version += 1
+        return state
+
+    def release_lease(self, target_id: str, owner: str) -> None:
+        try:
+            self._table.update_item(
+                Key={"pk": _tpk(target_id), "sk": "STATE"},
+                UpdateExpression="REMOVE lease_owner, lease_until",
+                ConditionExpression="lease_owner = :o",
+                ExpressionAttributeValues={":o": owner},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    # -- forecast --------------------------------------------------------------------------
+    def put_forecast(self, target_id: str, stored: StoredForecast) -> None:
+        self._table.put_item(
+            Item={
+                "pk": _tpk(target_id),
+                "sk": "FORECAST",
+                "status": stored.status,
+                "generated_at": _to_dynamo(stored.generated_at),
+                "reason": stored.reason,
+                "forecast": json.dumps(stored.forecast) if stored.forecast else "",
+            }
+        )
+
+    def get_forecast(self, target_id: str) -> StoredForecast | None:
+        item = self._table.get_item(Key={"pk": _tpk(target_id), "sk": "FORECAST"}).get("Item")
+        if not item:
+            return None
+        return StoredForecast(
+            status=str(item["status"]),
+            generated_at=float(item["generated_at"]),
+            reason=str(item.get("reason", "")),
+            forecast=json.loads(item["forecast"]) if item.get("forecast") else None,
+        )
+
+    # -- decision log ----------------------------------------------------------------------
+    def record_decision(self, target_id: str, now: float, record: dict[str, Any]) -> str:
+        sk = f"DECISION#{_sortable_time(now)}#{uuid.uuid4().hex[:8]}"
+        item = {"pk": _tpk(target_id), "sk": sk, "at": now, **record}
+        item["expires_at"] = int(now + self._ttl)
+        self._table.put_item(Item=_to_dynamo(item))
+        return sk
+
+    def decisions(
+        self, target_id: str, *, since: float | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The newest decisions first."""
+        lo = f"DECISION#{_sortable_time(since)}" if since is not None else "DECISION#"
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(_tpk(target_id))
+            & Key("sk").between(lo, "DECISION#~"),
+            "ScanIndexForward": False,
+        }
+        while len(out) < limit:
+            page = self._table.query(**kwargs, Limit=limit - len(out))
+            out.extend(_from_dynamo(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return out
+
+    def record_rejected(self, now: float, reason: str, payload: Any) -> None:
+        text = json.dumps(payload, default=str)[:4000]
+        self._table.put_item(
+            Item={
+                "pk": REJECTED_PK,
+                "sk": f"{_sortable_time(now)}#{uuid.uuid4().hex[:8]}",
+                "at": _to_dynamo(now),
+                "reason": reason,
+                "payload": text,
+                "expires_at": int(now + self._ttl),
+            }
+        )
+
+    def rejected(self, limit: int = 50) -> list[dict[str, Any]]:
+        page = self._table.query(
+            KeyConditionExpression=Key("pk").eq(REJECTED_PK), ScanIndexForward=False, Limit=limit
+        )
+        return [_from_dynamo(i) for i in page.get("Items", [])]
