@@ -84,7 +84,7 @@ def stabilised(
     have been recorded for the whole window: a plan that dipped for one tick must not shed
     capacity that the next tick wants back.
     """
-    inside = [d for t, d in recent if now - window_seconds <= t <= now]
+    inside = [d for t, d in recent if now - window_seconds < t <= now]
     if not inside:
         return None, False
     oldest = min(t for t, _ in recent)
@@ -95,8 +95,8 @@ def trim_plans(
     recent: Sequence[tuple[float, int]], now: float, window_seconds: int
 ) -> list[tuple[float, int]]:
     """Keep the plans the next stabilisation check needs: the window plus the one before it."""
-    inside = sorted((t, d) for t, d in recent if t >= now - window_seconds)
-    before = [(t, d) for t, d in recent if t < now - window_seconds]
+    inside = sorted((t, d) for t, d in recent if t > now - window_seconds)
+    before = [(t, d) for t, d in recent if t <= now - window_seconds]
     if before:
         inside.insert(0, max(before))
     return inside

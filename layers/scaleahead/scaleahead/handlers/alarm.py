@@ -54,6 +54,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
         return {"status": "rejected", "reason": str(err)}
     _CONFIG.register_lambda_context(context)
+    metrics.add_metric(name="AlarmSignals", unit=MetricUnit.Count, value=len(signals))
     results = []
     for signal in signals:
         if not signal.event_id:

@@ -44,7 +44,7 @@ def observe_decision(target: EcsTarget, record: dict[str, Any]) -> None:
             "action": record.get("action"),
             "executed": record.get("executed"),
             "reason": record.get("reason"),
-            "message": record.get("message"),
+            "why": record.get("message"),
         },
     )
     emf = AmazonCloudWatchEMFProvider(namespace=metrics.namespace, service=metrics.service)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -84,6 +85,10 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _CONFIG.register_lambda_context(context)
+    records = event.get("Records") if isinstance(event, dict) else None
+    metrics.add_metric(
+        name="WorkItems", unit=MetricUnit.Count, value=len(records) if records else 0
+    )
     response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
         event=event, record_handler=record_handler, processor=processor, context=context
     )

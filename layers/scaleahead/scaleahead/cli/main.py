@@ -1,0 +1,169 @@
+"""``scaleahead``: apply and list targets, read decisions, run the demo.
+
+Settings come from the same environment variables the functions read (``STATE_TABLE``,
+``ALARM_PREFIX``...), with ``--table`` and ``--alarm-prefix`` to override; ``AWS_ENDPOINT_URL``
+points every call at a local moto server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scaleahead.domain.target import TargetError
+from scaleahead.settings import Settings
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from scaleahead.service.runtime import Runtime
+
+    settings = Settings.from_env()
+    if args.table:
+        settings = replace(settings, state_table=args.table)
+    if args.alarm_prefix:
+        settings = replace(settings, alarm_prefix=args.alarm_prefix)
+    return Runtime.from_settings(settings)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_targets_apply(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from scaleahead.cli import targets as tg
+
+    console = Console()
+    defs = tg.read_target_file(args.file)
+    rt = _runtime(args)
+    changes = tg.diff(rt, defs, prune=args.prune)
+    if args.output == "json" and args.dry_run:
+        _print_json([c.__dict__ for c in changes])
+        return 0
+    for c in changes:
+        style = {"add": "green", "change": "yellow", "remove": "red", "same": "dim"}[c.kind]
+        extra = f" ({', '.join(c.fields)})" if c.fields else ""
+        console.print(f"[{style}]{c.kind:>6}[/] {c.target_id}{extra}")
+    if args.dry_run:
+        console.print("dry run: nothing written")
+        return 0
+    for line in tg.apply(rt, defs, changes, time.time()):
+        console.print(line)
+    return 0
+
+
+def cmd_targets_list(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    targets = rt.store.list_targets()
+    if args.output == "json":
+        _print_json([json.loads(t.model_dump_json(by_alias=True)) for t in targets])
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="scaleahead targets")
+    for col in ("id", "kind", "resource", "min", "max", "per unit", "warm-up", "mode", "enabled"):
+        table.add_column(col)
+    for t in targets:
+        table.add_row(
+            t.id,
+            t.kind.value,
+            f"{t.resource.cluster}/{t.resource.service}",
+            str(t.min_capacity),
+            str(t.max_capacity),
+            f"{t.capacity_per_unit:g}",
+            f"{t.effective_warmup_seconds // 60} min",
+            (t.mode or rt.settings.mode).value,
+            "yes" if t.enabled else "no",
+        )
+    Console().print(table)
+    return 0
+
+
+def cmd_targets_remove(args: argparse.Namespace) -> int:
+    from scaleahead.cli import targets as tg
+
+    rt = _runtime(args)
+    if rt.store.get_target(args.target) is None:
+        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    tg.remove(rt, args.target)
+    print(f"removed {args.target} and its alarm")
+    return 0
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    rows = rt.store.decisions(args.target, limit=args.limit)
+    if args.output == "json":
+        _print_json(rows)
+        return 0
+    for r in reversed(rows):
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(r["at"])))
+        print(f"{at}Z [{r.get('source')}] {r.get('reason')}: {r.get('message')}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from scaleahead.demo.run import main as demo_main
+
+    return demo_main(args.demo_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="scaleahead", description=__doc__.splitlines()[0])
+    p.add_argument("--table", help="state table name (default: $STATE_TABLE)")
+    p.add_argument("--alarm-prefix", help="managed alarm prefix (default: $ALARM_PREFIX)")
+    p.add_argument("--output", choices=["text", "json"], default="text")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("targets", help="declare what to scale")
+    tsub = t.add_subparsers(dest="targets_command", required=True)
+    ap = tsub.add_parser("apply", help="validate a target file, show the diff, write it")
+    ap.add_argument("file")
+    ap.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    ap.add_argument("--prune", action="store_true", help="also remove targets not in the file")
+    ap.set_defaults(func=cmd_targets_apply)
+    ls = tsub.add_parser("list", help="the targets in DynamoDB")
+    ls.set_defaults(func=cmd_targets_list)
+    rm = tsub.add_parser("remove", help="remove a target and its alarm")
+    rm.add_argument("target")
+    rm.set_defaults(func=cmd_targets_remove)
+
+    d = sub.add_parser("decisions", help="a target's decision log, oldest first")
+    d.add_argument("target")
+    d.add_argument("--limit", type=int, default=50)
+    d.set_defaults(func=cmd_decisions)
+
+    demo = sub.add_parser("demo", help="run the end-to-end demo on moto")
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+    except TargetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as err:
+        print(
+            f"error: AWS said: {err}\n(set AWS_REGION/AWS_PROFILE, or AWS_ENDPOINT_URL for a "
+            "local moto server)",
+            file=sys.stderr,
+        )
+        return 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Shared fixtures: moto standing in for AWS, set up exactly as the stack and the demo do."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from scaleahead import clock
+from scaleahead.demo import moto_cloudwatch
+from scaleahead.demo.local_aws import LOCAL_ENV, create_tables, local_env, put_series
+from scaleahead.domain.target import EcsTarget, parse_targets
+from scaleahead.handlers import common
+from scaleahead.service.runtime import Runtime
+from scaleahead.settings import Settings
+
+# 2026-11-27 12:05:00 UTC: the time of the sample events in events/.
+NOW = 1795781100.0
+NAMESPACE = "AWS/ApplicationELB"
+METRIC = "RequestCount"
+DIMENSIONS = [{"Name": "LoadBalancer", "Value": "app/web/0123456789abcdef"}]
+
+os.environ.update({k: v for k, v in LOCAL_ENV.items() if k.startswith("AWS_")})
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
+def target_dict(**over: Any) -> dict[str, Any]:
+    t: dict[str, Any] = {
+        "id": "web",
+        "kind": "ecs",
+        "resource": {"cluster": "prod", "service": "web"},
+        "min_capacity": 2,
+        "max_capacity": 20,
+        "capacity_per_unit": 100.0,
+        "scale_in_stabilisation_seconds": 600,
+        "load_metric": {
+            "period_seconds": 60,
+            "queries": [
+                {
+                    "Id": "load",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": NAMESPACE,
+                            "MetricName": METRIC,
+                            "Dimensions": DIMENSIONS,
+                        },
+                        "Stat": "Sum",
+                    },
+                }
+            ],
+        },
+    }
+    t.update(over)
+    return t
+
+
+def make_target(**over: Any) -> EcsTarget:
+    return parse_targets({"targets": [target_dict(**over)]})[0]
+
+
+class FakeClock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class Aws:
+    ecs: Any
+    cloudwatch: Any
+    sqs: Any
+    dynamodb: Any
+    queue_url: str
+    clock: FakeClock
+    settings: Settings
+
+    @property
+    def rt(self) -> Runtime:
+        return common.runtime()
+
+    def desired(self, service: str = "web", cluster: str = "prod") -> int:
+        svc = self.ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+        return int(svc["desiredCount"])
+
+    def add_service(self, name: str, desired: int, *, tagged: bool = True) -> None:
+        tags = [{"key": "scaleahead:managed", "value": "true"}] if tagged else []
+        self.ecs.create_service(
+            cluster="prod", serviceName=name, taskDefinition="web", desiredCount=desired, tags=tags
+        )
+
+    def put_load(self, points: list[tuple[float, float]]) -> None:
+        put_series(self.cloudwatch, NAMESPACE, METRIC, DIMENSIONS, points)
+
+    def apply(self, target: EcsTarget) -> None:
+        from scaleahead.cli import targets as tg
+
+        tg.apply(self.rt, (target,), tg.diff(self.rt, (target,), prune=False), self.clock.t)
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    moto_cloudwatch.install()
+    fake = FakeClock(NOW)
+    with local_env({"MODE": "ForecastAndScale"}), mock_aws():
+        common.reset()
+        settings = Settings.from_env()
+        ddb = boto3.client("dynamodb")
+        create_tables(ddb, settings)
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="scaleahead-work")["QueueUrl"]
+        os.environ["WORK_QUEUE_URL"] = url
+        settings = Settings.from_env()
+        ecs = boto3.client("ecs")
+        ecs.create_cluster(clusterName="prod")
+        ecs.register_task_definition(
+            family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
+        )
+        env = Aws(ecs, boto3.client("cloudwatch"), sqs, ddb, url, fake, settings)
+        env.add_service("web", 4)
+        clock.set_clock(fake)
+        try:
+            yield env
+        finally:
+            clock.set_clock(None)
+            common.reset()
+            os.environ.pop("WORK_QUEUE_URL", None)

@@ -1,0 +1,160 @@
+"""Every function's handler, resolved from template.yaml, with every one of its sample events.
+
+Each event is checked for its result and for its effect on moto: the ALARM event raises the
+service's desired count, the OK event starts the floor's expiry, the tick enqueues the target,
+the worker batch scales to the observed load, and the malformed item is recorded, not retried.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from scaleahead.demo.lambda_context import LocalContext
+from scaleahead.demo.local_aws import load_template
+from tests.conftest import NOW, Aws, make_target
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+FUNCTION_OF_PREFIX = {"alarm": "AlarmFunction", "tick": "TickFunction", "worker": "WorkerFunction"}
+
+
+def resolve_handler(function: str) -> Any:
+    """Import the handler exactly as Lambda would: CodeUri + Handler from the template."""
+    props = load_template()["Resources"][function]["Properties"]
+    module_name, attr = props["Handler"].rsplit(".", 1)
+    path = ROOT / props["CodeUri"] / f"{module_name.replace('.', '/')}.py"
+    spec = importlib.util.spec_from_file_location(f"lambda_{function}_{module_name}", path)
+    assert spec is not None and spec.loader is not None, path
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attr)
+
+
+def invoke(function: str, event_file: str) -> Any:
+    event = json.loads((EVENTS / event_file).read_text())
+    return resolve_handler(function)(event, LocalContext())
+
+
+def test_every_event_file_belongs_to_a_function() -> None:
+    files = sorted(p.name for p in EVENTS.glob("*.json"))
+    assert files, "no sample events"
+    for f in files:
+        assert f.split("-")[0] in FUNCTION_OF_PREFIX, f"{f}: name it after its function"
+    template = load_template()["Resources"]
+    for fn in FUNCTION_OF_PREFIX.values():
+        assert template[fn]["Type"] == "AWS::Serverless::Function"
+
+
+@pytest.fixture
+def web(aws: Aws) -> Aws:
+    aws.apply(make_target())
+    return aws
+
+
+@pytest.mark.parametrize(
+    "event_file", ["alarm-eventbridge-alarm.json", "alarm-lambda-action.json", "alarm-sns.json"]
+)
+def test_alarm_to_alarm_scales_out_at_once(web: Aws, event_file: str) -> None:
+    assert web.desired() == 4
+    out = invoke("AlarmFunction", event_file)
+    assert out["status"] == "ok", out
+    [res] = out["results"]
+    # floor = max(4 + 1, ceil(4 x 1720 / 1200)) = 6
+    assert res["reason"] == "reactive_floor" and res["executed"] is True
+    assert web.desired() == 6
+    state = web.rt.store.get_state("web")
+    assert state.floor.floor == 6 and state.floor.alarm_state == "ALARM"
+    # the alarm now watches the new capacity: 6 tasks x 100
+    alarm = web.cloudwatch.describe_alarms(AlarmNames=["scaleahead-web-high-load"])
+    assert alarm["MetricAlarms"][0]["Threshold"] == 600.0
+    log = web.rt.store.decisions("web")
+    assert log[0]["source"] == "alarm" and log[0]["after"] == 6
+
+
+def test_alarm_ok_starts_the_floor_expiry_without_acting(web: Aws) -> None:
+    invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
+    web.clock.advance(600)
+    out = invoke("AlarmFunction", "alarm-eventbridge-ok.json")
+    assert out["status"] == "ok" and out["results"][0]["executed"] is False
+    assert web.desired() == 6
+    state = web.rt.store.get_state("web")
+    assert state.floor.alarm_state == "OK" and state.floor.ok_at == NOW + 600
+
+
+def test_duplicate_delivery_acts_once(web: Aws) -> None:
+    invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
+    invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
+    assert web.desired() == 6
+    assert len(web.rt.store.decisions("web")) == 1
+
+
+def test_alarm_for_unknown_target_is_refused_and_recorded(aws: Aws) -> None:
+    out = invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
+    assert out["status"] == "ok" and out["results"][0]["status"] == "rejected"
+    assert "not defined" in aws.rt.store.rejected()[0]["reason"]
+    assert aws.desired() == 4
+
+
+def test_malformed_alarm_payload_is_refused_and_recorded(aws: Aws) -> None:
+    out = resolve_handler("AlarmFunction")({"not": "an alarm"}, LocalContext())
+    assert out["status"] == "rejected" and "not an alarm event" in out["reason"]
+    assert aws.rt.store.rejected()[0]["reason"].startswith("alarm function:")
+
+
+def test_tick_enqueues_each_due_target(web: Aws) -> None:
+    web.add_service("api", 2)
+    web.apply(make_target(id="api", resource={"cluster": "prod", "service": "api"}))
+    web.apply(make_target(id="off", enabled=False))
+    out = invoke("TickFunction", "tick-schedule.json")
+    assert out["status"] == "ok" and sorted(out["enqueued"]) == ["api", "web"]
+    assert out["disabled"] == ["off"]
+    msgs = web.sqs.receive_message(QueueUrl=web.queue_url, MaxNumberOfMessages=10)["Messages"]
+    bodies = sorted(json.loads(m["Body"])["target_id"] for m in msgs)
+    assert bodies == ["api", "web"]
+    assert all(json.loads(m["Body"])["tick"] == int(NOW) for m in msgs)
+
+
+def test_tick_refuses_other_events(aws: Aws) -> None:
+    out = resolve_handler("TickFunction")({"detail-type": "Nope"}, LocalContext())
+    assert out["status"] == "rejected"
+
+
+def _recent_load(aws: Aws, value: float) -> None:
+    aws.put_load([(NOW - 60 * i, value) for i in range(1, 20)])
+
+
+def test_worker_batch_plans_and_scales(web: Aws) -> None:
+    _recent_load(web, 750.0)
+    out = invoke("WorkerFunction", "worker-sqs-batch.json")
+    assert out == {"batchItemFailures": []}
+    # less than 24 h of history: reactive-only, tracking 750 / 100 -> 8 tasks
+    assert web.desired() == 8
+    [d] = web.rt.store.decisions("web")
+    assert d["executed"] is True and "reactive-only" in d["message"]
+    fc = web.rt.store.get_forecast("web")
+    assert fc is not None and fc.status == "reactive-only" and "24 h" in fc.reason
+
+
+def test_worker_drops_malformed_items_and_processes_the_rest(web: Aws) -> None:
+    _recent_load(web, 750.0)
+    out = invoke("WorkerFunction", "worker-sqs-malformed.json")
+    assert out == {"batchItemFailures": []}
+    assert web.desired() == 8
+    assert "worker: work message is not JSON" in web.rt.store.rejected()[0]["reason"]
+
+
+def test_worker_failure_is_reported_per_record(web: Aws) -> None:
+    _recent_load(web, 750.0)
+    web.ecs.delete_service(cluster="prod", service="web", force=True)
+    out = invoke("WorkerFunction", "worker-sqs-batch.json")
+    assert [f["itemIdentifier"] for f in out["batchItemFailures"]] == [
+        "059f36b4-87a3-44ab-83d2-661975830a7d"
+    ]
+    # the lease was released: the next attempt is not blocked
+    web.rt.store.acquire_lease("web", "someone-else", NOW)

@@ -1,0 +1,67 @@
+"""The DynamoDB store on moto, with tables created from template.yaml."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaleahead.domain.reactive import FloorState
+from scaleahead.store import LeaseHeld, StoredForecast
+from tests.conftest import NOW, Aws, make_target
+
+
+def test_targets_round_trip_and_list(aws: Aws) -> None:
+    store = aws.rt.store
+    t = make_target()
+    store.put_target(t, NOW)
+    assert store.get_target("web") == t
+    assert [x.id for x in store.list_targets()] == ["web"]
+    store.delete_target("web")
+    assert store.get_target("web") is None
+
+
+def test_lease_excludes_a_second_owner_until_it_expires(aws: Aws) -> None:
+    store = aws.rt.store
+    store.acquire_lease("web", "a", NOW)
+    with pytest.raises(LeaseHeld):
+        store.acquire_lease("web", "b", NOW + 1)
+    # the same owner may renew; another may take it once it has expired
+    store.acquire_lease("web", "a", NOW + 2)
+    state = store.acquire_lease("web", "b", NOW + 60)
+    assert state.target_id == "web"
+
+
+def test_commit_bumps_the_version_and_only_the_holder_may_commit(aws: Aws) -> None:
+    store = aws.rt.store
+    state = store.acquire_lease("web", "a", NOW)
+    state.floor = FloorState(7, "ALARM", NOW, None)
+    state.plans = [(NOW, 5)]
+    store.commit_state(state, "a")
+    again = store.get_state("web")
+    assert again.version == 1 and again.floor.floor == 7 and again.plans == [(NOW, 5)]
+    with pytest.raises(LeaseHeld):
+        store.commit_state(again, "a")  # released on commit: "a" no longer holds it
+    s2 = store.acquire_lease("web", "b", NOW + 1)
+    s2.floor = FloorState()
+    store.commit_state(s2, "b")
+    final = store.get_state("web")
+    assert final.version == 2 and final.floor.floor is None
+
+
+def test_decision_log_newest_first_with_ttl(aws: Aws) -> None:
+    store = aws.rt.store
+    for i in range(3):
+        store.record_decision("web", NOW + i, {"reason": f"r{i}", "value": 1.5})
+    rows = store.decisions("web")
+    assert [r["reason"] for r in rows] == ["r2", "r1", "r0"]
+    assert rows[0]["value"] == 1.5
+    assert rows[0]["expires_at"] == int(NOW + 2 + 30 * 86400)
+    assert [r["reason"] for r in store.decisions("web", since=NOW + 1)] == ["r2", "r1"]
+
+
+def test_forecast_and_rejections(aws: Aws) -> None:
+    store = aws.rt.store
+    store.put_forecast("web", StoredForecast("reactive-only", NOW, "only 3 h", None))
+    got = store.get_forecast("web")
+    assert got is not None and got.status == "reactive-only" and got.forecast is None
+    store.record_rejected(NOW, "bad", {"x": 1})
+    assert store.rejected()[0]["reason"] == "bad"
