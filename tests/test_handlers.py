@@ -88,8 +88,11 @@ def test_alarm_ok_starts_the_floor_expiry_without_acting(web: Aws) -> None:
 
 
 def test_duplicate_delivery_acts_once(web: Aws) -> None:
+    # SQS-like redelivery, and the same state change arriving through all three paths
     invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
     invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
+    invoke("AlarmFunction", "alarm-sns.json")
+    invoke("AlarmFunction", "alarm-lambda-action.json")
     assert web.desired() == 6
     assert len(web.rt.store.decisions("web")) == 1
 

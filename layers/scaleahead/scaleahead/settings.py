@@ -44,6 +44,6 @@ class Settings:
             work_queue_url=e.get("WORK_QUEUE_URL", ""),
             alarm_prefix=e.get("ALARM_PREFIX", "scaleahead-"),
             mode=mode,
-            tick_seconds=int(e.get("TICK_SECONDS", "60")),
+            tick_seconds=60 * int(e.get("TICK_MINUTES", "1")),
             decision_ttl_days=int(e.get("DECISION_TTL_DAYS", "30")),
         )

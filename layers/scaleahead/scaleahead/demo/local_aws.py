@@ -35,7 +35,7 @@ LOCAL_ENV = {
     "IDEMPOTENCY_TABLE": "scaleahead-idempotency",
     "ALARM_PREFIX": "scaleahead-",
     "MODE": "ForecastAndScale",
-    "TICK_SECONDS": "60",
+    "TICK_MINUTES": "1",
     "POWERTOOLS_SERVICE_NAME": "scaleahead",
     "POWERTOOLS_METRICS_NAMESPACE": "Scaleahead",
     "POWERTOOLS_TRACE_DISABLED": "true",

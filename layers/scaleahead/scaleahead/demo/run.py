@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scaleahead.demo.local_aws import local_env
 
     extra = {
-        "TICK_SECONDS": str(args.tick_minutes * 60),
+        "TICK_MINUTES": str(args.tick_minutes),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }

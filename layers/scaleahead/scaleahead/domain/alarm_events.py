@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -134,7 +134,22 @@ def _from_alarm_data(data: Any, source: str, event_id: str) -> AlarmSignal:
 
 
 def parse_alarm_event(event: Any) -> list[AlarmSignal]:
-    """Every alarm state change in ``event`` (SNS may batch several), or ``AlarmEventError``."""
+    """Every alarm state change in ``event`` (SNS may batch several), or ``AlarmEventError``.
+
+    The signal's ``event_id`` is the alarm, its new state and the time of the change, not the
+    delivery's id: one alarm wired to EventBridge, SNS and the Lambda action at once arrives
+    three times with three delivery ids, and must act once.
+    """
+    return [_dedupe_key(s) for s in _parse(event)]
+
+
+def _dedupe_key(s: AlarmSignal) -> AlarmSignal:
+    if s.timestamp is None:
+        return s
+    return replace(s, event_id=f"{s.alarm_name}#{s.state}#{s.timestamp:.3f}")
+
+
+def _parse(event: Any) -> list[AlarmSignal]:
     if not isinstance(event, dict):
         raise AlarmEventError("expected a JSON object")
     if event.get("detail-type") == "CloudWatch Alarm State Change":

@@ -1,0 +1,569 @@
+"""Static checks of template.yaml, samconfig.toml and the layer's build files.
+
+Each test states one rule of the deployment (least privilege, data safety, event filtering,
+retries...) so that breaking the rule breaks a test. cfn-lint and ``sam validate --lint`` run as
+subprocesses; everything else reads the template as data.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PATH = ROOT / "template.yaml"
+SAMCONFIG_PATH = ROOT / "samconfig.toml"
+LAYER_DIR = ROOT / "layers" / "scaleahead"
+PACKAGE_DIR = LAYER_DIR / "scaleahead"
+BIN_DIR = Path(sys.executable).parent
+
+SUBPROCESS_ENV = {
+    **os.environ,
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "SAM_CLI_TELEMETRY": "0",
+}
+
+
+def _load_template() -> dict[str, Any]:
+    # cfn-lint's loader understands the short-form tags (!Ref, !Sub, !GetAtt, !If...) and turns
+    # them into their long form; the JSON round trip leaves plain dicts, lists and strs.
+    return json.loads(json.dumps(load_cfn_yaml(str(TEMPLATE_PATH))))
+
+
+TEMPLATE = _load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTIONS = {
+    name: res["Properties"]
+    for name, res in RESOURCES.items()
+    if res["Type"] == "AWS::Serverless::Function"
+}
+GLOBAL_ENV = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def _statements(node: Any) -> Iterator[dict[str, Any]]:
+    """Every IAM statement anywhere in the template (role, queue, key policies...)."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            yield node
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _statements(item)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return [str(a) for a in _as_list(statement.get("Action", []))]
+
+
+def _function_statements(name: str) -> list[dict[str, Any]]:
+    return list(_statements(FUNCTIONS[name]["Policies"]))
+
+
+def _grants(name: str, resource: Any) -> set[str]:
+    """Actions function ``name`` is granted on exactly ``resource``."""
+    return {
+        action
+        for st in _function_statements(name)
+        if resource in _as_list(st["Resource"])
+        for action in _actions(st)
+    }
+
+
+def _events(name: str, event_type: str) -> list[dict[str, Any]]:
+    return [
+        ev["Properties"]
+        for ev in FUNCTIONS[name].get("Events", {}).values()
+        if ev["Type"] == event_type
+    ]
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=ROOT, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300
+    )
+
+
+def _tool(name: str) -> str | None:
+    local = BIN_DIR / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
+SAM = _tool("sam")
+
+
+# ------------------------------------------------------------------ linters
+
+
+def test_template_parses() -> None:
+    assert TEMPLATE["Transform"] == "AWS::Serverless-2016-10-31"
+    assert set(FUNCTIONS) == {"AlarmFunction", "TickFunction", "WorkerFunction"}
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    cfn_lint = _tool("cfn-lint")
+    run_module = [sys.executable, "-c", "from cfnlint.runner import main; main()"]
+    args = [cfn_lint] if cfn_lint else run_module
+    out = _run([*args, str(TEMPLATE_PATH)])
+    assert (out.returncode, out.stdout + out.stderr) == (0, "")
+
+
+@pytest.fixture(scope="module")
+def sam_validate() -> subprocess.CompletedProcess[str]:
+    assert SAM is not None
+    return _run([SAM, "validate", "--lint", "-t", str(TEMPLATE_PATH), "--region", "us-east-1"])
+
+
+@pytest.mark.skipif(SAM is None, reason="aws-sam-cli is not installed")
+def test_sam_validate_lint(sam_validate: subprocess.CompletedProcess[str]) -> None:
+    assert sam_validate.returncode == 0, sam_validate.stdout + sam_validate.stderr
+    assert "is a valid SAM Template" in sam_validate.stdout
+
+
+# ------------------------------------------------------------------ functions and runtime
+
+
+def test_runtime_is_set_only_in_globals() -> None:
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.11"
+    for name, res in RESOURCES.items():
+        assert "Runtime" not in res.get("Properties", {}), name
+    layer = RESOURCES["ScaleaheadLayer"]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.11"]
+
+
+def test_globals_share_layer_tracing_and_architecture() -> None:
+    fn = TEMPLATE["Globals"]["Function"]
+    assert fn["Layers"] == [{"Ref": "ScaleaheadLayer"}]
+    assert fn["Tracing"] == "Active"
+    assert fn["Architectures"] == ["x86_64"]
+    for props in FUNCTIONS.values():
+        assert "Layers" not in props
+
+
+def _names_handler(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "handler":
+            return True
+        if isinstance(node, ast.ImportFrom) and any(
+            (alias.asname or alias.name) == "handler" for alias in node.names
+        ):
+            return True
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "handler" for t in node.targets
+        ):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_handler_resolves(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    props = FUNCTIONS[name]
+    module_name, attr = props["Handler"].rsplit(".", 1)
+    path = ROOT / props["CodeUri"] / f"{module_name.replace('.', '/')}.py"
+    assert path.is_file(), path
+    assert attr == "handler"
+    assert _names_handler(path), f"{path} defines or imports no `handler`"
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    spec = importlib.util.spec_from_file_location(f"_template_check_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as err:
+        # The layer's handler modules may not be written yet: the file checks above must do.
+        if (err.name or "").split(".")[0] != "scaleahead":
+            raise
+        return
+    assert callable(getattr(module, attr))
+
+
+def test_environment_covers_settings() -> None:
+    """Every variable settings.py reads is set by the template, plus Powertools' own."""
+    source = (PACKAGE_DIR / "settings.py").read_text()
+    read = set(re.findall(r"""\be\.get\(\s*["']([A-Z0-9_]+)["']""", source))
+    assert read, "settings.py reads no variable: has its shape changed?"
+    assert read <= set(GLOBAL_ENV)
+    assert GLOBAL_ENV["POWERTOOLS_SERVICE_NAME"] == "scaleahead"
+    assert GLOBAL_ENV["POWERTOOLS_METRICS_NAMESPACE"] == "Scaleahead"
+    assert GLOBAL_ENV["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert GLOBAL_ENV["MODE"] == {"Ref": "Mode"}
+    assert GLOBAL_ENV["AWS_ENDPOINT_URL"] == ""
+    for props in FUNCTIONS.values():
+        assert "Environment" not in props, "the environment is declared once, in Globals"
+
+
+def test_tick_minutes_reaches_the_functions_and_the_settings() -> None:
+    from scaleahead.settings import Settings
+
+    assert GLOBAL_ENV["TICK_MINUTES"] == {"Ref": "TickMinutes"}
+    assert Settings.from_env({"TICK_MINUTES": "5"}).tick_seconds == 300
+
+
+# ------------------------------------------------------------------ IAM
+
+
+def test_no_action_contains_a_wildcard() -> None:
+    statements = list(_statements(TEMPLATE))
+    assert len(statements) >= 10
+    for st in statements:
+        assert "NotAction" not in st, st
+        for action in _actions(st):
+            assert "*" not in action, st
+
+
+def test_policies_are_explicit_statements_only() -> None:
+    for name, props in FUNCTIONS.items():
+        policies = props["Policies"]
+        assert isinstance(policies, list) and policies, name
+        for policy in policies:
+            # No SAM policy templates or managed policy names: they grant more than needed.
+            assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, name
+
+
+# Actions without resource-level permissions: the only ones allowed on Resource "*".
+UNSCOPED_ACTIONS = {"cloudwatch:GetMetricData"}
+
+
+def test_only_unscoped_actions_use_a_wildcard_resource() -> None:
+    for name in FUNCTIONS:
+        for st in _function_statements(name):
+            if "*" in _as_list(st["Resource"]):
+                assert set(_actions(st)) <= UNSCOPED_ACTIONS, (name, st)
+
+
+def test_update_service_requires_the_managed_tag() -> None:
+    found = 0
+    for st in _statements(TEMPLATE):
+        if "ecs:UpdateService" in _actions(st):
+            found += 1
+            assert st["Condition"]["StringEquals"]["aws:ResourceTag/scaleahead:managed"] == "true"
+    assert found == 2  # AlarmFunction and WorkerFunction
+
+
+STATE = {"Fn::GetAtt": ["StateTable", "Arn"]}
+IDEMPOTENCY = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+IDEMPOTENCY_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+}
+STATE_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+
+
+def test_table_grants() -> None:
+    for name in FUNCTIONS:
+        assert _grants(name, IDEMPOTENCY) == IDEMPOTENCY_ACTIONS, name
+    assert _grants("AlarmFunction", STATE) == STATE_ACTIONS
+    assert _grants("WorkerFunction", STATE) == STATE_ACTIONS
+    assert _grants("TickFunction", STATE) == {"dynamodb:Query", "dynamodb:PutItem"}
+
+
+def _store_constant(name: str) -> str:
+    for node in ast.parse((PACKAGE_DIR / "store.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            assert isinstance(node.value, ast.Constant)
+            return str(node.value.value)
+    raise AssertionError(f"scaleahead/store.py defines no {name}")
+
+
+def test_tick_state_access_is_limited_to_its_partitions() -> None:
+    """The tick queries target definitions and records rejected ones, nothing else."""
+    leading = {
+        action: st["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+        for st in _function_statements("TickFunction")
+        if STATE in _as_list(st["Resource"])
+        for action in _actions(st)
+    }
+    assert leading == {
+        "dynamodb:Query": [_store_constant("TARGETS_PK")],
+        "dynamodb:PutItem": [_store_constant("REJECTED_PK")],
+    }
+
+
+def test_service_and_metric_grants() -> None:
+    service_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/*"
+    }
+    alarm_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
+        ":alarm:${AlarmPrefix}*"
+    }
+    for name in ("AlarmFunction", "WorkerFunction"):
+        assert _grants(name, service_arn) == {"ecs:DescribeServices", "ecs:UpdateService"}
+        assert _grants(name, alarm_arn) == {"cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"}
+    assert _grants("WorkerFunction", "*") == {"cloudwatch:GetMetricData"}
+    assert _grants("TickFunction", {"Fn::GetAtt": ["WorkQueue", "Arn"]}) == {"sqs:SendMessage"}
+    tick_actions = {a for st in _function_statements("TickFunction") for a in _actions(st)}
+    assert not {a for a in tick_actions if a.startswith(("ecs:", "cloudwatch:"))}
+
+
+# ------------------------------------------------------------------ data
+
+
+def test_state_table_is_protected() -> None:
+    table = RESOURCES["StateTable"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        "pk": "S",
+        "sk": "S",
+    }
+
+
+def test_idempotency_table_fits_powertools() -> None:
+    props = RESOURCES["IdempotencyTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+# ------------------------------------------------------------------ events
+
+
+def test_alarm_rule_pattern_is_restricted() -> None:
+    [rule] = _events("AlarmFunction", "EventBridgeRule")
+    assert rule["Pattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "account": [{"Ref": "AWS::AccountId"}],
+        "region": [{"Ref": "AWS::Region"}],
+        "detail": {"alarmName": [{"prefix": {"Ref": "AlarmPrefix"}}]},
+    }
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert rule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDLQ", "Arn"]}
+
+
+def test_alarm_function_entry_points() -> None:
+    [sns] = _events("AlarmFunction", "SNS")
+    assert sns["Topic"] == {"Ref": "AlarmTopic"}
+    topic_key = RESOURCES["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+    if topic_key != "alias/aws/sns":
+        # A customer managed key is only worth its cost if CloudWatch alarms may publish with it.
+        key = RESOURCES[topic_key["Ref"]]["Properties"]["KeyPolicy"]
+        assert any(
+            st["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+            and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(_actions(st))
+            for st in _statements(key)
+        )
+    [permission] = [
+        r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["Principal"] == "lambda.alarms.cloudwatch.amazonaws.com"
+    ]
+    assert permission["FunctionName"] == {"Fn::GetAtt": ["AlarmFunction", "Arn"]}
+    assert permission["SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
+        ":alarm:${AlarmPrefix}*"
+    }
+
+
+def test_tick_schedule_and_retries() -> None:
+    [schedule] = _events("TickFunction", "Schedule")
+    assert TEMPLATE["Conditions"]["TickEveryMinute"] == {"Fn::Equals": [{"Ref": "TickMinutes"}, 1]}
+    assert schedule["Schedule"] == {
+        "Fn::If": [
+            "TickEveryMinute",
+            "rate(1 minute)",
+            {"Fn::Sub": "rate(${TickMinutes} minutes)"},
+        ]
+    }
+    assert schedule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert schedule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDLQ", "Arn"]}
+
+
+def test_async_failures_are_kept() -> None:
+    for name in ("AlarmFunction", "TickFunction"):
+        on_failure = FUNCTIONS[name]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["EventDLQ", "Arn"]}}
+
+
+def test_eventbridge_may_dead_letter_only_from_the_stack_rules() -> None:
+    # SAM names an event's rule <Function><EventName>.
+    rules = [
+        {"Fn::GetAtt": [f"{fn}{event}", "Arn"]}
+        for fn, props in FUNCTIONS.items()
+        for event, ev in props.get("Events", {}).items()
+        if "DeadLetterConfig" in ev["Properties"]
+    ]
+    assert len(rules) == 2
+    [st] = _statements(RESOURCES["EventDLQPolicy"]["Properties"]["PolicyDocument"])
+    assert st["Principal"] == {"Service": "events.amazonaws.com"}
+    assert _actions(st) == ["sqs:SendMessage"]
+    assert sorted(map(json.dumps, st["Condition"]["ArnEquals"]["aws:SourceArn"])) == sorted(
+        map(json.dumps, rules)
+    )
+
+
+def test_worker_reports_batch_item_failures() -> None:
+    [sqs] = _events("WorkerFunction", "SQS")
+    assert sqs["Queue"] == {"Fn::GetAtt": ["WorkQueue", "Arn"]}
+    assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sqs["BatchSize"] == 10
+    assert 0 < sqs["MaximumBatchingWindowInSeconds"] <= 5
+
+
+# ------------------------------------------------------------------ queues and alarms
+
+
+def test_work_queue_redrive_and_visibility() -> None:
+    queue = RESOURCES["WorkQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["WorkDLQ", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    [sqs] = _events("WorkerFunction", "SQS")
+    worker_timeout = FUNCTIONS["WorkerFunction"].get(
+        "Timeout", TEMPLATE["Globals"]["Function"]["Timeout"]
+    )
+    window = sqs["MaximumBatchingWindowInSeconds"]
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout + window
+
+
+def test_every_queue_is_encrypted() -> None:
+    for name, res in RESOURCES.items():
+        if res["Type"] == "AWS::SQS::Queue":
+            assert res["Properties"].get("SqsManagedSseEnabled") is True, name
+
+
+def test_every_dlq_has_an_alarm_outside_the_managed_prefix() -> None:
+    prefix = TEMPLATE["Parameters"]["AlarmPrefix"]
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms}
+    assert watched == {"WorkDLQ", "EventDLQ"}
+    for alarm in alarms:
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlertTopic", [{"Ref": "AlertTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+        # The name starts with a capital letter, and AlarmPrefix may not: no prefix matches it.
+        name = alarm["AlarmName"]["Fn::Sub"]
+        assert name[0].isupper() and not name.startswith(prefix["Default"])
+        assert re.fullmatch(prefix["AllowedPattern"], name[:3]) is None
+    assert re.fullmatch(prefix["AllowedPattern"], prefix["Default"])
+    assert re.fullmatch(prefix["AllowedPattern"], "Scaleahead-") is None
+
+
+# ------------------------------------------------------------------ parameters and outputs
+
+
+def test_parameters() -> None:
+    params = TEMPLATE["Parameters"]
+    assert params["Mode"]["AllowedValues"] == ["ForecastOnly", "ForecastAndScale"]
+    assert params["Mode"]["Default"] == "ForecastOnly"
+    assert params["LogLevel"]["AllowedValues"] == ["DEBUG", "INFO", "WARNING", "ERROR"]
+    assert (params["TickMinutes"]["MinValue"], params["TickMinutes"]["MaxValue"]) == (1, 60)
+    assert params["AlertTopicArn"]["Default"] == ""
+    assert params["DecisionTtlDays"]["Default"] == 30
+
+
+def test_outputs() -> None:
+    assert {
+        "StateTableName",
+        "IdempotencyTableName",
+        "WorkQueueUrl",
+        "WorkDLQUrl",
+        "AlarmTopicArn",
+        "AlarmFunctionName",
+        "TickFunctionName",
+        "WorkerFunctionName",
+    } <= set(TEMPLATE["Outputs"])
+
+
+# ------------------------------------------------------------------ samconfig and layer build
+
+
+def _overrides(text: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in text.split())
+
+
+def _check_overrides(overrides: dict[str, str]) -> None:
+    params = TEMPLATE["Parameters"]
+    for key, value in overrides.items():
+        spec = params[key]
+        if "AllowedValues" in spec:
+            assert value in spec["AllowedValues"], key
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), key
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", -1e18) <= float(value) <= spec.get("MaxValue", 1e18), key
+
+
+def test_samconfig_environments() -> None:
+    config = tomllib.loads(SAMCONFIG_PATH.read_text())
+    assert config["version"] == 0.1
+    for env in ("default", "prod"):
+        assert config[env]["build"]["parameters"] == {"cached": True, "parallel": True}
+        deploy = config[env]["deploy"]["parameters"]
+        assert deploy["capabilities"] == "CAPABILITY_IAM"
+        assert deploy["region"] == "us-east-1"
+        assert deploy["resolve_s3"] is True
+        _check_overrides(_overrides(deploy["parameter_overrides"]))
+    assert config["default"]["local_invoke"]["parameters"] == {"skip_pull_image": True}
+    dev = _overrides(config["default"]["deploy"]["parameters"]["parameter_overrides"])
+    assert (dev["Mode"], dev["LogLevel"]) == ("ForecastOnly", "DEBUG")
+    prod = config["prod"]
+    assert prod["global"]["parameters"]["stack_name"] == "scaleahead-prod"
+    assert prod["deploy"]["parameters"]["confirm_changeset"] is True
+    prod_overrides = _overrides(prod["deploy"]["parameters"]["parameter_overrides"])
+    assert (prod_overrides["Mode"], prod_overrides["LogLevel"]) == ("ForecastAndScale", "INFO")
+
+
+def test_layer_build_files() -> None:
+    layer = RESOURCES["ScaleaheadLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/scaleahead"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (LAYER_DIR / "Makefile").read_text()
+    assert re.search(r"^build-ScaleaheadLayer:", makefile, re.M)
+    for flag in (
+        "--platform manylinux2014_x86_64",
+        "--only-binary=:all:",
+        "--python-version 3.11",
+        "--implementation cp",
+        '--target "$(SITE)"',
+        "SITE = $(ARTIFACTS_DIR)/python",
+        '"$(SITE)/scaleahead/cli"',
+        '"$(SITE)/scaleahead/demo"',
+        "__pycache__",
+    ):
+        assert flag in makefile, flag
+    requirements = {
+        re.split(r"[\[<>=;]", line, maxsplit=1)[0].strip().lower()
+        for line in (LAYER_DIR / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert requirements == {"aws-lambda-powertools", "numpy", "pydantic"}
