@@ -55,7 +55,7 @@ def test_load_metric_must_return_exactly_one_series() -> None:
             {"Id": "double", "Expression": "load * 2", "ReturnData": True},
         ],
     }
-    with pytest.raises(TargetError, match="targets.0.load_metric.*exactly one query"):
+    with pytest.raises(TargetError, match=r"targets.0.load_metric.*exactly one query"):
         parse_targets({"targets": [target_dict(load_metric=two)]})
     math_ok = {
         **lm,
