@@ -1,0 +1,71 @@
+"""Rescale the stored forecast to what the load is doing now, between hourly refits.
+
+The worker calls this every minute with the last 15-30 minutes of observed points. A refit costs
+a 14-day CloudWatch query and numpy; this costs a few comparisons, so it runs on every tick and
+imports nothing heavier than ``math`` (the worker's hot path and the alarm path share this
+package and must not pay numpy's import time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from scaleahead.domain.series import Forecast
+
+# Bounds on the correction. Why these:
+# - 0.5: half an hour below forecast is weak evidence for shedding capacity. A dip is as often a
+#   hiccup upstream, or a CloudWatch period read before it is complete (a Sum reads low until
+#   it closes), as a real drop, and the load comes back before capacity does. Halving is as far
+#   as a few noisy minutes may pull the plan; a lasting drop reaches the next hourly refit.
+# - 3: a real surge must be followed. On the morning of the July 13 shuttle launch the NASA
+#   trace ran at about three times its usual weekday load, and up to 1.5x a forecast refitted
+#   within the hour. Beyond 3x the ratio usually comes from a forecast near zero (a quiet night,
+#   a tiny denominator), and multiplying the whole horizon by it would provision for a spike
+#   that is not coming. Load far beyond forecast is the reactive path's job: the high-load
+#   alarm acts on the observed value itself.
+# The range is wider upward than downward because running short costs more than running long.
+MIN_LEVEL = 0.5
+MAX_LEVEL = 3.0
+
+# Points older than this are not "recent": the caller passes 15-30 min, this guards the rest.
+LOOKBACK_SECONDS = 30 * 60
+
+
+def level_correction(
+    forecast: Forecast, observed: Sequence[tuple[float, float]], now: float
+) -> float:
+    """How much to scale the stored forecast by: recent observed load over forecast ``mean``.
+
+    Each observed point is paired with the forecast mean of the slot holding it. The points
+    whose ratio is most extreme (a tenth at each end, or one each when there are five to nine)
+    are dropped, so that one stray minute (a retry storm, a partial period) does not move the
+    plan; the rest give sum(observed) / sum(forecast). Not a median of ratios: load noise is
+    skewed, so that median reads low (typically 0.87 on the ELB trace, where the sum ratio
+    reads 1.01), and reading low means running short of capacity.
+
+    The result is clipped to ``[MIN_LEVEL, MAX_LEVEL]`` and is 1.0 (no correction) when nothing
+    usable overlaps: no points, non-finite values, points outside the forecast, or a forecast
+    of zero (a ratio to zero says nothing about scale).
+    """
+    if not math.isfinite(now):
+        return 1.0
+    pairs: list[tuple[float, float, float]] = []  # (ratio, observed, expected)
+    for t, v in observed:
+        if not (math.isfinite(t) and math.isfinite(v)):
+            continue
+        if t > now or t < now - LOOKBACK_SECONDS:
+            continue
+        expected = forecast.at(t)
+        if expected is None or not expected > 0.0:
+            continue
+        load = max(v, 0.0)
+        pairs.append((load / expected, load, expected))
+    if not pairs:
+        return 1.0
+    pairs.sort()
+    n = len(pairs)
+    trim = n // 10 if n >= 10 else (1 if n >= 5 else 0)
+    kept = pairs[trim : n - trim]
+    level = sum(p[1] for p in kept) / sum(p[2] for p in kept)
+    return min(max(level, MIN_LEVEL), MAX_LEVEL)
