@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from scaleahead import clock
-from scaleahead.demo import moto_cloudwatch
+from scaleahead.demo import moto_extensions
 from scaleahead.demo.local_aws import LOCAL_ENV, create_tables, local_env, put_series
 from scaleahead.domain.target import EcsTarget, parse_targets
 from scaleahead.handlers import common
@@ -109,7 +109,7 @@ class Aws:
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    moto_cloudwatch.install()
+    moto_extensions.install()
     fake = FakeClock(NOW)
     with local_env({"MODE": "ForecastAndScale"}), mock_aws():
         common.reset()

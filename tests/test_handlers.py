@@ -152,12 +152,31 @@ def test_worker_drops_malformed_items_and_processes_the_rest(web: Aws) -> None:
     assert "worker: work message is not JSON" in web.rt.store.rejected()[0]["reason"]
 
 
-def test_worker_failure_is_reported_per_record(web: Aws) -> None:
+def test_worker_records_a_missing_service_without_retrying(web: Aws) -> None:
     _recent_load(web, 750.0)
     web.ecs.delete_service(cluster="prod", service="web", force=True)
     out = invoke("WorkerFunction", "worker-sqs-batch.json")
-    assert [f["itemIdentifier"] for f in out["batchItemFailures"]] == [
-        "059f36b4-87a3-44ab-83d2-661975830a7d"
-    ]
+    assert out == {"batchItemFailures": []}
+    [d] = web.rt.store.decisions("web")
+    assert d["reason"] == "failed" and "web" in d["message"]
     # the lease was released: the next attempt is not blocked
     web.rt.store.acquire_lease("web", "someone-else", NOW)
+
+
+def test_worker_failure_is_reported_per_record(web: Aws) -> None:
+    """A failing item fails alone: SQS retries it (then parks it in the DLQ), not the batch."""
+    _recent_load(web, 750.0)
+    web.apply(make_target(id="lost", resource={"cluster": "prod", "service": "web"}))
+    # the cluster of "lost" disappears after apply: DescribeServices raises a ClientError
+    web.rt.store.put_target(
+        make_target(id="lost", resource={"cluster": "gone", "service": "web"}), NOW
+    )
+    event = json.loads((EVENTS / "worker-sqs-batch.json").read_text())
+    bad = json.loads(json.dumps(event["Records"][0]))
+    bad["messageId"] = "bad-one"
+    bad["body"] = json.dumps({"target_id": "lost", "tick": int(NOW)})
+    event["Records"].append(bad)
+    out = resolve_handler("WorkerFunction")(event, LocalContext())
+    assert [f["itemIdentifier"] for f in out["batchItemFailures"]] == ["bad-one"]
+    assert web.desired() == 8  # the good item was processed
+    web.rt.store.acquire_lease("lost", "someone-else", NOW)  # and the lease was released

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -38,9 +37,10 @@ SUBPROCESS_ENV = {
 
 
 def _load_template() -> dict[str, Any]:
-    # cfn-lint's loader understands the short-form tags (!Ref, !Sub, !GetAtt, !If...) and turns
-    # them into their long form; the JSON round trip leaves plain dicts, lists and strs.
-    return json.loads(json.dumps(load_cfn_yaml(str(TEMPLATE_PATH))))
+    # The same loader the demo and the tests use to create the tables from the template.
+    from scaleahead.demo.local_aws import load_template
+
+    return load_template(TEMPLATE_PATH)
 
 
 TEMPLATE = _load_template()

@@ -194,24 +194,18 @@ class Store:
         return TargetState.from_item(target_id, out["Attributes"])
 
     def commit_state(self, state: TargetState, owner: str) -> TargetState:
-        """Write the state and release the lease, only if this owner still holds it."""
-        values = {k: v for k, v in state.fields().items() if v is not None}
-        removed = [k for k, v in state.fields().items() if v is None]
-        names = {f"#{k}": k for k in [*values, *removed]}
-        sets = [f"#{k} = :{k}" for k in values]
-        sets.append("version = if_not_exists(version, :zero) + :one")
-        expr = "SET " + ", ".join(sets) + " REMOVE lease_owner, lease_until"
-        if removed:
-            expr += ", " + ", ".join(f"#{k}" for k in removed)
-        attr_values = {f":{k}": _to_dynamo(v) for k, v in values.items()}
-        attr_values.update({":zero": 0, ":one": 1, ":o": owner})
+        """Write the whole state and release the lease, only if this owner still holds it.
+
+        A conditional put, not an update: the holder of the lease has read the whole state, and
+        rewriting it drops the lease attributes in the same atomic write.
+        """
+        item = {k: v for k, v in state.fields().items() if v is not None}
+        item.update({"pk": _tpk(state.target_id), "sk": "STATE", "version": state.version + 1})
         try:
-            self._table.update_item(
-                Key={"pk": _tpk(state.target_id), "sk": "STATE"},
-                UpdateExpression=expr,
+            self._table.put_item(
+                Item=_to_dynamo(item),
                 ConditionExpression="lease_owner = :o",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attr_values,
+                ExpressionAttributeValues={":o": owner},
             )
         except ClientError as err:
             if err.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -111,12 +111,6 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from scaleahead.demo.run import main as demo_main
-
-    return demo_main(args.demo_args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scaleahead", description=__doc__.splitlines()[0])
     p.add_argument("--table", help="state table name (default: $STATE_TABLE)")
@@ -142,13 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--limit", type=int, default=50)
     d.set_defaults(func=cmd_decisions)
 
-    demo = sub.add_parser("demo", help="run the end-to-end demo on moto")
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
-    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="run the end-to-end demo on moto (see `scaleahead demo --help`)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:
+        # The demo has its own options (`scaleahead demo --help`).
+        from scaleahead.demo.run import main as demo_main
+
+        return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         rc: int = args.func(args)

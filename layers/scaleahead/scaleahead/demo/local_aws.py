@@ -55,6 +55,8 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
     name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    if name == "Fn::GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)  # the long form: [LogicalId, Attribute]
     return {name: value}
 
 

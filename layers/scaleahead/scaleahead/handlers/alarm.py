@@ -33,7 +33,7 @@ def _handle(signal: dict[str, Any]) -> dict[str, Any]:
 
 def _idempotent_handle(signal: dict[str, Any]) -> dict[str, Any]:
     fn = idempotent_function(
-        data_keyword_argument="signal", config=_CONFIG, persistence_store=persistence()
+        data_keyword_argument="signal", config=_CONFIG, persistence_store=persistence("alarm")
     )(_handle)
     result: dict[str, Any] = fn(signal=signal)
     return result

@@ -29,7 +29,7 @@ tracer = Tracer()
 metrics = Metrics()
 
 _runtime: Runtime | None = None
-_persistence: DynamoDBPersistenceLayer | None = None
+_persistence: dict[str, DynamoDBPersistenceLayer] = {}
 
 
 def observe_decision(target: EcsTarget, record: dict[str, Any]) -> None:
@@ -72,14 +72,15 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def persistence() -> DynamoDBPersistenceLayer:
-    global _persistence
-    if _persistence is None:
-        _persistence = DynamoDBPersistenceLayer(
+def persistence(function: str) -> DynamoDBPersistenceLayer:
+    """One persistence layer per function: Powertools binds a layer to the first config it is
+    used with, and the demo runs every function in one process."""
+    if function not in _persistence:
+        _persistence[function] = DynamoDBPersistenceLayer(
             table_name=runtime().settings.idempotency_table,
             boto3_client=clients.client("dynamodb"),
         )
-    return _persistence
+    return _persistence[function]
 
 
 def idempotency_config(key: str) -> IdempotencyConfig:
@@ -88,7 +89,7 @@ def idempotency_config(key: str) -> IdempotencyConfig:
 
 def reset() -> None:
     """Forget the runtime and clients (tests and the demo start a fresh moto backend)."""
-    global _runtime, _persistence
+    global _runtime
     _runtime = None
-    _persistence = None
+    _persistence.clear()
     clients.reset()

@@ -74,7 +74,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.warning("stale work item skipped", extra=work)
         return {"status": "stale", **work}
     fn = idempotent_function(
-        data_keyword_argument="work", config=_CONFIG, persistence_store=persistence()
+        data_keyword_argument="work", config=_CONFIG, persistence_store=persistence("worker")
     )(_work)
     result: dict[str, Any] = fn(work=work)
     return result

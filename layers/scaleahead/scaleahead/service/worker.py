@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.domain.decision import DecisionInput, Reason, decide
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.level import level_correction
@@ -139,7 +140,23 @@ def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
         rt.on_decision(target, record)
         return record
     try:
-        reading = rt.adapter(target).read(target)
+        try:
+            reading = rt.adapter(target).read(target)
+        except ResourceNotFound as err:
+            # A configuration fault, not a passing one: record it every tick (the operator sees
+            # it in the log and in `decisions`) rather than retry into the dead-letter queue.
+            record = {
+                "source": "worker",
+                "kind": target.kind.value,
+                "action": "none",
+                "executed": False,
+                "reason": Reason.FAILED.value,
+                "message": f"cannot read capacity: {err}",
+            }
+            rt.store.record_decision(target.id, now, record)
+            rt.on_decision(target, record)
+            rt.store.release_lease(target.id, rt.owner)
+            return record
         stab = target.scale_in_stabilisation_seconds
         floor = active_floor(state.floor, now, stab)
         if floor is None and state.floor.floor is not None:

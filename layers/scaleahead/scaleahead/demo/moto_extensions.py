@@ -1,13 +1,19 @@
-"""Two documented extensions of moto's CloudWatch ``GetMetricData``, installed by ``install()``.
+"""Documented extensions of moto, installed by ``install()``; none changes what AWS would answer.
 
 1. Speed. moto scans every stored datapoint for every period of every query
    (O(periods x datapoints)); a 14-day history at one-minute resolution takes minutes per call,
    where AWS answers in milliseconds. This indexes each metric's datapoints by time and
    aggregates each period from a bisected slice. The statistics are computed by moto's own
    ``Statistics`` class, so values are the same as moto's; one moto quirk is not copied: moto
-   ignores the namespace when a query has dimensions, AWS (and this) does not.
+   ignores the namespace when a query has dimensions, and returns a period that starts at
+   ``EndTime`` (data from after ``EndTime``); AWS (and this) do neither.
 2. Paging. moto ignores ``MaxDatapoints`` and never returns ``NextToken``; AWS pages long
    results. This honours both, so the product's paging loop runs against a real page break.
+
+3. DynamoDB ``Query`` speed. moto sorts every item of the table on every Query and then filters
+   by partition key; the decision log makes that table grow by thousands of items over a demo.
+   DynamoDB reads only the queried partition, and so does this: moto's own query code runs on
+   the partition's items alone (results, order, paging and filters unchanged).
 
 Requests still travel through moto's request dispatch (botocore serialises and validates them
 and parses the responses), only the backend method behind ``GetMetricData`` changes. Metric
@@ -17,15 +23,18 @@ math expressions fall back to moto's own implementation unchanged.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from moto.cloudwatch.models import CloudWatchBackend, Statistics
+from moto.cloudwatch.models import CloudWatchBackend, MetricDatum, Statistics
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
+from moto.dynamodb.models.table import Table
 
 _original_backend_call = CloudWatchBackend.get_metric_data
 _original_response = CloudWatchResponse.get_metric_data
+_original_query = Table.query
 _INSTALLED = False
 
 
@@ -63,6 +72,24 @@ def _index(backend: CloudWatchBackend) -> _Index:
     return idx
 
 
+_SIMPLE: dict[str, Callable[[list[float]], float]] = {
+    "Sum": sum,
+    "Minimum": min,
+    "Maximum": max,
+    "SampleCount": len,
+    "Average": lambda v: sum(v) / len(v),
+}
+
+
+def _statistic(stat: str, bucket: list[Any], stamp: datetime) -> Any:
+    """moto's own Statistics, short-cut for plain datapoints (what PutMetricData Value gives)."""
+    if stat in _SIMPLE and all(type(md) is MetricDatum for md in bucket):
+        return float(_SIMPLE[stat]([md.value for md in bucket]))
+    stats = Statistics([stat], stamp)
+    stats.metric_data = bucket
+    return stats.get_statistics_for_type(stat)
+
+
 def _fast_get_metric_data(
     self: CloudWatchBackend,
     queries: list[dict[str, Any]],
@@ -94,22 +121,35 @@ def _fast_get_metric_data(
         ]
         values: list[Any] = []
         stamps: list[datetime] = []
-        t = start_time
-        step = timedelta(seconds=delta)
-        while t <= end_time:
-            lo, hi = t.timestamp(), (t + step).timestamp()
-            bucket: list[Any] = []
-            for k in keys:
-                times, items = idx.series[k]
-                bucket.extend(items[bisect.bisect_left(times, lo) : bisect.bisect_left(times, hi)])
+        t0, t_end = start_time.timestamp(), end_time.timestamp()
+        merged_t: list[float] = []
+        merged: list[Any] = []
+        for k in keys:
+            times, items = idx.series[k]
+            i0, i1 = bisect.bisect_left(times, t0), bisect.bisect_left(times, t_end)
+            merged_t.extend(times[i0:i1])
+            merged.extend(items[i0:i1])
+        if len(keys) > 1:
+            order = sorted(range(len(merged_t)), key=merged_t.__getitem__)
+            merged_t = [merged_t[i] for i in order]
+            merged = [merged[i] for i in order]
+        # Walk the non-empty periods only (same buckets as moto: [t0 + n*delta, +delta)).
+        i = 0
+        while i < len(merged):
+            n = int((merged_t[i] - t0) // delta)
+            lo = t0 + n * delta
+            if lo >= t_end:
+                break
+            j = bisect.bisect_left(merged_t, lo + delta, i)
+            bucket = merged[i:j]
+            i = j
             if unit:
                 bucket = [md for md in bucket if md.unit == unit]
-            if bucket:
-                stats = Statistics([stat], t)
-                stats.metric_data = bucket
-                values.append(stats.get_statistics_for_type(stat))
-                stamps.append(stats.timestamp)
-            t += step
+            if not bucket:
+                continue
+            stamp = start_time + timedelta(seconds=n * delta)
+            values.append(_statistic(stat, bucket, stamp))
+            stamps.append(stamp)
         if scan_by == "TimestampDescending":
             values.reverse()
             stamps.reverse()
@@ -148,13 +188,28 @@ def _paged_response(self: CloudWatchResponse) -> ActionResult:
     return ActionResult(body)
 
 
+def _partition_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    # Table.query(hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+    #             scan_index_forward, projection_expressions, index_name, ...)
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name or hash_key is None or not self.range_key_attr:
+        return _original_query(self, hash_key, *args, **kwargs)
+    partition = list(self.items[hash_key].values()) if hash_key in self.items else []
+    self.all_items = lambda: partition  # type: ignore[method-assign]
+    try:
+        return _original_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
 def install() -> None:
-    """Patch moto's CloudWatch (idempotent)."""
+    """Patch moto (idempotent)."""
     global _INSTALLED
     if _INSTALLED:
         return
     CloudWatchBackend.get_metric_data = _fast_get_metric_data  # type: ignore[method-assign]
     CloudWatchResponse.get_metric_data = _paged_response  # type: ignore[method-assign]
+    Table.query = _partition_query  # type: ignore[method-assign]
     _INSTALLED = True
 
 
@@ -162,4 +217,5 @@ def uninstall() -> None:
     global _INSTALLED
     CloudWatchBackend.get_metric_data = _original_backend_call  # type: ignore[method-assign]
     CloudWatchResponse.get_metric_data = _original_response  # type: ignore[method-assign]
+    Table.query = _original_query  # type: ignore[method-assign]
     _INSTALLED = False
