@@ -8,7 +8,7 @@ has.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,7 +123,7 @@ def put_series(
     namespace: str,
     metric: str,
     dimensions: list[dict[str, str]],
-    points: list[tuple[float, float]],
+    points: Sequence[tuple[float, float]],
 ) -> None:
     """PutMetricData in the API's batches of 1,000 datapoints."""
     for i in range(0, len(points), 1000):

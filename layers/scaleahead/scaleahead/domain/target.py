@@ -215,7 +215,7 @@ class _TargetBase(_Strict):
 
 
 class EcsTarget(_TargetBase):
-    kind: Literal[Kind.ECS] = Kind.ECS
+    kind: Literal[Kind.ECS]
     resource: EcsResource
 
 

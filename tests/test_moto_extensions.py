@@ -1,0 +1,112 @@
+"""The moto extensions answer as moto (and AWS) would, only faster, and page like AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from scaleahead.aws import cloudwatch as cw_adapter
+from scaleahead.demo import moto_extensions
+from scaleahead.demo.local_aws import local_env, put_series
+from tests.conftest import DIMENSIONS, METRIC, NAMESPACE, Aws, make_target
+
+T0 = 1_795_000_000 - 1_795_000_000 % 3600
+
+
+@pytest.fixture
+def cw() -> Iterator[Any]:
+    moto_extensions.uninstall()
+    with local_env(), mock_aws():
+        client = boto3.client("cloudwatch")
+        points = [(T0 + 60 * i, float((i * 37) % 11)) for i in range(180)]
+        put_series(client, NAMESPACE, METRIC, DIMENSIONS, points)
+        put_series(
+            client,
+            NAMESPACE,
+            METRIC,
+            [{"Name": "LoadBalancer", "Value": "other"}],
+            [(T0 + 60 * i, 1000.0) for i in range(180)],
+        )
+        yield client
+    moto_extensions.uninstall()
+
+
+def _query(client: Any, stat: str, period: int, end_offset: int) -> Any:
+    return client.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": METRIC,
+                        "Dimensions": DIMENSIONS,
+                    },
+                    "Period": period,
+                    "Stat": stat,
+                },
+            }
+        ],
+        StartTime=datetime.fromtimestamp(T0 + 120, UTC),
+        EndTime=datetime.fromtimestamp(T0 + end_offset, UTC),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"][0]
+
+
+@pytest.mark.parametrize("stat", ["Sum", "Average", "Maximum", "Minimum", "SampleCount"])
+@pytest.mark.parametrize("period", [60, 300])
+def test_same_values_as_moto(cw: Any, stat: str, period: int) -> None:
+    plain = _query(cw, stat, period, 3600)
+    moto_extensions.install()
+    fast = _query(cw, stat, period, 3600)
+    # moto also returns the period that starts at EndTime, which AWS does not
+    n = len(fast["Values"])
+    assert n > 5
+    assert fast["Values"] == plain["Values"][:n]
+    assert fast["Timestamps"] == plain["Timestamps"][:n]
+    assert len(plain["Values"]) - n in (0, 1)
+
+
+def test_nothing_from_after_end_time(cw: Any) -> None:
+    moto_extensions.install()
+    res = _query(cw, "Sum", 60, 1800)
+    assert max(res["Timestamps"]).timestamp() < T0 + 1800
+
+
+def test_adapter_follows_next_token(cw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    moto_extensions.install()
+    monkeypatch.setattr(cw_adapter, "MAX_DATAPOINTS", 50)
+    seen: list[dict[str, Any]] = []
+    real = cw.get_metric_data
+
+    def spy(**kw: Any) -> Any:
+        out = real(**kw)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(cw, "get_metric_data", spy)
+    points = cw_adapter.MetricsAdapter(cw).load_series(make_target(), T0, T0 + 3 * 3600)
+    assert len(points) == 180
+    assert [p[0] for p in points] == sorted(p[0] for p in points)
+    assert len(seen) == 4 and "NextToken" not in seen[-1]
+
+
+def test_dynamodb_query_reads_only_the_partition_with_same_results(aws: Aws) -> None:
+    store = aws.rt.store
+    for i in range(30):
+        store.record_decision("web", 1000.0 + i, {"reason": f"r{i}"})
+        store.record_decision("api", 1000.0 + i, {"reason": f"a{i}"})
+    fast = store.decisions("web", limit=100)
+    moto_extensions.uninstall()
+    try:
+        plain = store.decisions("web", limit=100)
+        paged = store.decisions("web", limit=7)
+    finally:
+        moto_extensions.install()
+    assert fast == plain and len(fast) == 30
+    assert store.decisions("web", limit=7) == paged

@@ -1,0 +1,34 @@
+"""The tick's fan-out: due targets only, batches of ten, bad definitions recorded and skipped."""
+
+from __future__ import annotations
+
+import json
+
+from scaleahead.service.tick import is_due, run_tick
+from tests.conftest import NOW, Aws, make_target
+
+
+def test_is_due_every_n_minutes() -> None:
+    assert is_due(60, 0) and is_due(60, 60)
+    assert is_due(300, 600) and not is_due(300, 660)
+
+
+def test_fans_out_many_targets_in_batches_and_skips_a_bad_definition(aws: Aws) -> None:
+    store = aws.rt.store
+    for i in range(23):
+        store.put_target(make_target(id=f"t{i:02d}"), NOW)
+    store.put_target(make_target(id="slow", evaluate_every_seconds=3600), NOW)
+    aws.rt.store._table.put_item(Item={"pk": "TARGET", "sk": "broken", "definition": "{}"})
+    result = run_tick(aws.rt, NOW + 60)  # 12:06: not a whole hour
+    assert len(result.enqueued) == 23 and result.not_due == ["slow"]
+    assert result.invalid == ["broken"]
+    assert "broken" in store.rejected()[0]["reason"]
+    got = []
+    while True:
+        msgs = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)
+        if not msgs.get("Messages"):
+            break
+        for m in msgs["Messages"]:
+            got.append(json.loads(m["Body"])["target_id"])
+            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(got) == sorted(result.enqueued)

@@ -1,0 +1,131 @@
+"""The worker end to end on moto: forecast, plan ahead, and every guard on the way down."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from scaleahead.demo.lambda_context import LocalContext
+from scaleahead.service.worker import observe, process_target
+from scaleahead.settings import Mode
+from tests.conftest import NOW, Aws, make_target, target_dict
+from tests.test_handlers import EVENTS, resolve_handler
+
+DAY = 86400
+STEP = 300
+# NOW is 12:05 UTC; the daily peak starts at 12:15 and lasts three hours.
+PEAK_START, PEAK_END = 12 * 3600 + 15 * 60, 15 * 3600
+
+
+def daily_load(t: float) -> float:
+    sec = t % DAY
+    return 1000.0 if PEAK_START <= sec < PEAK_END else 200.0
+
+
+def history(aws: Aws, days: float, *, until: float = NOW) -> None:
+    start = until - days * DAY
+    n = int((until - start) // STEP)
+    aws.put_load([(start + i * STEP, daily_load(start + i * STEP)) for i in range(n)])
+
+
+def target(**over: Any) -> Any:
+    lm = target_dict()["load_metric"]
+    base: dict[str, Any] = {"load_metric": {**lm, "period_seconds": STEP}}
+    base.update(over)
+    return make_target(**base)
+
+
+def test_scales_out_one_warmup_before_the_daily_peak(aws: Aws) -> None:
+    history(aws, 3)
+    t = target(warmup_seconds=900)
+    aws.apply(t)
+    rec = process_target(aws.rt, "web", NOW)
+    # observed load is 200 (2 tasks) but the peak of 1000 starts within warm-up + tick
+    assert rec["executed"] is True and rec["reason"] == "plan", rec
+    assert aws.desired() >= 10
+    assert "forecast" in rec["inputs"]["plan_basis"]
+    fc = aws.rt.store.get_forecast("web")
+    assert fc is not None and fc.status == "ok" and "seasonal" in fc.reason
+    # the alarm moved with the capacity
+    alarm = aws.cloudwatch.describe_alarms(AlarmNames=["scaleahead-web-high-load"])
+    assert alarm["MetricAlarms"][0]["Threshold"] == aws.desired() * 100.0
+
+
+def test_short_warmup_waits_for_the_peak(aws: Aws) -> None:
+    history(aws, 3)
+    aws.apply(target(warmup_seconds=60))
+    rec = process_target(aws.rt, "web", NOW)
+    assert aws.desired() < 10, rec
+
+
+def test_forecast_only_records_what_it_would_do(aws: Aws) -> None:
+    history(aws, 3)
+    aws.apply(target(warmup_seconds=900, mode=Mode.FORECAST_ONLY.value))
+    rec = process_target(aws.rt, "web", NOW)
+    assert rec["executed"] is False and rec["reason"] == "forecast_only"
+    assert "would scale out" in rec["message"] and aws.desired() == 4
+    assert aws.rt.store.decisions("web")[0]["reason"] == "forecast_only"
+
+
+def test_no_scale_in_when_the_load_data_stops(aws: Aws) -> None:
+    history(aws, 3, until=NOW - 3 * 3600)  # nothing for the last three hours
+    aws.apply(target(warmup_seconds=60))
+    aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
+    rec = process_target(aws.rt, "web", NOW)
+    assert rec["reason"] == "data_missing" and aws.desired() == 8, rec
+    assert "no load datapoint" in rec["message"]
+
+
+def test_scale_in_waits_for_the_whole_stabilisation_window(aws: Aws) -> None:
+    history(aws, 3, until=NOW - 3600)
+    aws.put_load([(NOW - 3600 + i * STEP, 200.0) for i in range(12 + 3)])
+    aws.apply(target(warmup_seconds=60, scale_in_stabilisation_seconds=600))
+    aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
+    reasons = []
+    for k in range(3):
+        rec = process_target(aws.rt, "web", NOW - 600 + k * 300)
+        reasons.append(rec["reason"])
+    assert reasons[:2] == ["stabilising", "stabilising"], reasons
+    assert reasons[2] == "plan" and aws.desired() < 8
+
+
+def test_lease_held_by_another_invocation_is_recorded_not_acted(aws: Aws) -> None:
+    history(aws, 1.5)
+    aws.apply(target(warmup_seconds=900))
+    aws.rt.store.acquire_lease("web", "alarm-path", NOW)
+    rec = process_target(aws.rt, "web", NOW)
+    assert rec["reason"] == "lease_held" and aws.desired() == 4
+
+
+def test_reactive_floor_from_an_alarm_holds_against_a_lower_plan(aws: Aws) -> None:
+    aws.put_load([(NOW - 60 * i, 150.0) for i in range(1, 20)])
+    aws.apply(make_target())
+    alarm = json.loads((EVENTS / "alarm-eventbridge-alarm.json").read_text())
+    resolve_handler("AlarmFunction")(alarm, LocalContext())
+    assert aws.desired() == 6
+    aws.clock.advance(120)
+    rec = process_target(aws.rt, "web", NOW + 120)
+    assert aws.desired() == 6 and rec["inputs"]["floor"] == 6, rec
+
+
+def test_reactive_only_below_a_day_of_history_and_says_so(aws: Aws) -> None:
+    history(aws, 0.5)
+    aws.apply(target())
+    rec = process_target(aws.rt, "web", NOW)
+    assert "reactive-only" in rec["inputs"]["plan_basis"]
+    assert "24 h" in rec["inputs"]["plan_basis"]
+
+
+def test_unknown_target_is_recorded(aws: Aws) -> None:
+    out = process_target(aws.rt, "ghost", NOW)
+    assert out["reason"] == "unknown_target"
+    assert "ghost" in aws.rt.store.rejected()[0]["reason"]
+
+
+def test_observation_guards() -> None:
+    assert observe([], NOW, 60).problem.startswith("no load datapoint")
+    assert "old" in observe([(NOW - 1500, 5.0)], NOW, 60).problem
+    assert "not a finite" in observe([(NOW - 60, math.nan)], NOW, 60).problem
+    ok = observe([(NOW - 120, 5.0), (NOW - 60, 7.0)], NOW, 60)
+    assert ok.ok and ok.latest == 7.0
