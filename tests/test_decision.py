@@ -93,3 +93,16 @@ def test_no_plan_and_no_floor_holds_but_enforces_bounds() -> None:
 def test_above_max_is_corrected_even_without_data() -> None:
     d = decide(inp(current=12, plan=3, data_ok=False))
     assert d.desired == 10 and d.execute
+
+
+def test_guards_never_hold_capacity_outside_the_bounds() -> None:
+    # below min with missing data or an unfilled window: still raised to min
+    d = decide(inp(current=1, min_capacity=3, plan=0, data_ok=False))
+    assert (d.desired, d.action) == (3, Action.SCALE_OUT)
+    d = decide(inp(current=1, min_capacity=3, plan=0, window_covered=False))
+    assert d.desired == 3
+    # above max while the window still holds a higher plan: brought down to max
+    d = decide(inp(current=15, max_capacity=10, plan=4, stable_plan=20))
+    assert (d.desired, d.reason) == (10, Reason.ABOVE_MAX)
+    d = decide(inp(current=15, max_capacity=10, plan=4, window_covered=False))
+    assert (d.desired, d.reason) == (10, Reason.ABOVE_MAX)

@@ -84,7 +84,56 @@ def test_alarm_ok_starts_the_floor_expiry_without_acting(web: Aws) -> None:
     assert out["status"] == "ok" and out["results"][0]["executed"] is False
     assert web.desired() == 6
     state = web.rt.store.get_state("web")
-    assert state.floor.alarm_state == "OK" and state.floor.ok_at == NOW + 600
+    # the expiry starts when CloudWatch changed the state (the event's time), not on delivery
+    assert state.floor.alarm_state == "OK" and state.floor.ok_at == 1795782010.0
+
+
+def _event(name: str, state: str, at: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    event["detail"]["state"]["value"] = state
+    event["detail"]["state"]["timestamp"] = at
+    return event
+
+
+def test_a_late_older_alarm_does_not_undo_a_newer_ok(web: Aws) -> None:
+    handler = resolve_handler("AlarmFunction")
+    handler(
+        _event("alarm-eventbridge-alarm.json", "ALARM", "2026-11-27T12:03:10.000+0000"),
+        LocalContext(),
+    )
+    handler(
+        _event("alarm-eventbridge-ok.json", "OK", "2026-11-27T12:20:10.000+0000"), LocalContext()
+    )
+    # a retried delivery of an ALARM from before the OK arrives last
+    out = handler(
+        _event("alarm-eventbridge-alarm.json", "ALARM", "2026-11-27T12:10:00.000+0000"),
+        LocalContext(),
+    )
+    assert out["results"][0]["status"] == "ignored"
+    state = web.rt.store.get_state("web")
+    assert state.floor.alarm_state == "OK" and web.desired() == 6
+    assert "older" in web.rt.store.rejected()[0]["reason"]
+
+
+def test_insufficient_data_starts_the_floor_expiry_too(web: Aws) -> None:
+    handler = resolve_handler("AlarmFunction")
+    handler(
+        _event("alarm-eventbridge-alarm.json", "ALARM", "2026-11-27T12:03:10.000+0000"),
+        LocalContext(),
+    )
+    handler(
+        _event("alarm-eventbridge-ok.json", "INSUFFICIENT_DATA", "2026-11-27T12:30:00.000+0000"),
+        LocalContext(),
+    )
+    state = web.rt.store.get_state("web")
+    assert state.floor.alarm_state == "INSUFFICIENT_DATA"
+    assert state.floor.ok_at == 1795782600.0
+
+
+def test_alarm_for_a_disabled_target_does_nothing(aws: Aws) -> None:
+    aws.apply(make_target(enabled=False))
+    out = invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
+    assert out["results"][0]["status"] == "ignored" and aws.desired() == 4
 
 
 def test_duplicate_delivery_acts_once(web: Aws) -> None:
@@ -180,3 +229,12 @@ def test_worker_failure_is_reported_per_record(web: Aws) -> None:
     assert [f["itemIdentifier"] for f in out["batchItemFailures"]] == ["bad-one"]
     assert web.desired() == 8  # the good item was processed
     web.rt.store.acquire_lease("lost", "someone-else", NOW)  # and the lease was released
+
+
+def test_a_redelivered_work_item_is_dropped(web: Aws) -> None:
+    _recent_load(web, 750.0)
+    invoke("WorkerFunction", "worker-sqs-batch.json")
+    web.ecs.update_service(cluster="prod", service="web", desiredCount=3)
+    out = invoke("WorkerFunction", "worker-sqs-batch.json")  # SQS delivers it again
+    assert out == {"batchItemFailures": []}
+    assert web.desired() == 3 and len(web.rt.store.decisions("web")) == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from scaleahead.aws import cloudwatch as cw_adapter
@@ -15,7 +17,8 @@ from scaleahead.demo import moto_extensions
 from scaleahead.demo.local_aws import local_env, put_series
 from tests.conftest import DIMENSIONS, METRIC, NAMESPACE, Aws, make_target
 
-T0 = 1_795_000_000 - 1_795_000_000 % 3600
+# Two days before the wall clock: CloudWatch's StartTime rounding depends on the data's age.
+T0 = int(time.time()) - 2 * 86400 - int(time.time()) % 3600
 
 
 @pytest.fixture
@@ -110,3 +113,50 @@ def test_dynamodb_query_reads_only_the_partition_with_same_results(aws: Aws) -> 
         moto_extensions.install()
     assert fast == plain and len(fast) == 30
     assert store.decisions("web", limit=7) == paged
+
+
+def test_metric_identity_start_rounding_and_validation(cw: Any) -> None:
+    moto_extensions.install()
+    no_dims = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "MetricStat": {
+                    "Metric": {"Namespace": NAMESPACE, "MetricName": METRIC},
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=datetime.fromtimestamp(T0, UTC),
+        EndTime=datetime.fromtimestamp(T0 + 3600, UTC),
+    )["MetricDataResults"][0]
+    assert no_dims["Values"] == []  # a metric is its namespace, name and all its dimensions
+    # a StartTime in the middle of a minute is rounded down to the minute, as CloudWatch does
+    res = _query(cw, "Sum", 60, 600)
+    mid = cw.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "q",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": METRIC,
+                        "Dimensions": DIMENSIONS,
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=datetime.fromtimestamp(T0 + 150, UTC),
+        EndTime=datetime.fromtimestamp(T0 + 600, UTC),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"][0]
+    assert mid["Timestamps"] == res["Timestamps"]
+    with pytest.raises(ClientError, match="MetricStat is required"):
+        cw.get_metric_data(
+            MetricDataQueries=[{"Id": "q", "Label": "nothing"}],
+            StartTime=datetime.fromtimestamp(T0, UTC),
+            EndTime=datetime.fromtimestamp(T0 + 600, UTC),
+        )

@@ -80,17 +80,28 @@ def test_forecast_that_does_not_cover_the_window_is_not_used() -> None:
 
 def test_stabilised_needs_a_full_window_and_returns_its_maximum() -> None:
     plans = [(0.0, 9), (300.0, 4), (600.0, 3)]
-    assert stabilised(plans, 600, 600) == (4, True)
-    assert stabilised(plans, 600, 900) == (9, False)
-    assert stabilised([(500.0, 3)], 600, 600) == (3, False)
-    assert stabilised([], 600, 600) == (None, False)
+    # window (0, 600]: the plan made at 0 was in force at the window's start
+    assert stabilised(plans, 600, 600, 300) == (9, True)
+    assert stabilised(plans, 900, 600, 300) == (4, True)
+    assert stabilised(plans, 600, 900, 300) == (9, False)  # no plan before the window
+    assert stabilised([(500.0, 3)], 600, 600, 300) == (3, False)
+    assert stabilised([], 600, 600, 300) == (None, False)
+
+
+def test_a_gap_in_the_plans_does_not_count_as_coverage() -> None:
+    # one plan two hours ago and one now: nothing proves the plan stayed low in between
+    assert stabilised([(-7200.0, 9), (0.0, 2)], 0, 900, 120) == (9, False)
+    assert stabilised([(-7200.0, 2), (0.0, 2)], 0, 900, 120) == (2, False)
+    ticks = [(float(t), 2) for t in range(-900, 1, 60)]
+    assert stabilised(ticks, 0, 900, 120) == (2, True)
 
 
 def test_trim_keeps_one_plan_before_the_window_as_proof_of_coverage() -> None:
     plans = [(0.0, 9), (100.0, 8), (700.0, 3)]
     kept = trim_plans(plans, 800, 600)
     assert kept == [(100.0, 8), (700.0, 3)]
-    assert stabilised(kept, 800, 600) == (3, True)
+    assert stabilised(kept, 800, 600, 600) == (8, True)
+    assert stabilised([*kept, (1300.0, 3)], 1300, 600, 600) == (3, True)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +110,7 @@ def test_trim_keeps_one_plan_before_the_window_as_proof_of_coverage() -> None:
         (4, None, None, 1, 5),  # no datapoints: one step
         (4, 1500.0, 1000.0, 1, 6),  # 4 x 1.5 = 6 beats 4 + 1
         (4, 1010.0, 1000.0, 2, 6),  # step beats a small overshoot
-        (0, 500.0, 100.0, 1, 1),  # from zero: the step
+        (0, 500.0, 100.0, 1, 5),  # from zero: the overshoot over one unit's threshold
         (4, float("nan"), 1000.0, 1, 5),  # a NaN datapoint is ignored
     ],
 )

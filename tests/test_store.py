@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scaleahead.domain.reactive import FloorState
-from scaleahead.store import LeaseHeld, StoredForecast
+from scaleahead.store import LEASE_SECONDS, LeaseHeld, StoredForecast
 from tests.conftest import NOW, Aws, make_target
 
 
@@ -26,7 +26,7 @@ def test_lease_excludes_a_second_owner_until_it_expires(aws: Aws) -> None:
         store.acquire_lease("web", "b", NOW + 1)
     # the same owner may renew; another may take it once it has expired
     store.acquire_lease("web", "a", NOW + 2)
-    state = store.acquire_lease("web", "b", NOW + 60)
+    state = store.acquire_lease("web", "b", NOW + 2 + LEASE_SECONDS + 1)
     assert state.target_id == "web"
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from scaleahead.service.tick import is_due, run_tick
 from tests.conftest import NOW, Aws, make_target
 
 
-def test_is_due_every_n_minutes() -> None:
-    assert is_due(60, 0) and is_due(60, 60)
-    assert is_due(300, 600) and not is_due(300, 660)
+def test_is_due_every_n_minutes_whatever_the_schedule_offset() -> None:
+    assert is_due(60, 0, 60) and is_due(60, 61, 60)
+    assert is_due(300, 600, 60) and not is_due(300, 660, 60)
+    # a 5-minute schedule firing at :02, :07, :12 ... and a 10-minute target
+    fired = [120 + 300 * k for k in range(12)]
+    due = [t for t in fired if is_due(600, t, 300)]
+    assert len(due) == 6 and all(b - a == 600 for a, b in itertools.pairwise(due))
 
 
 def test_fans_out_many_targets_in_batches_and_skips_a_bad_definition(aws: Aws) -> None:

@@ -83,11 +83,21 @@ def test_scale_in_waits_for_the_whole_stabilisation_window(aws: Aws) -> None:
     aws.apply(target(warmup_seconds=60, scale_in_stabilisation_seconds=600))
     aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
     reasons = []
-    for k in range(3):
-        rec = process_target(aws.rt, "web", NOW - 600 + k * 300)
+    for k in range(11):  # one tick a minute, as the target is evaluated
+        rec = process_target(aws.rt, "web", NOW - 600 + k * 60)
         reasons.append(rec["reason"])
-    assert reasons[:2] == ["stabilising", "stabilising"], reasons
-    assert reasons[2] == "plan" and aws.desired() < 8
+    assert reasons[:10] == ["stabilising"] * 10, reasons
+    assert reasons[10] == "plan" and aws.desired() < 8
+
+
+def test_a_gap_in_the_ticks_restarts_the_window(aws: Aws) -> None:
+    history(aws, 3, until=NOW - 3600)
+    aws.put_load([(NOW - 3600 + i * STEP, 200.0) for i in range(12 + 3)])
+    aws.apply(target(warmup_seconds=60, scale_in_stabilisation_seconds=600))
+    aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
+    process_target(aws.rt, "web", NOW - 900)
+    rec = process_target(aws.rt, "web", NOW)  # 15 minutes without a plan in between
+    assert rec["reason"] == "stabilising" and aws.desired() == 8
 
 
 def test_lease_held_by_another_invocation_is_recorded_not_acted(aws: Aws) -> None:

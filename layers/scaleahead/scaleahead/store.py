@@ -29,6 +29,9 @@ from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.target import EcsTarget, parse_target
 
 TARGETS_PK = "TARGET"
+# Longer than a function's timeout and botocore's retry budget for one call: a lease that lapsed
+# while its holder was still actuating would let a second actuation in.
+LEASE_SECONDS = 90
 REJECTED_PK = "REJECTED"
 
 
@@ -76,6 +79,7 @@ class TargetState:
     last_action_at: float | None = None
     last_desired: int | None = None
     alarm_threshold: float | None = None
+    last_tick: int | None = None
 
     @classmethod
     def from_item(cls, target_id: str, item: dict[str, Any] | None) -> TargetState:
@@ -90,12 +94,14 @@ class TargetState:
                 alarm_state=it.get("alarm_state"),
                 raised_at=it.get("floor_raised_at"),
                 ok_at=it.get("alarm_ok_at"),
+                changed_at=it.get("alarm_changed_at"),
             ),
             plans=[(float(t), int(d)) for t, d in json.loads(it.get("plans", "[]"))],
             last_action=it.get("last_action"),
             last_action_at=it.get("last_action_at"),
             last_desired=it.get("last_desired"),
             alarm_threshold=it.get("alarm_threshold"),
+            last_tick=it.get("last_tick"),
         )
 
     def fields(self) -> dict[str, Any]:
@@ -104,11 +110,13 @@ class TargetState:
             "alarm_state": self.floor.alarm_state,
             "floor_raised_at": self.floor.raised_at,
             "alarm_ok_at": self.floor.ok_at,
+            "alarm_changed_at": self.floor.changed_at,
             "plans": json.dumps([[round(t, 3), d] for t, d in self.plans]),
             "last_action": self.last_action,
             "last_action_at": self.last_action_at,
             "last_desired": self.last_desired,
             "alarm_threshold": self.alarm_threshold,
+            "last_tick": self.last_tick,
         }
 
 
@@ -170,7 +178,7 @@ class Store:
         return TargetState.from_item(target_id, item)
 
     def acquire_lease(
-        self, target_id: str, owner: str, now: float, seconds: int = 30
+        self, target_id: str, owner: str, now: float, seconds: int = LEASE_SECONDS
     ) -> TargetState:
         """Take the target's lease with a conditional write, or raise ``LeaseHeld``."""
         try:
@@ -213,6 +221,13 @@ class Store:
             raise
         state.version += 1
         return state
+
+    def forget_alarm_threshold(self, target_id: str) -> None:
+        """Make the next decision re-put the alarm (the CLI has just rewritten it)."""
+        self._table.update_item(
+            Key={"pk": _tpk(target_id), "sk": "STATE"},
+            UpdateExpression="REMOVE alarm_threshold",
+        )
 
     def release_lease(self, target_id: str, owner: str) -> None:
         try:

@@ -88,6 +88,7 @@ def apply(
         name = rt.metrics.put_high_load_alarm(t, rt.settings.alarm_prefix, threshold)
         if c.kind != "same":
             rt.store.put_target(t, now)
+        rt.store.forget_alarm_threshold(t.id)
         done.append(
             f"{'unchanged' if c.kind == 'same' else c.kind + 'ed'} {t.id}; alarm {name} at "
             f"load > {threshold:g} (capacity {reading.desired})"

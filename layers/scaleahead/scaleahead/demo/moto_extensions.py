@@ -5,8 +5,9 @@
    where AWS answers in milliseconds. This indexes each metric's datapoints by time and
    aggregates each period from a bisected slice. The statistics are computed by moto's own
    ``Statistics`` class, so values are the same as moto's; one moto quirk is not copied: moto
-   ignores the namespace when a query has dimensions, and returns a period that starts at
-   ``EndTime`` (data from after ``EndTime``); AWS (and this) do neither.
+   ignores the namespace when a query has dimensions, sums every dimension set when a query
+   has none, returns a period that starts at ``EndTime`` (data from after ``EndTime``) and
+   does not round ``StartTime``; this does as AWS does on each point.
 2. Paging. moto ignores ``MaxDatapoints`` and never returns ``NextToken``; AWS pages long
    results. This honours both, so the product's paging loop runs against a real page break.
 
@@ -23,10 +24,12 @@ math expressions fall back to moto's own implementation unchanged.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from moto.cloudwatch.exceptions import ValidationError
 from moto.cloudwatch.models import CloudWatchBackend, MetricDatum, Statistics
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
@@ -90,6 +93,15 @@ def _statistic(stat: str, bucket: list[Any], stamp: datetime) -> Any:
     return stats.get_statistics_for_type(stat)
 
 
+def _round_start(start: datetime) -> datetime:
+    """StartTime as CloudWatch rounds it: down to the minute when under 15 days old, to five
+    minutes up to 63 days, to the hour beyond (GetMetricData API reference)."""
+    age = time.time() - start.timestamp()
+    unit = 60 if age < 15 * 86400 else 300 if age < 63 * 86400 else 3600
+    t = start.timestamp()
+    return datetime.fromtimestamp(t - t % unit, start.tzinfo)
+
+
 def _fast_get_metric_data(
     self: CloudWatchBackend,
     queries: list[dict[str, Any]],
@@ -99,7 +111,7 @@ def _fast_get_metric_data(
 ) -> list[dict[str, Any]]:
     if any("Expression" in q for q in queries) or self.aws_metric_data:
         return _original_backend_call(self, queries, start_time, end_time, scan_by)
-    start_time = start_time.replace(microsecond=0)
+    start_time = _round_start(start_time.replace(microsecond=0))
     end_time = end_time.replace(microsecond=0)
     if start_time >= end_time:
         return _original_backend_call(self, queries, start_time, end_time, scan_by)
@@ -115,9 +127,7 @@ def _fast_get_metric_data(
         keys = [
             k
             for k in idx.series
-            if k[0] == metric["Namespace"]
-            and k[1] == metric["MetricName"]
-            and (not dims or k[2] == dims)
+            if k[0] == metric["Namespace"] and k[1] == metric["MetricName"] and k[2] == dims
         ]
         values: list[Any] = []
         stamps: list[datetime] = []
@@ -170,6 +180,11 @@ def _paged_response(self: CloudWatchResponse) -> ActionResult:
     params = self._get_params()
     scan_by = params.get("ScanBy") or "TimestampDescending"
     queries = params.get("MetricDataQueries", [])
+    for n, query in enumerate(queries, start=1):
+        if "MetricStat" not in query and "Expression" not in query:
+            raise ValidationError(
+                f"The parameter MetricDataQueries.member.{n}.MetricStat is required.\n"
+            )
     results = self.cloudwatch_backend.get_metric_data(
         start_time=params["StartTime"], end_time=params["EndTime"], queries=queries, scan_by=scan_by
     )

@@ -92,24 +92,24 @@ def decide(i: DecisionInput) -> Decision:
         reason = Reason.REACTIVE_FLOOR
         why = f"reactive floor {i.floor} (alarm), plan {i.plan}"
 
-    if wanted < cur:
-        # Scale-in: every guard must agree. The floor still counts as a lower bound.
+    if _clamp(wanted, lo, hi) < cur:
+        # Scale-in: every guard must agree; the floor still counts as a lower bound. A guard
+        # never keeps capacity above max: that bound is the operator's, not the forecast's.
+        def blocked(reason: Reason, message: str) -> Decision:
+            if cur > hi:
+                return _finish(i, hi, Reason.ABOVE_MAX, f"above max {hi} ({message})")
+            return _hold(i, reason, message)
+
         if not i.data_ok:
-            if cur > hi:
-                return _finish(i, hi, Reason.ABOVE_MAX, f"above max {hi}")
-            return _hold(i, Reason.DATA_MISSING, f"not scaling in from {cur}: {i.data_problem}")
+            return blocked(Reason.DATA_MISSING, f"not scaling in from {cur}: {i.data_problem}")
         if not i.window_covered or i.stable_plan is None:
-            if cur > hi:
-                return _finish(i, hi, Reason.ABOVE_MAX, f"above max {hi}")
-            return _hold(
-                i,
+            return blocked(
                 Reason.STABILISING,
                 f"not scaling in from {cur} yet: {why}, but the stabilisation window is not full",
             )
         wanted = max(i.stable_plan, i.floor or 0)
-        if wanted >= cur:
-            return _hold(
-                i,
+        if _clamp(wanted, lo, hi) >= cur:
+            return blocked(
                 Reason.STABILISING,
                 f"not scaling in from {cur}: the plan reached {i.stable_plan} within the "
                 "stabilisation window",
@@ -125,6 +125,8 @@ def decide(i: DecisionInput) -> Decision:
         return _hold(i, Reason.AT_DESIRED, f"already at {cur}: {why}")
     if wanted > hi:
         why += f", capped at max {hi}"
+        if target < cur:
+            reason = Reason.ABOVE_MAX
     elif wanted < lo:
         why += f", raised to min {lo}"
     return _finish(i, target, reason, why)

@@ -5,6 +5,7 @@ Pure Python: the stored forecast is read without numpy.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,19 +77,29 @@ def predictive_plan(
 
 
 def stabilised(
-    recent: Sequence[tuple[float, int]], now: float, window_seconds: int
+    recent: Sequence[tuple[float, int]], now: float, window_seconds: int, max_gap_seconds: float
 ) -> tuple[int | None, bool]:
-    """The highest plan over the stabilisation window, and whether the plans cover all of it.
+    """The highest plan in force over the stabilisation window, and whether plans cover it.
 
     Scale-in goes only as low as the highest plan of the whole window, and only once plans
-    have been recorded for the whole window: a plan that dipped for one tick must not shed
-    capacity that the next tick wants back.
+    have been recorded across the whole window with no gap longer than ``max_gap_seconds``
+    (missed ticks, an outage, a re-enabled target): a plan that dipped for one tick must not
+    shed capacity that the next tick wants back. The plan made before the window started was
+    still in force at its start, so it counts too.
     """
-    inside = [d for t, d in recent if now - window_seconds < t <= now]
+    ordered = sorted((t, d) for t, d in recent if t <= now)
+    start = now - window_seconds
+    before = [(t, d) for t, d in ordered if t <= start]
+    inside = [(t, d) for t, d in ordered if t > start]
     if not inside:
         return None, False
-    oldest = min(t for t, _ in recent)
-    return max(inside), oldest <= now - window_seconds or window_seconds == 0
+    span = ([before[-1]] if before else []) + inside
+    highest = max(d for _, d in span)
+    if not before:
+        return highest, window_seconds == 0 and len(inside) > 0
+    times = [t for t, _ in span] + [now]
+    gaps_ok = all(b - a <= max_gap_seconds for a, b in itertools.pairwise(times))
+    return highest, gaps_ok
 
 
 def trim_plans(

@@ -25,18 +25,24 @@ def reactive_floor(current: int, observed: float | None, threshold: float | None
         and threshold > 0
         and observed > 0
     ):
-        floor = max(floor, math.ceil(current * observed / threshold - 1e-9))
+        # From zero tasks the overshoot still counts: the threshold assumes one unit then.
+        floor = max(floor, math.ceil(max(current, 1) * observed / threshold - 1e-9))
     return floor
 
 
 @dataclass(frozen=True)
 class FloorState:
-    """The floor as stored per target; ``ok_at`` is when the alarm went back to OK."""
+    """The floor as stored per target.
+
+    ``ok_at`` is when the alarm left ALARM; ``changed_at`` is the time of the last alarm state
+    change applied, so a late or retried delivery of an older change is recognised and ignored.
+    """
 
     floor: int | None = None
     alarm_state: str | None = None
     raised_at: float | None = None
     ok_at: float | None = None
+    changed_at: float | None = None
 
 
 def active_floor(state: FloorState, now: float, stabilisation_seconds: int) -> int | None:

@@ -34,7 +34,8 @@ def carry_out(
     now: float,
     inputs: dict[str, Any],
 ) -> dict[str, Any]:
-    """Execute ``decision`` (unless the resource is busy), then record it; returns the record."""
+    """Execute ``decision`` (unless the resource is busy), commit the state (releasing the
+    lease), then record the decision; returns the record."""
     detail = ""
     if decision.execute and reading.busy:
         decision = replace(
@@ -86,6 +87,17 @@ def carry_out(
         "alarm_threshold": state.alarm_threshold,
         "inputs": inputs,
     }
-    rt.store.record_decision(target.id, now, record)
-    rt.on_decision(target, record)
+    # State first: once capacity has changed, the floor, the plans and the threshold must be on
+    # record even if writing the log line below fails (a retry then sees the change as done).
+    rt.store.commit_state(state, rt.owner)
+    record_and_observe(rt, target, now, record)
     return record
+
+
+def record_and_observe(rt: Runtime, target: EcsTarget, now: float, record: dict[str, Any]) -> None:
+    """Write the decision log entry, then tell the observers; observers never fail a decision."""
+    rt.store.record_decision(target.id, now, record)
+    try:
+        rt.on_decision(target, record)
+    except Exception:
+        log.exception("decision observer failed for %s", target.id)

@@ -46,8 +46,24 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
         rt.store.record_rejected(now, reason, signal.__dict__)
         return {"status": "rejected", "reason": reason}
 
+    if not target.enabled:
+        reason = f"alarm {signal.alarm_name!r}: target {tid!r} is disabled; nothing done"
+        rt.store.record_rejected(now, reason, signal.__dict__)
+        return {"status": "ignored", "reason": reason}
+
     state = _lease(rt, target.id, now)
     try:
+        changed_at = signal.timestamp if signal.timestamp is not None else now
+        if state.floor.changed_at is not None and changed_at < state.floor.changed_at:
+            # A late or retried delivery of an older change: applying it would undo a newer one
+            # (an old ALARM after OK would pin the floor with nothing left to clear it).
+            rt.store.release_lease(target.id, rt.owner)
+            reason = (
+                f"alarm {signal.alarm_name!r}: {signal.state} from {changed_at:.0f} is older "
+                f"than the change already applied ({state.floor.changed_at:.0f}); ignored"
+            )
+            rt.store.record_rejected(now, reason, signal.__dict__)
+            return {"status": "ignored", "reason": reason}
         reading = rt.adapter(target).read(target)
         stab = target.scale_in_stabilisation_seconds
         held = active_floor(state.floor, now, stab)
@@ -56,7 +72,7 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
                 reading.desired, signal.observed, signal.threshold, target.alarm.step
             )
             floor = max(floor, held or 0)
-            state.floor = FloorState(floor, "ALARM", raised_at=now, ok_at=None)
+            state.floor = FloorState(floor, "ALARM", now, None, changed_at)
             decision = decide(
                 DecisionInput(
                     current=reading.desired,
@@ -69,9 +85,11 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
                 )
             )
         else:
-            # OK or INSUFFICIENT_DATA: never act; the floor expires one window after OK.
-            if signal.state == "OK" and state.floor.floor is not None:
-                state.floor = FloorState(state.floor.floor, "OK", state.floor.raised_at, ok_at=now)
+            # OK or INSUFFICIENT_DATA: never act; the floor expires one window after the alarm
+            # left ALARM (missing data must not pin a floor for ever either).
+            f = state.floor
+            ok_at = f.ok_at if f.alarm_state != "ALARM" and f.ok_at is not None else changed_at
+            state.floor = FloorState(f.floor, signal.state, f.raised_at, ok_at, changed_at)
             held_text = (
                 f"the floor {state.floor.floor} holds until {stab // 60} min after OK"
                 if state.floor.floor is not None
@@ -99,7 +117,6 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
         record = carry_out(
             rt, target, state, reading, decision, source="alarm", now=now, inputs=inputs
         )
-        rt.store.commit_state(state, rt.owner)
         return {"status": "handled", "target_id": target.id, **record}
     except BaseException:
         rt.store.release_lease(target.id, rt.owner)

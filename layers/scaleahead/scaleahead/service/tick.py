@@ -23,10 +23,16 @@ class TickResult:
     invalid: list[str] = field(default_factory=list)
 
 
-def is_due(every_seconds: int, tick: int) -> bool:
-    """A target evaluated every N minutes is due on the minutes divisible by N (stateless)."""
-    every_min = max(1, every_seconds // 60)
-    return (tick // 60) % every_min == 0
+def is_due(every_seconds: int, now: float, tick_seconds: int) -> bool:
+    """Due when a multiple of ``every_seconds`` passed since the previous tick.
+
+    A ``rate(N minutes)`` schedule fires at an offset fixed when the rule was created, not on
+    the clock's minutes, so "minute divisible by N" could be missed for ever; a crossed
+    boundary is seen by exactly one tick whatever the offset.
+    """
+    if every_seconds <= tick_seconds:
+        return True
+    return now // every_seconds != (now - tick_seconds) // every_seconds
 
 
 def run_tick(rt: Runtime, now: float) -> TickResult:
@@ -45,7 +51,7 @@ def run_tick(rt: Runtime, now: float) -> TickResult:
             continue
         if not target.enabled:
             result.disabled.append(tid)
-        elif is_due(target.evaluate_every_seconds, tick):
+        elif is_due(target.evaluate_every_seconds, now, rt.settings.tick_seconds):
             messages.append({"target_id": target.id, "tick": tick})
             result.enqueued.append(target.id)
         else:

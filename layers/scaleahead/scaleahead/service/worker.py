@@ -18,7 +18,7 @@ from scaleahead.domain.plan import predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import EcsTarget
-from scaleahead.service.actuate import carry_out
+from scaleahead.service.actuate import carry_out, record_and_observe
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
 
@@ -39,10 +39,16 @@ class Observation:
         return not self.problem
 
 
+def recent_seconds(period: int) -> int:
+    """How far back "now" looks: 30 minutes, or three periods of a coarse metric."""
+    return max(RECENT_SECONDS, 3 * period + 120)
+
+
 def observe(points: list[tuple[float, float]], now: float, period: int) -> Observation:
-    recent = [(t, v) for t, v in points if now - RECENT_SECONDS <= t <= now]
+    window = recent_seconds(period)
+    recent = [(t, v) for t, v in points if now - window <= t <= now]
     if not recent:
-        return Observation([], None, f"no load datapoint in the last {RECENT_SECONDS // 60} min")
+        return Observation([], None, f"no load datapoint in the last {window // 60} min")
     t_last, v_last = recent[-1]
     if not math.isfinite(v_last):
         return Observation(recent, None, "the latest load datapoint is not a finite number")
@@ -82,48 +88,20 @@ def refresh_forecast(
     return stored
 
 
-def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
-    """Plan and act for one target; returns the decision record (or why nothing was decided)."""
+def process_target(
+    rt: Runtime, target_id: str, now: float, tick: int | None = None
+) -> dict[str, Any]:
+    """Plan and act for one target; returns the decision record (or why nothing was decided).
+
+    ``tick`` identifies the work item: SQS delivers at least once, and a tick already handled
+    is recognised under the lease and dropped, with no second decision and no AWS call.
+    """
     target = rt.store.get_target(target_id)
     if target is None:
         rt.store.record_rejected(now, f"work item for unknown target {target_id!r}", target_id)
         return {"target_id": target_id, "reason": "unknown_target"}
     if not target.enabled:
         return {"target_id": target_id, "reason": "disabled"}
-
-    period = target.load_metric.period_seconds
-    stored = rt.store.get_forecast(target.id) if target.forecast.enabled else None
-    refresh = target.forecast.enabled and (
-        stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
-    )
-    if refresh:
-        history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
-        stored = refresh_forecast(rt, target, now, history)
-    else:
-        history = rt.metrics.load_series(target, now - RECENT_SECONDS, now)
-    obs = observe(history, now, period)
-
-    forecast: Forecast | None = None
-    unavailable = "forecasting is disabled for this target (reactive-only)"
-    if stored is not None:
-        if stored.status == "ok" and stored.forecast:
-            if now - stored.generated_at <= 3 * target.forecast.refresh_seconds:
-                forecast = Forecast.from_item(stored.forecast)
-            else:
-                unavailable = "the stored forecast is too old"
-        else:
-            unavailable = stored.reason
-    level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
-    plan = predictive_plan(
-        forecast,
-        now=now,
-        warmup_seconds=target.effective_warmup_seconds,
-        tick_seconds=rt.settings.tick_seconds,
-        capacity_per_unit=target.capacity_per_unit,
-        level=level,
-        observed_load=obs.latest,
-        unavailable_reason=unavailable,
-    )
 
     try:
         state = rt.store.acquire_lease(target.id, rt.owner, now)
@@ -136,10 +114,48 @@ def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
             "reason": Reason.LEASE_HELD.value,
             "message": "another invocation holds this target's lease; the next tick re-plans",
         }
-        rt.store.record_decision(target.id, now, record)
-        rt.on_decision(target, record)
+        record_and_observe(rt, target, now, record)
         return record
     try:
+        if tick is not None and state.last_tick is not None and tick <= state.last_tick:
+            rt.store.release_lease(target.id, rt.owner)
+            return {"target_id": target.id, "reason": "duplicate", "tick": tick}
+        if tick is not None:
+            state.last_tick = tick
+        period = target.load_metric.period_seconds
+        stored = rt.store.get_forecast(target.id) if target.forecast.enabled else None
+        refresh = target.forecast.enabled and (
+            stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
+        )
+        if refresh:
+            history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
+            stored = refresh_forecast(rt, target, now, history)
+        else:
+            history = rt.metrics.load_series(target, now - recent_seconds(period), now)
+        obs = observe(history, now, period)
+
+        forecast: Forecast | None = None
+        unavailable = "forecasting is disabled for this target (reactive-only)"
+        if stored is not None:
+            if stored.status == "ok" and stored.forecast:
+                if now - stored.generated_at <= 3 * target.forecast.refresh_seconds:
+                    forecast = Forecast.from_item(stored.forecast)
+                else:
+                    unavailable = "the stored forecast is too old"
+            else:
+                unavailable = stored.reason
+        level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
+        plan = predictive_plan(
+            forecast,
+            now=now,
+            warmup_seconds=target.effective_warmup_seconds,
+            tick_seconds=rt.settings.tick_seconds,
+            capacity_per_unit=target.capacity_per_unit,
+            level=level,
+            observed_load=obs.latest,
+            unavailable_reason=unavailable,
+        )
+
         try:
             reading = rt.adapter(target).read(target)
         except ResourceNotFound as err:
@@ -153,9 +169,8 @@ def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
                 "reason": Reason.FAILED.value,
                 "message": f"cannot read capacity: {err}",
             }
-            rt.store.record_decision(target.id, now, record)
-            rt.on_decision(target, record)
             rt.store.release_lease(target.id, rt.owner)
+            record_and_observe(rt, target, now, record)
             return record
         stab = target.scale_in_stabilisation_seconds
         floor = active_floor(state.floor, now, stab)
@@ -163,7 +178,9 @@ def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
             state.floor = FloorState()
         if plan.desired is not None:
             state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
-        stable, covered = stabilised(state.plans, now, stab)
+        # One missed tick is tolerated; a longer gap means the window has to fill again.
+        every = max(target.evaluate_every_seconds, rt.settings.tick_seconds)
+        stable, covered = stabilised(state.plans, now, stab, 2 * every + 30)
         decision = decide(
             DecisionInput(
                 current=reading.desired,
@@ -196,11 +213,9 @@ def process_target(rt: Runtime, target_id: str, now: float) -> dict[str, Any]:
             "forecast_now": forecast.at(now) if forecast else None,
             "forecast_upper_now": forecast.at(now, upper=True) if forecast else None,
         }
-        record = carry_out(
+        return carry_out(
             rt, target, state, reading, decision, source="worker", now=now, inputs=inputs
         )
-        rt.store.commit_state(state, rt.owner)
-        return record
     except BaseException:
         rt.store.release_lease(target.id, rt.owner)
         raise
