@@ -400,16 +400,13 @@ def report(result: Result, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     console = Console()
     scores = {tid: score(result, tid) for tid in result.ready}
-    table = Table(title=f"scaleahead demo: {result.trace}, {args.days:g} simulated days")
-    for col in (
-        "target",
-        "under-provisioned min",
-        "unserved load",
-        "task-hours",
-        "actions",
-        "of which alarm",
-    ):
-        table.add_column(col, justify="right")
+    table = Table(
+        title=f"scaleahead demo: {result.trace}, {args.days:g} simulated days",
+        caption="min short: minutes with load above the ready capacity",
+    )
+    table.add_column("target", no_wrap=True)
+    for col in ("min short", "unserved", "task-hours", "actions", "by alarm"):
+        table.add_column(col, justify="right", no_wrap=True)
     for tid, s in scores.items():
         table.add_row(
             tid,
