@@ -39,7 +39,7 @@ def cw() -> Iterator[Any]:
     moto_extensions.uninstall()
 
 
-def _query(client: Any, stat: str, period: int, end_offset: int) -> Any:
+def _query(client: Any, stat: str, period: int, end_offset: int, start_offset: int = 120) -> Any:
     return client.get_metric_data(
         MetricDataQueries=[
             {
@@ -55,7 +55,7 @@ def _query(client: Any, stat: str, period: int, end_offset: int) -> Any:
                 },
             }
         ],
-        StartTime=datetime.fromtimestamp(T0 + 120, UTC),
+        StartTime=datetime.fromtimestamp(T0 + start_offset, UTC),
         EndTime=datetime.fromtimestamp(T0 + end_offset, UTC),
         ScanBy="TimestampAscending",
     )["MetricDataResults"][0]
@@ -133,26 +133,8 @@ def test_metric_identity_start_rounding_and_validation(cw: Any) -> None:
     )["MetricDataResults"][0]
     assert no_dims["Values"] == []  # a metric is its namespace, name and all its dimensions
     # a StartTime in the middle of a minute is rounded down to the minute, as CloudWatch does
-    res = _query(cw, "Sum", 60, 600)
-    mid = cw.get_metric_data(
-        MetricDataQueries=[
-            {
-                "Id": "q",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": NAMESPACE,
-                        "MetricName": METRIC,
-                        "Dimensions": DIMENSIONS,
-                    },
-                    "Period": 60,
-                    "Stat": "Sum",
-                },
-            }
-        ],
-        StartTime=datetime.fromtimestamp(T0 + 150, UTC),
-        EndTime=datetime.fromtimestamp(T0 + 600, UTC),
-        ScanBy="TimestampAscending",
-    )["MetricDataResults"][0]
+    res = _query(cw, "Sum", 60, 600, start_offset=120)
+    mid = _query(cw, "Sum", 60, 600, start_offset=150)
     assert mid["Timestamps"] == res["Timestamps"]
     with pytest.raises(ClientError, match="MetricStat is required"):
         cw.get_metric_data(
