@@ -27,6 +27,9 @@ class Change:
     fields: list[str] = field(default_factory=list)
 
 
+_PAST = {"add": "added", "change": "changed", "same": "unchanged"}
+
+
 def read_target_file(path: str | Path) -> tuple[EcsTarget, ...]:
     p = Path(path)
     try:
@@ -90,10 +93,10 @@ def apply(
             rt.store.put_target(t, now)
         rt.store.forget_alarm_threshold(t.id)
         done.append(
-            f"{'unchanged' if c.kind == 'same' else c.kind + 'ed'} {t.id}; alarm {name} at "
+            f"{_PAST[c.kind]} {t.id}; alarm {name} at "
             f"load > {threshold:g} (capacity {reading.desired})"
         )
-    return [d.replace("changeed", "changed") for d in done]
+    return done
 
 
 def remove(rt: Runtime, target_id: str) -> None:
