@@ -94,7 +94,9 @@ def process_target(
     """Plan and act for one target; returns the decision record (or why nothing was decided).
 
     ``tick`` identifies the work item: SQS delivers at least once, and a tick already handled
-    is recognised under the lease and dropped, with no second decision and no AWS call.
+    is recognised under the lease and dropped, with no second decision and no change. The
+    lease is taken only after the slow part (reading metrics, fitting): the alarm path waits
+    for it, and should wait for a read-decide-act, not for a forecast.
     """
     target = rt.store.get_target(target_id)
     if target is None:
@@ -102,6 +104,40 @@ def process_target(
         return {"target_id": target_id, "reason": "unknown_target"}
     if not target.enabled:
         return {"target_id": target_id, "reason": "disabled"}
+
+    period = target.load_metric.period_seconds
+    stored = rt.store.get_forecast(target.id) if target.forecast.enabled else None
+    refresh = target.forecast.enabled and (
+        stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
+    )
+    if refresh:
+        history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
+        stored = refresh_forecast(rt, target, now, history)
+    else:
+        history = rt.metrics.load_series(target, now - recent_seconds(period), now)
+    obs = observe(history, now, period)
+
+    forecast: Forecast | None = None
+    unavailable = "forecasting is disabled for this target (reactive-only)"
+    if stored is not None:
+        if stored.status == "ok" and stored.forecast:
+            if now - stored.generated_at <= 3 * target.forecast.refresh_seconds:
+                forecast = Forecast.from_item(stored.forecast)
+            else:
+                unavailable = "the stored forecast is too old"
+        else:
+            unavailable = stored.reason
+    level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
+    plan = predictive_plan(
+        forecast,
+        now=now,
+        warmup_seconds=target.effective_warmup_seconds,
+        tick_seconds=rt.settings.tick_seconds,
+        capacity_per_unit=target.capacity_per_unit,
+        level=level,
+        observed_load=obs.latest,
+        unavailable_reason=unavailable,
+    )
 
     try:
         state = rt.store.acquire_lease(target.id, rt.owner, now)
@@ -122,40 +158,6 @@ def process_target(
             return {"target_id": target.id, "reason": "duplicate", "tick": tick}
         if tick is not None:
             state.last_tick = tick
-        period = target.load_metric.period_seconds
-        stored = rt.store.get_forecast(target.id) if target.forecast.enabled else None
-        refresh = target.forecast.enabled and (
-            stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
-        )
-        if refresh:
-            history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
-            stored = refresh_forecast(rt, target, now, history)
-        else:
-            history = rt.metrics.load_series(target, now - recent_seconds(period), now)
-        obs = observe(history, now, period)
-
-        forecast: Forecast | None = None
-        unavailable = "forecasting is disabled for this target (reactive-only)"
-        if stored is not None:
-            if stored.status == "ok" and stored.forecast:
-                if now - stored.generated_at <= 3 * target.forecast.refresh_seconds:
-                    forecast = Forecast.from_item(stored.forecast)
-                else:
-                    unavailable = "the stored forecast is too old"
-            else:
-                unavailable = stored.reason
-        level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
-        plan = predictive_plan(
-            forecast,
-            now=now,
-            warmup_seconds=target.effective_warmup_seconds,
-            tick_seconds=rt.settings.tick_seconds,
-            capacity_per_unit=target.capacity_per_unit,
-            level=level,
-            observed_load=obs.latest,
-            unavailable_reason=unavailable,
-        )
-
         try:
             reading = rt.adapter(target).read(target)
         except ResourceNotFound as err:
@@ -175,7 +177,8 @@ def process_target(
         stab = target.scale_in_stabilisation_seconds
         floor = active_floor(state.floor, now, stab)
         if floor is None and state.floor.floor is not None:
-            state.floor = FloorState()
+            # Expired; keep when the alarm last changed so an older delivery stays ignored.
+            state.floor = FloorState(changed_at=state.floor.changed_at)
         if plan.desired is not None:
             state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
         # One missed tick is tolerated; a longer gap means the window has to fill again.
