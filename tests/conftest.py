@@ -60,7 +60,9 @@ def target_dict(**over: Any) -> dict[str, Any]:
 
 
 def make_target(**over: Any) -> EcsTarget:
-    return parse_targets({"targets": [target_dict(**over)]})[0]
+    target = parse_targets({"targets": [target_dict(**over)]})[0]
+    assert isinstance(target, EcsTarget)
+    return target
 
 
 class FakeClock:

@@ -106,3 +106,12 @@ def test_guards_never_hold_capacity_outside_the_bounds() -> None:
     assert (d.desired, d.reason) == (10, Reason.ABOVE_MAX)
     d = decide(inp(current=15, max_capacity=10, plan=4, window_covered=False))
     assert (d.desired, d.reason) == (10, Reason.ABOVE_MAX)
+
+
+def test_a_resource_guard_limits_scale_in() -> None:
+    d = decide(inp(current=8, plan=3, stable_plan=3, resource_floor=5, resource_floor_reason="mem"))
+    assert (d.desired, d.action) == (5, Action.SCALE_IN) and "mem" in d.message
+    d = decide(inp(current=5, plan=3, stable_plan=3, resource_floor=6, resource_floor_reason="cpu"))
+    assert (d.reason, d.desired) == (Reason.GUARDED, 5) and "cpu" in d.message
+    # a guard never blocks scaling out
+    assert decide(inp(current=5, plan=8, resource_floor=9)).desired == 8

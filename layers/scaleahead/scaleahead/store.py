@@ -26,7 +26,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from scaleahead.domain.reactive import FloorState
-from scaleahead.domain.target import EcsTarget, parse_target
+from scaleahead.domain.target import Target, parse_target
 
 TARGETS_PK = "TARGET"
 # Longer than a function's timeout and botocore's retry budget for one call: a lease that lapsed
@@ -138,7 +138,7 @@ class Store:
         return cls(dynamodb.Table(table_name), decision_ttl_days=decision_ttl_days)
 
     # -- targets ---------------------------------------------------------------------------
-    def put_target(self, target: EcsTarget, now: float) -> None:
+    def put_target(self, target: Target, now: float) -> None:
         self._table.put_item(
             Item={
                 "pk": TARGETS_PK,
@@ -153,7 +153,7 @@ class Store:
     def delete_target(self, target_id: str) -> None:
         self._table.delete_item(Key={"pk": TARGETS_PK, "sk": target_id})
 
-    def get_target(self, target_id: str) -> EcsTarget | None:
+    def get_target(self, target_id: str) -> Target | None:
         item = self._table.get_item(Key={"pk": TARGETS_PK, "sk": target_id}).get("Item")
         return parse_target(json.loads(item["definition"])) if item else None
 
@@ -167,7 +167,7 @@ class Store:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def list_targets(self) -> list[EcsTarget]:
+    def list_targets(self) -> list[Target]:
         return [parse_target(json.loads(i["definition"])) for i in self.iter_target_items()]
 
     # -- state and lease -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from scaleahead.domain.target import EcsTarget
+from scaleahead.domain.target import Target
 
 
 class ResourceNotFound(Exception):
@@ -23,23 +23,29 @@ class CapacityReading:
 
     ``busy`` names a change in flight that forbids another one (a reshard, a reader still
     being created); the decision is then recorded as "busy, will retry".
+    ``scale_in_floor`` is the lowest capacity the resource's own safety rules allow now (the
+    memory the data needs, a reader kept for availability...), with the rule in
+    ``scale_in_floor_reason``; the decision never scales in below it.
     """
 
     desired: int
     ready: int
     busy: str | None = None
+    scale_in_floor: int | None = None
+    scale_in_floor_reason: str = ""
 
 
 @dataclass(frozen=True)
 class Actuation:
+    """What was really asked of AWS: ``desired`` may be short of the decision when the
+    resource limits the size of one change (shards added per action)."""
+
     applied: bool
     desired: int
     detail: str
 
 
 class CapacityAdapter(Protocol):
-    def read(self, target: EcsTarget) -> CapacityReading: ...
+    def read(self, target: Target) -> CapacityReading: ...
 
-    def set_capacity(
-        self, target: EcsTarget, desired: int, reading: CapacityReading
-    ) -> Actuation: ...
+    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation: ...

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scaleahead.domain.alarm_events import alarm_name
-from scaleahead.domain.target import EcsTarget
+from scaleahead.domain.target import Target
 
 # GetMetricData returns at most 100,800 datapoints per call; 14 days at one minute is 20,160,
 # so one page usually suffices, but the loop follows NextToken whatever the size.
@@ -18,7 +18,7 @@ class MetricsAdapter:
     def __init__(self, cloudwatch: Any) -> None:
         self._cw = cloudwatch
 
-    def load_series(self, target: EcsTarget, start: float, end: float) -> list[tuple[float, float]]:
+    def load_series(self, target: Target, start: float, end: float) -> list[tuple[float, float]]:
         """(timestamp, value) of the target's load, oldest first; non-finite values dropped."""
         queries = target.load_metric.to_api()
         want = target.load_metric.returned_id
@@ -46,7 +46,7 @@ class MetricsAdapter:
             kwargs["NextToken"] = token
         return sorted(points.items())
 
-    def put_high_load_alarm(self, target: EcsTarget, prefix: str, threshold: float) -> str:
+    def put_high_load_alarm(self, target: Target, prefix: str, threshold: float) -> str:
         """Create or move the alarm that fires when load exceeds what the plan provides."""
         name = alarm_name(prefix, target.id)
         a = target.alarm
@@ -78,6 +78,6 @@ class MetricsAdapter:
         return out
 
 
-def alarm_threshold(target: EcsTarget, desired: int) -> float:
+def alarm_threshold(target: Target, desired: int) -> float:
     """Load above which the planned capacity falls short: the alarm's moving threshold."""
     return max(desired, 1) * target.capacity_per_unit * target.alarm.threshold_ratio

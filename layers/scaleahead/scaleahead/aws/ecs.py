@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from scaleahead.aws.capacity import Actuation, CapacityReading, ResourceNotFound
-from scaleahead.domain.target import EcsTarget
+from scaleahead.domain.target import EcsTarget, Target
+
+
+def _ecs(target: Target) -> EcsTarget:
+    if not isinstance(target, EcsTarget):
+        raise TypeError(f"the ECS adapter cannot drive a {target.kind} target")
+    return target
 
 
 class EcsAdapter:
     def __init__(self, ecs: Any) -> None:
         self._ecs = ecs
 
-    def read(self, target: EcsTarget) -> CapacityReading:
-        r = target.resource
+    def read(self, target: Target) -> CapacityReading:
+        r = _ecs(target).resource
         out = self._ecs.describe_services(cluster=r.cluster, services=[r.service])
         services = [s for s in out.get("services", []) if s.get("status") != "INACTIVE"]
         if not services:
@@ -22,10 +28,10 @@ class EcsAdapter:
         svc = services[0]
         return CapacityReading(desired=int(svc["desiredCount"]), ready=int(svc["runningCount"]))
 
-    def set_capacity(self, target: EcsTarget, desired: int, reading: CapacityReading) -> Actuation:
+    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
         if desired == reading.desired:
             return Actuation(False, desired, f"desired count already {desired}")
-        r = target.resource
+        r = _ecs(target).resource
         self._ecs.update_service(cluster=r.cluster, service=r.service, desiredCount=desired)
         return Actuation(
             True, desired, f"UpdateService desiredCount {reading.desired} -> {desired}"

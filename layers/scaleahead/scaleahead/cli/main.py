@@ -76,7 +76,7 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
         table.add_row(
             t.id,
             t.kind.value,
-            f"{t.resource.cluster}/{t.resource.service}",
+            t.resource_name,
             str(t.min_capacity),
             str(t.max_capacity),
             f"{t.capacity_per_unit:g}",

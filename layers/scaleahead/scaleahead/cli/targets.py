@@ -7,6 +7,7 @@ minute without any hand set-up; a removed target loses it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import yaml
 from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.aws.cloudwatch import alarm_threshold
 from scaleahead.domain.alarm_events import alarm_name
-from scaleahead.domain.target import EcsTarget, TargetError, parse_targets
+from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.runtime import Runtime
 
 
@@ -30,7 +31,7 @@ class Change:
 _PAST = {"add": "added", "change": "changed", "same": "unchanged"}
 
 
-def read_target_file(path: str | Path) -> tuple[EcsTarget, ...]:
+def read_target_file(path: str | Path) -> tuple[Target, ...]:
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text())
@@ -53,7 +54,7 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): d}
 
 
-def diff(rt: Runtime, targets: tuple[EcsTarget, ...], *, prune: bool) -> list[Change]:
+def diff(rt: Runtime, targets: Sequence[Target], *, prune: bool) -> list[Change]:
     current = {str(i["sk"]): json.loads(i["definition"]) for i in rt.store.iter_target_items()}
     changes = []
     for t in targets:
@@ -71,9 +72,7 @@ def diff(rt: Runtime, targets: tuple[EcsTarget, ...], *, prune: bool) -> list[Ch
     return changes
 
 
-def apply(
-    rt: Runtime, targets: tuple[EcsTarget, ...], changes: list[Change], now: float
-) -> list[str]:
+def apply(rt: Runtime, targets: Sequence[Target], changes: list[Change], now: float) -> list[str]:
     """Write the changed targets and their alarms; returns one line per thing done."""
     by_id = {t.id: t for t in targets}
     done = []

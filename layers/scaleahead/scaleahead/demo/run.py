@@ -151,7 +151,7 @@ def simulate(args: argparse.Namespace) -> Result:
     from scaleahead.demo.alarms import evaluate, state_change_event
     from scaleahead.demo.lambda_context import LocalContext
     from scaleahead.demo.local_aws import create_tables, put_series
-    from scaleahead.domain.target import parse_targets
+    from scaleahead.domain.target import EcsTarget, parse_targets
     from scaleahead.handlers import alarm as alarm_fn
     from scaleahead.handlers import common
     from scaleahead.handlers import tick as tick_fn
@@ -206,7 +206,11 @@ def simulate(args: argparse.Namespace) -> Result:
             DIMENSIONS,
             [(trace.start + i * step, values[i]) for i in range(hist_n)],
         )
-        targets = parse_targets(_targets_yaml(per_unit, args.warmup_minutes * 60))
+        targets = [
+            t
+            for t in parse_targets(_targets_yaml(per_unit, args.warmup_minutes * 60))
+            if isinstance(t, EcsTarget)
+        ]
         first_need = max(1, math.ceil(values[hist_n] / per_unit))
         for t in targets:
             ecs.create_service(

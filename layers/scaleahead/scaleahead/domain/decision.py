@@ -36,6 +36,7 @@ class Reason(StrEnum):
     BUSY = "busy"
     LEASE_HELD = "lease_held"
     FAILED = "failed"
+    GUARDED = "guarded"
     ALARM_CLEARED = "alarm_cleared"
 
 
@@ -52,6 +53,8 @@ class DecisionInput:
     data_ok: bool = True
     data_problem: str = ""
     acts: bool = True
+    resource_floor: int | None = None
+    resource_floor_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,14 @@ def decide(i: DecisionInput) -> Decision:
                 "stabilisation window",
             )
         why = f"plan stayed at or below {i.stable_plan} for the whole stabilisation window"
+        if i.resource_floor is not None and wanted < i.resource_floor:
+            if i.resource_floor >= cur:
+                return blocked(
+                    Reason.GUARDED,
+                    f"not scaling in from {cur}: {i.resource_floor_reason or 'resource guard'}",
+                )
+            wanted = i.resource_floor
+            why += f"; held at {wanted}: {i.resource_floor_reason or 'resource guard'}"
 
     target = _clamp(wanted, lo, hi)
     if target == cur:

@@ -11,7 +11,15 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scaleahead.settings import Mode
 
@@ -215,15 +223,81 @@ class _TargetBase(_Strict):
 
 
 class EcsTarget(_TargetBase):
+    """An ECS service; capacity is its desired task count."""
+
     kind: Literal[Kind.ECS]
     resource: EcsResource
 
+    @property
+    def resource_name(self) -> str:
+        return f"{self.resource.cluster}/{self.resource.service}"
 
-Target = Annotated[EcsTarget, Field(discriminator="kind")]
+
+# Aurora allows at most 15 Aurora Replicas (readers) per DB cluster.
+AURORA_MAX_READERS = 15
+
+
+class AuroraResource(_Strict):
+    cluster: str = Field(min_length=1, description="DBClusterIdentifier")
+
+
+class AuroraTarget(_TargetBase):
+    """An Aurora DB cluster; capacity is its number of reader instances (never the writer)."""
+
+    kind: Literal[Kind.AURORA]
+    resource: AuroraResource
+    min_capacity: int = Field(ge=0, le=AURORA_MAX_READERS)
+    max_capacity: int = Field(ge=1, le=AURORA_MAX_READERS)
+    instance_class: str | None = Field(
+        default=None, description="class of the readers added; default: the writer's"
+    )
+    fallback_instance_classes: tuple[str, ...] = Field(
+        default=(), description="tried in order on InsufficientDBInstanceCapacity"
+    )
+    keep_one_reader: bool = Field(
+        default=False, description="read availability: never remove the last reader"
+    )
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource.cluster
+
+
+class ElastiCacheResource(_Strict):
+    replication_group: str = Field(min_length=1, description="ReplicationGroupId")
+
+
+class ElastiCacheTarget(_TargetBase):
+    """A cluster-mode-enabled Redis OSS/Valkey replication group; capacity is its shards."""
+
+    kind: Literal[Kind.ELASTICACHE]
+    resource: ElastiCacheResource
+    min_capacity: int = Field(ge=1, le=500)
+    max_capacity: int = Field(ge=1, le=500)
+    max_memory_fill: float = Field(
+        default=0.75, gt=0.0, le=0.95, description="highest share of node memory to fill"
+    )
+    max_cpu_for_scale_in: float = Field(
+        default=80.0, gt=0.0, le=100.0, description="EngineCPUUtilization above which no scale-in"
+    )
+    max_shards_per_action: int = Field(default=2, ge=1, le=50)
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource.replication_group
+
+
+Target = EcsTarget | AuroraTarget | ElastiCacheTarget
+_AnyTarget = Annotated[Target, Field(discriminator="kind")]
+_TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(_AnyTarget)
+
+# Kinds whose adapters are wired into the control plane; the others validate but are refused
+# when applied, with a message saying so, until their adapter lands.
+SUPPORTED_KINDS = frozenset({Kind.ECS})
 
 
 class TargetFile(_Strict):
-    targets: tuple[EcsTarget, ...]
+    targets: tuple[_AnyTarget, ...]
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TargetFile:
@@ -243,23 +317,27 @@ class TargetError(ValueError):
 def _describe(err: ValidationError, prefix: str = "") -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if p not in ("ecs",))
+        loc = ".".join(str(p) for p in e["loc"] if p not in {k.value for k in Kind})
         where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "target"
         lines.append(f"{where}: {e['msg']}")
     return "; ".join(lines)
 
 
-def parse_targets(data: Any) -> tuple[EcsTarget, ...]:
+def parse_targets(data: Any) -> tuple[Target, ...]:
     """Validate a target file's content (``{"targets": [...]}``) or raise ``TargetError``."""
     if isinstance(data, dict) and isinstance(data.get("targets"), list):
         kinds = [t.get("kind") if isinstance(t, dict) else None for t in data["targets"]]
         for i, k in enumerate(kinds):
-            if k is not None and k not in {x.value for x in Kind}:
+            if k is None:
+                raise TargetError(
+                    f"targets.{i}.kind: field required; one of {[x.value for x in Kind]}"
+                )
+            if k not in {x.value for x in Kind}:
                 raise TargetError(
                     f"targets.{i}.kind: unknown kind {k!r}; expected one of "
                     f"{[x.value for x in Kind]}"
                 )
-            if k in (Kind.AURORA.value, Kind.ELASTICACHE.value):
+            if Kind(k) not in SUPPORTED_KINDS:
                 raise TargetError(f"targets.{i}.kind: {k!r} is not supported yet")
     try:
         return TargetFile.model_validate(data).targets
@@ -267,9 +345,9 @@ def parse_targets(data: Any) -> tuple[EcsTarget, ...]:
         raise TargetError(_describe(err)) from None
 
 
-def parse_target(data: Any) -> EcsTarget:
+def parse_target(data: Any) -> Target:
     """Validate one target (as stored in DynamoDB) or raise ``TargetError``."""
     try:
-        return EcsTarget.model_validate(data)
+        return _TARGET_ADAPTER.validate_python(data)
     except ValidationError as err:
         raise TargetError(_describe(err)) from None

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from scaleahead.aws import clients
-from scaleahead.domain.target import EcsTarget
+from scaleahead.domain.target import Target
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
 
@@ -32,7 +32,7 @@ _runtime: Runtime | None = None
 _persistence: dict[str, DynamoDBPersistenceLayer] = {}
 
 
-def observe_decision(target: EcsTarget, record: dict[str, Any]) -> None:
+def observe_decision(target: Target, record: dict[str, Any]) -> None:
     """One structured log line and one EMF blob per decision, dimensioned by target."""
     logger.info(
         "decision",

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from scaleahead.aws.capacity import CapacityReading
 from scaleahead.aws.cloudwatch import alarm_threshold
 from scaleahead.domain.decision import Action, Decision, Reason
-from scaleahead.domain.target import EcsTarget
+from scaleahead.domain.target import Target
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import TargetState
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def carry_out(
     rt: Runtime,
-    target: EcsTarget,
+    target: Target,
     state: TargetState,
     reading: CapacityReading,
     decision: Decision,
@@ -58,11 +58,14 @@ def carry_out(
         else:
             executed = act.applied
             detail = act.detail
-            state.last_action = decision.action.value
-            state.last_action_at = now
-            state.last_desired = decision.desired
+            if executed:
+                state.last_action = decision.action.value
+                state.last_action_at = now
+                state.last_desired = act.desired
 
-    capacity_now = decision.desired if executed else reading.desired
+    capacity_now = (
+        state.last_desired if executed and state.last_desired is not None else (reading.desired)
+    )
     threshold = alarm_threshold(target, capacity_now)
     if state.alarm_threshold is None or abs(state.alarm_threshold - threshold) > 1e-6:
         try:
@@ -94,7 +97,7 @@ def carry_out(
     return record
 
 
-def record_and_observe(rt: Runtime, target: EcsTarget, now: float, record: dict[str, Any]) -> None:
+def record_and_observe(rt: Runtime, target: Target, now: float, record: dict[str, Any]) -> None:
     """Write the decision log entry, then tell the observers; observers never fail a decision."""
     rt.store.record_decision(target.id, now, record)
     try:

@@ -12,14 +12,14 @@ from scaleahead.aws.capacity import CapacityAdapter
 from scaleahead.aws.cloudwatch import MetricsAdapter
 from scaleahead.aws.ecs import EcsAdapter
 from scaleahead.aws.queue import WorkQueue
-from scaleahead.domain.target import EcsTarget, Kind
+from scaleahead.domain.target import Kind, Target
 from scaleahead.settings import Mode, Settings
 from scaleahead.store import Store
 
-DecisionHook = Callable[[EcsTarget, dict[str, Any]], None]
+DecisionHook = Callable[[Target, dict[str, Any]], None]
 
 
-def _ignore(target: EcsTarget, record: dict[str, Any]) -> None:
+def _ignore(target: Target, record: dict[str, Any]) -> None:
     return None
 
 
@@ -48,12 +48,12 @@ class Runtime:
             on_decision=on_decision,
         )
 
-    def adapter(self, target: EcsTarget) -> CapacityAdapter:
+    def adapter(self, target: Target) -> CapacityAdapter:
         return self.adapters[target.kind]
 
-    def acts(self, target: EcsTarget) -> bool:
+    def acts(self, target: Target) -> bool:
         """Whether the target may change capacity: its own mode overrides the stack's."""
         return (target.mode or self.settings.mode) is Mode.FORECAST_AND_SCALE
 
-    def mode(self, target: EcsTarget) -> Mode:
+    def mode(self, target: Target) -> Mode:
         return target.mode or self.settings.mode

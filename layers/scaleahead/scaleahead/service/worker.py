@@ -17,7 +17,7 @@ from scaleahead.domain.level import level_correction
 from scaleahead.domain.plan import predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor
 from scaleahead.domain.series import Forecast, InsufficientHistory
-from scaleahead.domain.target import EcsTarget
+from scaleahead.domain.target import Target
 from scaleahead.service.actuate import carry_out, record_and_observe
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
@@ -61,7 +61,7 @@ def observe(points: list[tuple[float, float]], now: float, period: int) -> Obser
     return Observation(recent, v_last, "")
 
 
-def _horizon(target: EcsTarget, tick_seconds: int) -> int:
+def _horizon(target: Target, tick_seconds: int) -> int:
     return max(
         6 * 3600,
         target.forecast.refresh_seconds + target.effective_warmup_seconds + tick_seconds + 3600,
@@ -69,7 +69,7 @@ def _horizon(target: EcsTarget, tick_seconds: int) -> int:
 
 
 def refresh_forecast(
-    rt: Runtime, target: EcsTarget, now: float, history: list[tuple[float, float]]
+    rt: Runtime, target: Target, now: float, history: list[tuple[float, float]]
 ) -> StoredForecast:
     try:
         fc = fit_forecast(
@@ -197,6 +197,8 @@ def process_target(
                 data_ok=obs.ok and plan.desired is not None,
                 data_problem=obs.problem or plan.basis,
                 acts=rt.acts(target),
+                resource_floor=reading.scale_in_floor,
+                resource_floor_reason=reading.scale_in_floor_reason,
             )
         )
         inputs = {
