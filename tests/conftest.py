@@ -14,7 +14,7 @@ from moto import mock_aws
 from scaleahead import clock
 from scaleahead.demo import moto_extensions
 from scaleahead.demo.local_aws import LOCAL_ENV, create_tables, local_env, put_series
-from scaleahead.domain.target import EcsTarget, parse_targets
+from scaleahead.domain.target import EcsTarget, Target, parse_targets
 from scaleahead.handlers import common
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
@@ -103,7 +103,7 @@ class Aws:
     def put_load(self, points: list[tuple[float, float]]) -> None:
         put_series(self.cloudwatch, NAMESPACE, METRIC, DIMENSIONS, points)
 
-    def apply(self, target: EcsTarget) -> None:
+    def apply(self, target: Target) -> None:
         from scaleahead.cli import targets as tg
 
         tg.apply(self.rt, (target,), tg.diff(self.rt, (target,), prune=False), self.clock.t)

@@ -569,3 +569,14 @@ def test_layer_build_files() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert requirements == {"aws-lambda-powertools", "numpy", "pydantic"}
+
+
+def test_resharding_is_limited_to_tagged_replication_groups() -> None:
+    found = 0
+    for name in FUNCTIONS:
+        for st in _function_statements(name):
+            if "elasticache:ModifyReplicationGroupShardConfiguration" in _actions(st):
+                found += 1
+                cond = st["Condition"]["StringEquals"]
+                assert cond["aws:ResourceTag/scaleahead:managed"] == "true", name
+    assert found == 2  # AlarmFunction and WorkerFunction

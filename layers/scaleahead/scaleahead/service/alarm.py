@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.domain.alarm_events import AlarmSignal, target_id_from_alarm
 from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
 from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
+from scaleahead.domain.target import TargetError
 from scaleahead.service.actuate import carry_out
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, TargetState
@@ -64,7 +66,14 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
             )
             rt.store.record_rejected(now, reason, signal.__dict__)
             return {"status": "ignored", "reason": reason}
-        reading = rt.adapter(target).read(target)
+        try:
+            reading = rt.adapter(target).read(target)
+        except (ResourceNotFound, TargetError) as err:
+            # A configuration fault: retrying the event cannot fix it; record it and stop.
+            rt.store.release_lease(target.id, rt.owner)
+            reason = f"alarm {signal.alarm_name!r}: cannot read capacity of {tid!r}: {err}"
+            rt.store.record_rejected(now, reason, signal.__dict__)
+            return {"status": "failed", "reason": reason}
         stab = target.scale_in_stabilisation_seconds
         held = active_floor(state.floor, now, stab)
         if signal.state == "ALARM":

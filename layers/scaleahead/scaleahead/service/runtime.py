@@ -11,6 +11,7 @@ from scaleahead.aws import clients
 from scaleahead.aws.capacity import CapacityAdapter
 from scaleahead.aws.cloudwatch import MetricsAdapter
 from scaleahead.aws.ecs import EcsAdapter
+from scaleahead.aws.elasticache import ElastiCacheAdapter
 from scaleahead.aws.queue import WorkQueue
 from scaleahead.domain.target import Kind, Target
 from scaleahead.settings import Mode, Settings
@@ -43,7 +44,12 @@ class Runtime:
                 decision_ttl_days=settings.decision_ttl_days,
             ),
             metrics=MetricsAdapter(clients.client("cloudwatch")),
-            adapters={Kind.ECS: EcsAdapter(clients.client("ecs"))},
+            adapters={
+                Kind.ECS: EcsAdapter(clients.client("ecs")),
+                Kind.ELASTICACHE: ElastiCacheAdapter(
+                    clients.client("elasticache"), clients.client("cloudwatch")
+                ),
+            },
             queue_factory=lambda: WorkQueue(clients.client("sqs"), settings.work_queue_url),
             on_decision=on_decision,
         )

@@ -17,7 +17,7 @@ from scaleahead.domain.level import level_correction
 from scaleahead.domain.plan import predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor
 from scaleahead.domain.series import Forecast, InsufficientHistory
-from scaleahead.domain.target import Target
+from scaleahead.domain.target import Target, TargetError
 from scaleahead.service.actuate import carry_out, record_and_observe
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
@@ -160,7 +160,7 @@ def process_target(
             state.last_tick = tick
         try:
             reading = rt.adapter(target).read(target)
-        except ResourceNotFound as err:
+        except (ResourceNotFound, TargetError) as err:
             # A configuration fault, not a passing one: record it every tick (the operator sees
             # it in the log and in `decisions`) rather than retry into the dead-letter queue.
             record = {
