@@ -81,6 +81,19 @@ def test_duplicate_ids_and_empty_files_are_refused() -> None:
         parse_targets({"targets": []})
 
 
-def test_unsupported_kinds_say_so() -> None:
-    with pytest.raises(TargetError, match="not supported yet"):
-        parse_targets({"targets": [target_dict(kind="aurora")]})
+def test_aurora_bounds_are_the_aurora_limit() -> None:
+    aurora = target_dict(kind="aurora", resource={"cluster": "db"}, min_capacity=0)
+    [t] = parse_targets({"targets": [{**aurora, "max_capacity": 15}]})
+    assert t.effective_warmup_seconds == 900
+    with pytest.raises(TargetError, match=r"targets\.0\.max_capacity"):
+        parse_targets({"targets": [{**aurora, "max_capacity": 16}]})
+
+
+def test_elasticache_target_and_kind_specific_fields() -> None:
+    cache = target_dict(kind="elasticache", resource={"replication_group": "rg"}, min_capacity=1)
+    [t] = parse_targets({"targets": [cache]})
+    assert t.effective_warmup_seconds == 1800
+    with pytest.raises(TargetError, match=r"targets\.0\.resource\.replication_group"):
+        parse_targets({"targets": [{**cache, "resource": {"cluster": "x"}}]})
+    with pytest.raises(TargetError, match=r"targets\.0\.keep_one_reader"):
+        parse_targets({"targets": [{**cache, "keep_one_reader": True}]})

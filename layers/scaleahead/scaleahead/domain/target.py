@@ -293,7 +293,7 @@ _TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(_AnyTarget)
 
 # Kinds whose adapters are wired into the control plane; the others validate but are refused
 # when applied, with a message saying so, until their adapter lands.
-SUPPORTED_KINDS = frozenset({Kind.ECS, Kind.ELASTICACHE})
+SUPPORTED_KINDS = frozenset(Kind)
 
 
 class TargetFile(_Strict):

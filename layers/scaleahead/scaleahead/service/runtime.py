@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scaleahead.aws import clients
+from scaleahead.aws.aurora import AuroraAdapter
 from scaleahead.aws.capacity import CapacityAdapter
 from scaleahead.aws.cloudwatch import MetricsAdapter
 from scaleahead.aws.ecs import EcsAdapter
@@ -46,6 +47,7 @@ class Runtime:
             metrics=MetricsAdapter(clients.client("cloudwatch")),
             adapters={
                 Kind.ECS: EcsAdapter(clients.client("ecs")),
+                Kind.AURORA: AuroraAdapter(clients.client("rds")),
                 Kind.ELASTICACHE: ElastiCacheAdapter(
                     clients.client("elasticache"), clients.client("cloudwatch")
                 ),

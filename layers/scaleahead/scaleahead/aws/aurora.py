@@ -1,0 +1,346 @@
+"""Aurora DB clusters: capacity is the number of reader instances that serve reads.
+
+The writer is never counted, modified or removed: it is found through ``DBClusterMembers``
+(``IsClusterWriter``), never through names or tags, because a failover can make any instance
+the writer. scaleahead removes only the readers it created itself (tagged
+``scaleahead:managed=true`` and ``scaleahead:target=<target id>``), so a reader a person added
+for a report or a migration is never taken away. Adding a reader is a change of minutes, and
+Aurora handles one change per cluster at a time, so while anything in the cluster is not
+``available`` the reading is ``busy`` and the control plane retries on a later tick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from scaleahead.aws.capacity import Actuation, CapacityReading, ResourceNotFound
+from scaleahead.domain.target import AURORA_MAX_READERS, AuroraTarget, Target
+
+MANAGED_TAG = "scaleahead:managed"
+TARGET_TAG = "scaleahead:target"
+# Readers scaleahead adds are the last choice for failover (0 is promoted first, 15 last): the
+# writer's successor should be a reader the user sized and placed, not one that may be removed
+# on the next scale-in.
+PROMOTION_TIER = 15
+# RDS DB instance identifiers: 1-63 letters, digits or hyphens, a letter first, no trailing
+# hyphen, no two hyphens in a row.
+MAX_IDENTIFIER = 63
+_SUFFIX_RESERVE = 4  # "-999": room for the reader number
+_INSUFFICIENT = "InsufficientDBInstanceCapacity"
+_ALREADY_EXISTS = "DBInstanceAlreadyExists"
+# Statuses of a reader that will not serve reads again without someone's help, or is going
+# away: not counted in ``desired``. Any other status (creating, modifying, rebooting...) ends
+# in ``available`` by itself, so that reader is already asked for.
+_GONE = frozenset({"deleting", "failed", "stopped", "stopping", "insufficient-capacity"})
+_GONE_PREFIXES = ("incompatible-", "inaccessible-")
+
+
+def _aurora(target: Target) -> AuroraTarget:
+    if not isinstance(target, AuroraTarget):
+        raise TypeError(f"the Aurora adapter cannot drive a {target.kind} target")
+    return target
+
+
+@dataclass(frozen=True)
+class _Instance:
+    id: str
+    status: str
+    writer: bool
+    instance_class: str
+    parameter_group: str | None
+    publicly_accessible: bool | None
+    created: datetime | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def owned_by(self, target: AuroraTarget) -> bool:
+        return self.tags.get(MANAGED_TAG) == "true" and self.tags.get(TARGET_TAG) == target.id
+
+    @property
+    def counts(self) -> bool:
+        """Whether this reader serves reads now or will without anyone acting."""
+        return self.status not in _GONE and not self.status.startswith(_GONE_PREFIXES)
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    id: str
+    status: str
+    engine: str
+    subnet_group: str | None
+    instances: tuple[_Instance, ...]
+    undescribed: tuple[str, ...]  # listed in DBClusterMembers, absent from DescribeDBInstances
+
+    @property
+    def writer(self) -> _Instance | None:
+        return next((i for i in self.instances if i.writer), None)
+
+    @property
+    def readers(self) -> list[_Instance]:
+        return [i for i in self.instances if not i.writer]
+
+    @property
+    def desired(self) -> int:
+        return sum(1 for r in self.readers if r.counts)
+
+    @property
+    def ready(self) -> int:
+        return sum(1 for r in self.readers if r.status == "available")
+
+    @property
+    def busy(self) -> str | None:
+        """The change in flight, if any: Aurora takes one change per cluster at a time."""
+        if self.status != "available":
+            return f"DB cluster {self.id} is {self.status}"
+        moving = [f"{i.id} is {i.status}" for i in self.instances if i.status != "available"]
+        moving += [f"{i} is not described yet" for i in self.undescribed]
+        if moving:
+            return f"DB cluster {self.id}: " + ", ".join(sorted(moving))
+        return None
+
+
+def _error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _clean(text: str) -> str:
+    """An identifier fragment RDS accepts: lowercase, no double or trailing hyphen."""
+    return re.sub(r"-{2,}", "-", text.lower()).strip("-")
+
+
+def reader_id_base(cluster: str, target_id: str) -> str:
+    """The deterministic prefix of the readers a target adds: ``<cluster>-sa-<target>``.
+
+    Kept short enough for a ``-<n>`` suffix within RDS's 63 characters; when it must be cut, a
+    digest of the full cluster and target ids keeps two long names from sharing one prefix.
+    """
+    base = _clean(f"{cluster}-sa-{target_id}")
+    limit = MAX_IDENTIFIER - _SUFFIX_RESERVE
+    if len(base) <= limit:
+        return base
+    digest = hashlib.sha256(f"{cluster}/{target_id}".encode()).hexdigest()[:8]
+    return f"{base[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+class AuroraAdapter:
+    """Reads and sets the reader count of the Aurora DB cluster ``target.resource.cluster``."""
+
+    def __init__(self, rds: Any) -> None:
+        self._rds = rds
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _cluster(self, target: AuroraTarget) -> _Cluster:
+        cluster_id = target.resource.cluster
+        try:
+            out = self._rds.describe_db_clusters(DBClusterIdentifier=cluster_id)
+        except ClientError as err:
+            if _error_code(err) == "DBClusterNotFoundFault":
+                raise ResourceNotFound(f"Aurora DB cluster {cluster_id}: not found") from err
+            raise
+        clusters = out.get("DBClusters", [])
+        if not clusters:
+            raise ResourceNotFound(f"Aurora DB cluster {cluster_id}: not found")
+        c = clusters[0]
+        writers = {
+            m["DBInstanceIdentifier"]: bool(m.get("IsClusterWriter"))
+            for m in c.get("DBClusterMembers", [])
+        }
+        described: dict[str, dict[str, Any]] = {}
+        pages = self._rds.get_paginator("describe_db_instances").paginate(
+            Filters=[{"Name": "db-cluster-id", "Values": [c["DBClusterIdentifier"]]}]
+        )
+        for page in pages:
+            for db in page.get("DBInstances", []):
+                described[db["DBInstanceIdentifier"]] = db
+        instances = []
+        for ident, db in sorted(described.items()):
+            groups = db.get("DBParameterGroups") or []
+            instances.append(
+                _Instance(
+                    id=ident,
+                    status=str(db.get("DBInstanceStatus", "unknown")),
+                    writer=writers.get(ident, False),
+                    instance_class=str(db["DBInstanceClass"]),
+                    parameter_group=groups[0].get("DBParameterGroupName") if groups else None,
+                    publicly_accessible=db.get("PubliclyAccessible"),
+                    created=db.get("InstanceCreateTime"),
+                    tags={t["Key"]: t.get("Value", "") for t in db.get("TagList", [])},
+                )
+            )
+        return _Cluster(
+            id=str(c["DBClusterIdentifier"]),
+            status=str(c.get("Status", "unknown")),
+            engine=str(c["Engine"]),
+            subnet_group=c.get("DBSubnetGroup"),
+            instances=tuple(instances),
+            undescribed=tuple(sorted(set(writers) - set(described))),
+        )
+
+    def read(self, target: Target) -> CapacityReading:
+        t = _aurora(target)
+        c = self._cluster(t)
+        return CapacityReading(
+            desired=c.desired,
+            ready=c.ready,
+            busy=c.busy,
+            scale_in_floor=1 if t.keep_one_reader else None,
+            scale_in_floor_reason="keep_one_reader" if t.keep_one_reader else "",
+        )
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
+        """Add or remove readers towards ``desired``, on the cluster as it is now.
+
+        The cluster is described again rather than trusting ``reading``: a reader counted twice
+        is an instance billed for nothing, a reader removed twice is lost read capacity.
+        """
+        t = _aurora(target)
+        c = self._cluster(t)
+        current = c.desired
+        if c.busy:
+            return Actuation(False, current, f"not now: {c.busy}")
+        if desired > current:
+            return self._scale_out(t, c, desired)
+        if desired < current:
+            return self._scale_in(t, c, desired)
+        return Actuation(False, current, f"already {current} readers")
+
+    def _scale_out(self, t: AuroraTarget, c: _Cluster, desired: int) -> Actuation:
+        current = c.desired
+        ceiling = min(t.max_capacity, AURORA_MAX_READERS)
+        goal = min(desired, ceiling)
+        if goal <= current:
+            return Actuation(
+                False, current, f"already {current} readers; at most {ceiling} (max_capacity)"
+            )
+        writer = c.writer
+        if writer is None:
+            # The first instance of a cluster becomes its writer: never create that one.
+            return Actuation(False, current, f"DB cluster {c.id} has no writer; no reader added")
+        classes = list(dict.fromkeys([t.instance_class or writer.instance_class]))
+        classes += [k for k in t.fallback_instance_classes if k not in classes]
+        used = {i.id for i in c.instances}
+        base = reader_id_base(c.id, t.id)
+        created: list[str] = []
+        cls = 0  # a class refused once is not tried again within this change
+        n = 0
+        error = ""
+        while len(created) < goal - current and cls < len(classes):
+            n += 1
+            ident = f"{base}-{n}"
+            if ident in used:
+                continue
+            try:
+                self._create(t, c, writer, ident, classes[cls])
+            except ClientError as err:
+                code = _error_code(err)
+                if code == _INSUFFICIENT:
+                    cls += 1
+                    n -= 1  # the identifier was not taken: offer it with the next class
+                    continue
+                if code == _ALREADY_EXISTS and n < 10 * AURORA_MAX_READERS:
+                    used.add(ident)  # taken outside this cluster, or still being deleted
+                    continue
+                if not created:
+                    raise
+                error = f"; then {code}: {err}"
+                break
+            used.add(ident)
+            created.append(f"{ident} ({classes[cls]})")
+        asked = goal - current
+        refused = classes[:cls]
+        capped = f" (capped at {ceiling})" if goal < desired else ""
+        if not created:
+            return Actuation(
+                False,
+                current,
+                f"no reader added: {_INSUFFICIENT} for every class tried ({', '.join(refused)})",
+            )
+        notes = f"; {_INSUFFICIENT} for {', '.join(refused)}" if refused else ""
+        if len(created) < asked and not error:
+            notes += f"; {asked - len(created)} of {asked} not added: no class left to try"
+        return Actuation(
+            True,
+            current + len(created),
+            f"CreateDBInstance {', '.join(created)}; "
+            f"readers {current} -> {current + len(created)}{capped}{notes}{error}",
+        )
+
+    def _create(
+        self, t: AuroraTarget, c: _Cluster, writer: _Instance, ident: str, instance_class: str
+    ) -> None:
+        """One reader, configured like the cluster and its writer so it serves the same reads."""
+        params: dict[str, Any] = {
+            "DBInstanceIdentifier": ident,
+            "DBClusterIdentifier": c.id,
+            "Engine": c.engine,
+            "DBInstanceClass": instance_class,
+            "PromotionTier": PROMOTION_TIER,
+            "Tags": [
+                {"Key": MANAGED_TAG, "Value": "true"},
+                {"Key": TARGET_TAG, "Value": t.id},
+            ],
+        }
+        if c.subnet_group:
+            params["DBSubnetGroupName"] = c.subnet_group
+        if writer.parameter_group:
+            params["DBParameterGroupName"] = writer.parameter_group
+        if writer.publicly_accessible is not None:
+            params["PubliclyAccessible"] = writer.publicly_accessible
+        self._rds.create_db_instance(**params)
+
+    def _scale_in(self, t: AuroraTarget, c: _Cluster, desired: int) -> Actuation:
+        current = c.desired
+        floor, why = t.min_capacity, f"min_capacity {t.min_capacity}"
+        if t.keep_one_reader and floor < 1:
+            floor, why = 1, "keep_one_reader"
+        goal = max(desired, floor)
+        if goal >= current:
+            return Actuation(False, current, f"already {current} readers; floor {why}")
+        # Newest first: the oldest readers have the warmest buffer caches.
+        own = sorted(
+            (r for r in c.readers if r.owned_by(t)),
+            key=lambda r: (r.created is None, r.created or datetime.min, r.id),
+            reverse=True,
+        )
+        asked = current - goal
+        victims = own[:asked]
+        if not victims:
+            return Actuation(
+                False,
+                current,
+                f"no reader removed: none of the {current} readers was added by scaleahead "
+                f"for target {t.id} (the writer and other readers are never removed)",
+            )
+        deleted: list[str] = []
+        error = ""
+        for v in victims:
+            try:
+                # Aurora keeps backups per cluster: an instance has no final snapshot to take.
+                self._rds.delete_db_instance(DBInstanceIdentifier=v.id, SkipFinalSnapshot=True)
+            except ClientError as err:
+                if not deleted:
+                    raise
+                error = f"; then {_error_code(err)}: {err}"
+                break
+            deleted.append(v.id)
+        after = current - len(deleted)
+        notes = f" (floor {why})" if goal > desired else ""
+        if len(victims) < asked:
+            notes += (
+                f"; only {len(victims)} of {asked} readers may be removed: the others were not "
+                f"added by scaleahead for target {t.id}"
+            )
+        return Actuation(
+            True,
+            after,
+            f"DeleteDBInstance {', '.join(deleted)} (newest scaleahead readers first); "
+            f"readers {current} -> {after}{notes}{error}",
+        )
