@@ -86,10 +86,10 @@ def _targets_yaml(per_unit: float, warmup: int) -> dict[str, Any]:
                     }
                 ],
             },
-            # Refit every two hours (the product's default is one): each refit reads 14 days of
+            # Refit every three hours (the product's default is one): each refit reads 14 days of
             # one-minute history, which moto serves a hundred times slower than CloudWatch; the
             # per-tick level correction keeps the forecast on the observed load in between.
-            "forecast": {"enabled": forecast, "quantile": 0.9, "refresh_seconds": 7200},
+            "forecast": {"enabled": forecast, "quantile": 0.9, "refresh_seconds": 10800},
             "alarm": {"evaluation_periods": 3, "datapoints_to_alarm": 2, "step": 1},
         }
 
