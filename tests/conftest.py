@@ -136,3 +136,14 @@ def aws() -> Iterator[Aws]:
             clock.set_clock(None)
             common.reset()
             os.environ.pop("WORK_QUEUE_URL", None)
+
+
+@pytest.fixture
+def ec(aws: Aws) -> Iterator[Any]:
+    """An ElastiCache client on moto with cluster-mode shards modelled (moto_elasticache)."""
+    from scaleahead.demo import moto_elasticache
+
+    moto_elasticache.uninstall()
+    moto_elasticache.install()
+    yield boto3.client("elasticache")
+    moto_elasticache.uninstall()

@@ -6,11 +6,9 @@ with PutMetricData, one datapoint per node, so every answer comes through botoco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
@@ -36,14 +34,6 @@ class Spy:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
-
-
-@pytest.fixture
-def ec(aws: Aws) -> Iterator[Any]:
-    moto_elasticache.uninstall()
-    moto_elasticache.install()
-    yield boto3.client("elasticache")
-    moto_elasticache.uninstall()
 
 
 @pytest.fixture

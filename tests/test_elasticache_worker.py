@@ -3,24 +3,12 @@ the shard adapter's own rules (step limit, busy while resharding) on top."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import boto3
-import pytest
 
 from scaleahead.demo import moto_elasticache
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws
 from tests.test_elasticache_adapter import LOW_CPU, cache_target, create, describe, put_usage
-
-
-@pytest.fixture
-def ec(aws: Aws) -> Iterator[Any]:
-    moto_elasticache.uninstall()
-    moto_elasticache.install()
-    yield boto3.client("elasticache")
-    moto_elasticache.uninstall()
 
 
 def test_shards_scale_out_in_steps_and_wait_for_the_reshard(aws: Aws, ec: Any) -> None:
