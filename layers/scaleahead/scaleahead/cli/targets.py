@@ -16,7 +16,6 @@ import yaml
 
 from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.aws.cloudwatch import alarm_threshold
-from scaleahead.domain.alarm_events import alarm_name
 from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.runtime import Runtime
 
@@ -103,4 +102,4 @@ def remove(rt: Runtime, target_id: str) -> None:
     rt.store.delete_target(target_id)
 
 
-__all__ = ["Change", "alarm_name", "apply", "diff", "read_target_file", "remove"]
+__all__ = ["Change", "apply", "diff", "read_target_file", "remove"]
