@@ -39,6 +39,10 @@ def _tpk(target_id: str) -> str:
     return f"TARGET#{target_id}"
 
 
+def _forecast_pk(owner: str | Target) -> str:
+    return _tpk(owner) if isinstance(owner, str) else owner.forecast_key
+
+
 def _sortable_time(t: float) -> str:
     return f"{t:015.3f}"
 
@@ -242,10 +246,11 @@ class Store:
                 raise
 
     # -- forecast --------------------------------------------------------------------------
-    def put_forecast(self, target_id: str, stored: StoredForecast) -> None:
+    def put_forecast(self, owner: str | Target, stored: StoredForecast) -> None:
+        """Store a forecast under its owner: a target (by id) or a target's shared driver."""
         self._table.put_item(
             Item={
-                "pk": _tpk(target_id),
+                "pk": _forecast_pk(owner),
                 "sk": "FORECAST",
                 "status": stored.status,
                 "generated_at": _to_dynamo(stored.generated_at),
@@ -254,8 +259,8 @@ class Store:
             }
         )
 
-    def get_forecast(self, target_id: str) -> StoredForecast | None:
-        item = self._table.get_item(Key={"pk": _tpk(target_id), "sk": "FORECAST"}).get("Item")
+    def get_forecast(self, owner: str | Target) -> StoredForecast | None:
+        item = self._table.get_item(Key={"pk": _forecast_pk(owner), "sk": "FORECAST"}).get("Item")
         if not item:
             return None
         return StoredForecast(

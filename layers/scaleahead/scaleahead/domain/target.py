@@ -190,6 +190,9 @@ class _TargetBase(_Strict):
     max_capacity: int = Field(ge=1)
     capacity_per_unit: float = Field(gt=0)
     load_metric: LoadMetric
+    driver: str | None = Field(
+        default=None, description="the shared load definition this target is planned from"
+    )
     warmup_seconds: int | None = Field(default=None, ge=0, le=7200)
     scale_in_stabilisation_seconds: int = Field(default=900, ge=0, le=86400)
     evaluate_every_seconds: int = Field(default=60, ge=60, le=3600)
@@ -205,6 +208,11 @@ class _TargetBase(_Strict):
                 "must be 1-63 characters: lowercase letters, digits and '-', starting with a letter"
             )
         return v
+
+    @property
+    def forecast_key(self) -> str:
+        """Where this target's forecast lives: its driver's (shared) or its own."""
+        return f"DRIVER#{self.driver}" if self.driver else f"TARGET#{self.id}"
 
     @property
     def effective_warmup_seconds(self) -> int:
@@ -296,8 +304,26 @@ _TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(_AnyTarget)
 SUPPORTED_KINDS = frozenset(Kind)
 
 
+class Driver(_Strict):
+    """One load shared by several targets (requests at the load balancer, typically): one
+    forecast then plans the tasks, the readers and the shards, each with its own
+    ``capacity_per_unit`` and warm-up."""
+
+    load_metric: LoadMetric
+    forecast: ForecastSettings = ForecastSettings()
+
+
 class TargetFile(_Strict):
+    drivers: dict[str, Driver] = Field(default_factory=dict)
     targets: tuple[_AnyTarget, ...]
+
+    @field_validator("drivers")
+    @classmethod
+    def _driver_names(cls, v: dict[str, Driver]) -> dict[str, Driver]:
+        for name in v:
+            if not _ID_RE.match(name):
+                raise ValueError(f"driver name {name!r}: lowercase letters, digits and '-'")
+        return v
 
     @model_validator(mode="after")
     def _unique_ids(self) -> TargetFile:
@@ -340,9 +366,38 @@ def parse_targets(data: Any) -> tuple[Target, ...]:
             if Kind(k) not in SUPPORTED_KINDS:
                 raise TargetError(f"targets.{i}.kind: {k!r} is not supported yet")
     try:
-        return TargetFile.model_validate(data).targets
+        return TargetFile.model_validate(_resolve_drivers(data)).targets
     except ValidationError as err:
         raise TargetError(_describe(err)) from None
+
+
+def _resolve_drivers(data: Any) -> Any:
+    """Give every target that names a driver the driver's load metric and forecast settings.
+
+    A target names a driver or has its own ``load_metric``, never both: two definitions of the
+    same load would silently disagree.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+        return data
+    drivers = data.get("drivers") or {}
+    if not isinstance(drivers, dict):
+        raise TargetError("drivers: must be a mapping of name to {load_metric, forecast}")
+    out = []
+    for i, t in enumerate(data["targets"]):
+        name = t.get("driver") if isinstance(t, dict) else None
+        if name is None:
+            out.append(t)
+            continue
+        if name not in drivers:
+            raise TargetError(f"targets.{i}.driver: no driver {name!r} in drivers")
+        if "load_metric" in t or "forecast" in t:
+            raise TargetError(
+                f"targets.{i}: a target with a driver takes its load_metric and forecast "
+                "from the driver; remove them here"
+            )
+        d = drivers[name] if isinstance(drivers[name], dict) else {}
+        out.append({**t, "load_metric": d.get("load_metric"), "forecast": d.get("forecast", {})})
+    return {**data, "targets": out}
 
 
 def parse_target(data: Any) -> Target:

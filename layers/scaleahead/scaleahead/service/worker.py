@@ -84,7 +84,7 @@ def refresh_forecast(
         stored = StoredForecast("reactive-only", now, str(err), None)
     else:
         stored = StoredForecast("ok", now, fc.model, fc.to_item())
-    rt.store.put_forecast(target.id, stored)
+    rt.store.put_forecast(target, stored)
     return stored
 
 
@@ -106,7 +106,7 @@ def process_target(
         return {"target_id": target_id, "reason": "disabled"}
 
     period = target.load_metric.period_seconds
-    stored = rt.store.get_forecast(target.id) if target.forecast.enabled else None
+    stored = rt.store.get_forecast(target) if target.forecast.enabled else None
     refresh = target.forecast.enabled and (
         stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
     )
