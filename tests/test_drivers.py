@@ -24,6 +24,8 @@ def driver_file(*targets: dict[str, Any]) -> dict[str, Any]:
 def shared(**over: Any) -> dict[str, Any]:
     t = target_dict(**over)
     del t["load_metric"]
+    if "scale_in_stabilisation_seconds" not in over:
+        del t["scale_in_stabilisation_seconds"]  # the kind's default
     return {**t, "driver": "front-door"}
 
 
@@ -35,6 +37,8 @@ def test_three_kinds_share_one_driver() -> None:
     assert {t.forecast_key for t in got} == {"DRIVER#front-door"}
     assert len({t.load_metric for t in got}) == 1
     assert [t.effective_warmup_seconds for t in got] == [300, 900, 1800]
+    # on the way down the front tier goes first: its stabilisation window is the shortest
+    assert [t.effective_stabilisation_seconds for t in got] == [900, 1800, 3600]
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,15 @@ DEFAULT_WARMUP_SECONDS: dict[Kind, int] = {
     Kind.ELASTICACHE: 1800,
 }
 
+# How long the plan must stay lower before capacity is removed, by default. Longer for the data
+# tier: when one driver's load falls, the tasks shrink first and the shards last, and the
+# capacity slowest to bring back is the last to go.
+DEFAULT_STABILISATION_SECONDS: dict[Kind, int] = {
+    Kind.ECS: 900,
+    Kind.AURORA: 1800,
+    Kind.ELASTICACHE: 3600,
+}
+
 _ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _QUERY_ID_RE = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 
@@ -194,7 +203,7 @@ class _TargetBase(_Strict):
         default=None, description="the shared load definition this target is planned from"
     )
     warmup_seconds: int | None = Field(default=None, ge=0, le=7200)
-    scale_in_stabilisation_seconds: int = Field(default=900, ge=0, le=86400)
+    scale_in_stabilisation_seconds: int | None = Field(default=None, ge=0, le=86400)
     evaluate_every_seconds: int = Field(default=60, ge=60, le=3600)
     forecast: ForecastSettings = ForecastSettings()
     alarm: AlarmSettings = AlarmSettings()
@@ -208,6 +217,13 @@ class _TargetBase(_Strict):
                 "must be 1-63 characters: lowercase letters, digits and '-', starting with a letter"
             )
         return v
+
+    @property
+    def effective_stabilisation_seconds(self) -> int:
+        """The configured scale-in window, or the kind's default (front tier shortest)."""
+        if self.scale_in_stabilisation_seconds is not None:
+            return self.scale_in_stabilisation_seconds
+        return DEFAULT_STABILISATION_SECONDS[self.kind]
 
     @property
     def forecast_key(self) -> str:

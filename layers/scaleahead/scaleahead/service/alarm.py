@@ -74,7 +74,7 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
             reason = f"alarm {signal.alarm_name!r}: cannot read capacity of {tid!r}: {err}"
             rt.store.record_rejected(now, reason, signal.__dict__)
             return {"status": "failed", "reason": reason}
-        stab = target.scale_in_stabilisation_seconds
+        stab = target.effective_stabilisation_seconds
         held = active_floor(state.floor, now, stab)
         if signal.state == "ALARM":
             floor = reactive_floor(

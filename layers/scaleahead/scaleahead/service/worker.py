@@ -174,7 +174,7 @@ def process_target(
             rt.store.release_lease(target.id, rt.owner)
             record_and_observe(rt, target, now, record)
             return record
-        stab = target.scale_in_stabilisation_seconds
+        stab = target.effective_stabilisation_seconds
         floor = active_floor(state.floor, now, stab)
         if floor is None and state.floor.floor is not None:
             # Expired; keep when the alarm last changed so an older delivery stays ignored.
