@@ -363,3 +363,19 @@ def test_node_table_covers_current_generation_small_types() -> None:
     for size in ("micro", "small", "medium"):
         assert f"cache.t4g.{size}" in NODE_MEMORY_GIB
     assert node_memory_bytes("cache.r7g.large") == int(13.07 * GIB)
+
+
+def test_the_alarm_path_reads_no_metrics(
+    aws: Aws, ec: Any, adapter: ElastiCacheAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create(ec)
+    put_usage(aws, {"0001": 1.0, "0002": 1.0, "0003": 1.0}, LOW_CPU)
+
+    def no_metrics(**kw: Any) -> Any:
+        raise AssertionError("GetMetricData on the scale-out-only path")
+
+    monkeypatch.setattr(aws.cloudwatch, "get_metric_data", no_metrics)
+    r = adapter.read(cache_target(), scale_in=False)
+    # capacity read, and a floor that forbids any scale-in with this reading
+    assert (r.desired, r.scale_in_floor) == (3, 3)
+    assert "not evaluated" in r.scale_in_floor_reason

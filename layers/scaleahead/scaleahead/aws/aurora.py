@@ -182,7 +182,7 @@ class AuroraAdapter:
             undescribed=tuple(sorted(set(writers) - set(described))),
         )
 
-    def read(self, target: Target) -> CapacityReading:
+    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
         t = _aurora(target)
         c = self._cluster(t)
         return CapacityReading(

@@ -46,6 +46,9 @@ class Actuation:
 
 
 class CapacityAdapter(Protocol):
-    def read(self, target: Target) -> CapacityReading: ...
+    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
+        """``scale_in=False`` (the alarm path, which only adds capacity) may skip the work
+        that only guards a scale-in, such as reading memory and CPU metrics."""
+        ...
 
     def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation: ...

@@ -18,7 +18,7 @@ class EcsAdapter:
     def __init__(self, ecs: Any) -> None:
         self._ecs = ecs
 
-    def read(self, target: Target) -> CapacityReading:
+    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
         r = _ecs(target).resource
         out = self._ecs.describe_services(cluster=r.cluster, services=[r.service])
         services = [s for s in out.get("services", []) if s.get("status") != "INACTIVE"]

@@ -230,7 +230,7 @@ class ElastiCacheAdapter:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def read(self, target: Target) -> CapacityReading:
+    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
         t = _target(target)
         group = self._describe(t)
         node_groups = group.get("NodeGroups", [])
@@ -244,6 +244,15 @@ class ElastiCacheAdapter:
                 busy=busy,
                 scale_in_floor=count,
                 scale_in_floor_reason=f"no scale-in while {busy}",
+            )
+        if not scale_in:
+            # The alarm path only adds shards: no metric reads on its latency-critical way,
+            # and a floor that forbids any scale-in should the reading be misused.
+            return CapacityReading(
+                desired=count,
+                ready=ready,
+                scale_in_floor=count,
+                scale_in_floor_reason="scale-in guards not evaluated",
             )
         floor, reason = self._scale_in_floor(t, group)
         return CapacityReading(

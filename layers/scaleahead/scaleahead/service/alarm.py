@@ -67,7 +67,7 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
             rt.store.record_rejected(now, reason, signal.__dict__)
             return {"status": "ignored", "reason": reason}
         try:
-            reading = rt.adapter(target).read(target)
+            reading = rt.adapter(target).read(target, scale_in=False)
         except (ResourceNotFound, TargetError) as err:
             # A configuration fault: retrying the event cannot fix it; record it and stop.
             rt.store.release_lease(target.id, rt.owner)
