@@ -580,3 +580,43 @@ def test_resharding_is_limited_to_tagged_replication_groups() -> None:
                 cond = st["Condition"]["StringEquals"]
                 assert cond["aws:ResourceTag/scaleahead:managed"] == "true", name
     assert found == 2  # AlarmFunction and WorkerFunction
+
+
+def _adapter_calls(module: str) -> set[str]:
+    """IAM actions for the boto3 calls an adapter module makes (``self._x.op(...)`` and
+    ``get_paginator("op")``), read from its source so a new call cannot go ungranted."""
+    source = (PACKAGE_DIR / "aws" / f"{module}.py").read_text()
+    service = {"ecs": "ecs", "aurora": "rds", "elasticache": "elasticache"}[module]
+    ops: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value
+        if not (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name)):
+            continue
+        if owner.value.id != "self" or owner.attr not in ("_ecs", "_rds", "_ec"):
+            continue
+        op = node.func.attr
+        if op == "get_paginator":
+            arg = node.args[0]
+            assert isinstance(arg, ast.Constant)
+            op = str(arg.value)
+        ops.add(service + ":" + "".join(w.capitalize() for w in op.split("_")))
+    return ops
+
+
+def test_functions_are_granted_exactly_what_the_adapters_call() -> None:
+    calls = _adapter_calls("ecs") | _adapter_calls("aurora") | _adapter_calls("elasticache")
+    assert "elasticache:ModifyReplicationGroupShardConfiguration" in calls
+    # boto3's snake case loses the capitals of "DB"; IAM keeps them.
+    calls = {c.replace("Db", "DB") for c in calls}
+    # CreateDBInstance with Tags is also authorized as AddTagsToResource.
+    needed = calls | {"rds:AddTagsToResource"}
+    for name in ("AlarmFunction", "WorkerFunction"):
+        granted = {
+            a
+            for st in _function_statements(name)
+            for a in _actions(st)
+            if a.split(":")[0] in ("ecs", "rds", "elasticache")
+        }
+        assert granted == needed, name
