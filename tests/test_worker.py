@@ -59,6 +59,15 @@ def test_short_warmup_waits_for_the_peak(aws: Aws) -> None:
     assert aws.desired() < 10, rec
 
 
+def test_a_target_evaluated_every_15_minutes_plans_until_its_next_evaluation(aws: Aws) -> None:
+    # warm-up 1 min: the peak 10 min out is beyond warm-up + one tick, but this target is not
+    # planned again for 15 min, so the plan must already cover it
+    history(aws, 3)
+    aws.apply(target(warmup_seconds=60, evaluate_every_seconds=900))
+    rec = process_target(aws.rt, "web", NOW)
+    assert rec["executed"] is True and aws.desired() >= 10, rec
+
+
 def test_forecast_only_records_what_it_would_do(aws: Aws) -> None:
     history(aws, 3)
     aws.apply(target(warmup_seconds=900, mode=Mode.FORECAST_ONLY.value))

@@ -61,10 +61,16 @@ def observe(points: list[tuple[float, float]], now: float, period: int) -> Obser
     return Observation(recent, v_last, "")
 
 
+def evaluation_interval(target: Target, tick_seconds: int) -> int:
+    """How long until this target is planned again: its own interval, at least one tick."""
+    return max(target.evaluate_every_seconds, tick_seconds)
+
+
 def _horizon(target: Target, tick_seconds: int) -> int:
+    every = evaluation_interval(target, tick_seconds)
     return max(
         6 * 3600,
-        target.forecast.refresh_seconds + target.effective_warmup_seconds + tick_seconds + 3600,
+        target.forecast.refresh_seconds + target.effective_warmup_seconds + every + 3600,
     )
 
 
@@ -132,7 +138,8 @@ def process_target(
         forecast,
         now=now,
         warmup_seconds=target.effective_warmup_seconds,
-        tick_seconds=rt.settings.tick_seconds,
+        # The plan must last until the next evaluation, which may be several ticks away.
+        tick_seconds=evaluation_interval(target, rt.settings.tick_seconds),
         capacity_per_unit=target.capacity_per_unit,
         level=level,
         observed_load=obs.latest,
@@ -182,7 +189,7 @@ def process_target(
         if plan.desired is not None:
             state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
         # One missed tick is tolerated; a longer gap means the window has to fill again.
-        every = max(target.evaluate_every_seconds, rt.settings.tick_seconds)
+        every = evaluation_interval(target, rt.settings.tick_seconds)
         stable, covered = stabilised(state.plans, now, stab, 2 * every + 30)
         decision = decide(
             DecisionInput(
