@@ -3,6 +3,7 @@ and warm-up; the target with the longest warm-up starts first on the way up."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -80,3 +81,47 @@ def test_one_forecast_plans_both_and_the_slow_tier_starts_first(aws: Aws) -> Non
     # the daily peak starts in 10 minutes: inside the slow tier's warm-up, not the fast one's
     assert a["executed"] is True and aws.desired("web") >= 10, a
     assert aws.desired("api") < 10, b
+
+
+def test_one_worker_batch_reads_a_drivers_load_once(aws: Aws) -> None:
+    from scaleahead.demo.lambda_context import LocalContext
+    from scaleahead.handlers.worker import handler
+
+    history(aws, 3)
+    aws.add_service("api", 4)
+    slow, fast = parse_targets(
+        driver_file(
+            shared(id="slow", warmup_seconds=900),
+            shared(id="fast", warmup_seconds=60, resource={"cluster": "prod", "service": "api"}),
+        )
+    )
+    aws.apply(slow)
+    aws.apply(fast)
+    reads: list[dict[str, Any]] = []
+    aws.cloudwatch.meta.events.register(
+        "before-call.cloudwatch.GetMetricData", lambda params, **_: reads.append(params)
+    )
+    aws.rt.metrics._cw = aws.cloudwatch  # count the adapter's calls on this client
+    event = {
+        "Records": [
+            {
+                "messageId": f"m-{tid}",
+                "receiptHandle": "r",
+                "body": json.dumps({"target_id": tid, "tick": int(NOW)}),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }
+            for tid in ("slow", "fast")
+        ]
+    }
+    assert handler(event, LocalContext()) == {"batchItemFailures": []}
+    # the first target's 14-day read (for the refit) also answers the second's recent read
+    assert len(reads) == 1
+    for tid in ("slow", "fast"):
+        [d] = aws.rt.store.decisions(tid)
+        assert d["executed"] is True and "forecast q0.9" in d["message"], d
+        assert d["inputs"]["observed_load"] is not None, d  # the recent load was there too
+    # outside a batch, each read goes to CloudWatch
+    process_target(aws.rt, "fast", NOW + 60)
+    assert len(reads) == 2

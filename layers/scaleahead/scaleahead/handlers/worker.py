@@ -11,6 +11,7 @@ in the dead-letter queue.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -58,8 +59,9 @@ def parse_work(body: str) -> dict[str, Any]:
     return {"target_id": tid, "tick": tick}
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    now = clock.now()
+def record_handler(record: SQSRecord, now: float | None = None) -> dict[str, Any]:
+    """One work item, planned as of ``now`` (the batch's start; the clock when not given)."""
+    now = clock.now() if now is None else now
     try:
         work = parse_work(record.body)
     except MalformedWork as err:
@@ -69,7 +71,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     if now - work["tick"] > STALE_AFTER_SECONDS:
         logger.warning("stale work item skipped", extra=work)
         return {"status": "stale", **work}
-    return process_target(runtime(), work["target_id"], clock.now(), tick=work["tick"])
+    return process_target(runtime(), work["target_id"], now, tick=work["tick"])
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
@@ -80,7 +82,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="WorkItems", unit=MetricUnit.Count, value=len(records) if records else 0
     )
-    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    # One "now" for the whole batch, so the targets of one driver read its load once.
+    now = clock.now()
+    with runtime().metrics.shared_reads():
+        response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
+            event=event,
+            record_handler=functools.partial(record_handler, now=now),
+            processor=processor,
+            context=context,
+        )
     return response
