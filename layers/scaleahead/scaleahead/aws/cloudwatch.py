@@ -20,9 +20,7 @@ MAX_DATAPOINTS = 100_800
 class MetricsAdapter:
     def __init__(self, cloudwatch: Any) -> None:
         self._cw = cloudwatch
-        self._shared: dict[tuple[str, float], tuple[float, list[tuple[float, float]]]] | None = (
-            None
-        )
+        self._shared: dict[tuple[str, float], tuple[float, list[tuple[float, float]]]] | None = None
 
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
