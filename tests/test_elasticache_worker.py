@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from scaleahead.demo import moto_elasticache
+from scaleahead.domain.target import Kind
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws
 from tests.test_elasticache_adapter import LOW_CPU, cache_target, create, describe, put_usage
@@ -25,3 +26,30 @@ def test_shards_scale_out_in_steps_and_wait_for_the_reshard(aws: Aws, ec: Any) -
     moto_elasticache.complete_pending_changes()
     rec = process_target(aws.rt, "cache", NOW + 120)
     assert rec["executed"] is True and rec["before"] == 5 and rec["after"] == 7, rec
+
+
+def test_scale_in_guards_are_read_only_when_a_scale_in_is_on_the_table(aws: Aws, ec: Any) -> None:
+    create(ec, shards=3)
+    # 30 GiB of data: at 75 % of a 13.07 GiB node it needs 4 shards, so no scale-in from 3
+    put_usage(aws, {"0001": 10.0, "0002": 10.0, "0003": 10.0}, LOW_CPU)
+    guard_reads: list[Any] = []
+
+    def spy(params: dict[str, Any], **_: Any) -> None:
+        namespaces = {q["MetricStat"]["Metric"]["Namespace"] for q in params["MetricDataQueries"]}
+        if "AWS/ElastiCache" in namespaces:
+            guard_reads.append(params)
+
+    aws.rt.adapters[Kind.ELASTICACHE]._cw.meta.events.register(  # type: ignore[attr-defined]
+        "provide-client-params.cloudwatch.GetMetricData", spy
+    )
+    aws.put_load([(NOW - 60 * i, 280.0) for i in range(1, 20)])
+    aws.apply(cache_target(scale_in_stabilisation_seconds=120))
+    rec = process_target(aws.rt, "cache", NOW)
+    assert rec["reason"] == "at_desired" and guard_reads == [], rec  # 3 shards for 280
+
+    aws.put_load([(NOW + 60 * i, 150.0) for i in range(0, 8)])  # 2 shards would do
+    rec = process_target(aws.rt, "cache", NOW + 60)
+    assert rec["reason"] == "stabilising" and guard_reads == [], rec
+    last = [process_target(aws.rt, "cache", NOW + 60 * k) for k in range(2, 6)][-1]
+    assert last["reason"] == "guarded" and "4 shard(s) needed" in last["message"], last
+    assert guard_reads and describe(ec)["Status"] == "available"  # read, and nothing removed

@@ -82,7 +82,7 @@ def apply(rt: Runtime, targets: Sequence[Target], changes: list[Change], now: fl
             continue
         t = by_id[c.target_id]
         try:
-            reading = rt.adapter(t).read(t)
+            reading = rt.adapter(t).read(t, scale_in=False)  # only the count is needed
         except ResourceNotFound as err:
             raise TargetError(f"target {t.id}: resource: {err}") from None
         threshold = alarm_threshold(t, reading.desired)

@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scaleahead.aws.capacity import ResourceNotFound
-from scaleahead.domain.decision import DecisionInput, Reason, decide
+from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
+from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.level import level_correction
 from scaleahead.domain.plan import predictive_plan, stabilised, trim_plans
@@ -165,8 +165,45 @@ def process_target(
             return {"target_id": target.id, "reason": "duplicate", "tick": tick}
         if tick is not None:
             state.last_tick = tick
+        adapter = rt.adapter(target)
+        stab = target.effective_stabilisation_seconds
+        floor = active_floor(state.floor, now, stab)
+        if floor is None and state.floor.floor is not None:
+            # Expired; keep when the alarm last changed so an older delivery stays ignored.
+            state.floor = FloorState(changed_at=state.floor.changed_at)
+        if plan.desired is not None:
+            state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
+        # One missed tick is tolerated; a longer gap means the window has to fill again.
+        every = evaluation_interval(target, rt.settings.tick_seconds)
+        stable, covered = stabilised(state.plans, now, stab, 2 * every + 30)
+
+        def decide_on(reading: CapacityReading, *, guarded: bool) -> Decision:
+            return decide(
+                DecisionInput(
+                    current=reading.desired,
+                    min_capacity=target.min_capacity,
+                    max_capacity=target.max_capacity,
+                    plan=plan.desired,
+                    plan_basis=plan.basis,
+                    floor=floor,
+                    stable_plan=stable,
+                    window_covered=covered,
+                    data_ok=obs.ok and plan.desired is not None,
+                    data_problem=obs.problem or plan.basis,
+                    acts=rt.acts(target),
+                    resource_floor=reading.scale_in_floor if guarded else None,
+                    resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
+                )
+            )
+
         try:
-            reading = rt.adapter(target).read(target)
+            # The resource's scale-in guards cost reads (ElastiCache: memory and CPU of every
+            # node), so they are evaluated only once a scale-in is on the table.
+            reading = adapter.read(target, scale_in=False)
+            decision = decide_on(reading, guarded=False)
+            if decision.action is Action.SCALE_IN:
+                reading = adapter.read(target)
+                decision = decide_on(reading, guarded=True)
         except (ResourceNotFound, TargetError) as err:
             # A configuration fault, not a passing one: record it every tick (the operator sees
             # it in the log and in `decisions`) rather than retry into the dead-letter queue.
@@ -181,33 +218,6 @@ def process_target(
             rt.store.release_lease(target.id, rt.owner)
             record_and_observe(rt, target, now, record)
             return record
-        stab = target.effective_stabilisation_seconds
-        floor = active_floor(state.floor, now, stab)
-        if floor is None and state.floor.floor is not None:
-            # Expired; keep when the alarm last changed so an older delivery stays ignored.
-            state.floor = FloorState(changed_at=state.floor.changed_at)
-        if plan.desired is not None:
-            state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
-        # One missed tick is tolerated; a longer gap means the window has to fill again.
-        every = evaluation_interval(target, rt.settings.tick_seconds)
-        stable, covered = stabilised(state.plans, now, stab, 2 * every + 30)
-        decision = decide(
-            DecisionInput(
-                current=reading.desired,
-                min_capacity=target.min_capacity,
-                max_capacity=target.max_capacity,
-                plan=plan.desired,
-                plan_basis=plan.basis,
-                floor=floor,
-                stable_plan=stable,
-                window_covered=covered,
-                data_ok=obs.ok and plan.desired is not None,
-                data_problem=obs.problem or plan.basis,
-                acts=rt.acts(target),
-                resource_floor=reading.scale_in_floor,
-                resource_floor_reason=reading.scale_in_floor_reason,
-            )
-        )
         inputs = {
             "plan": plan.desired,
             "plan_basis": plan.basis,
