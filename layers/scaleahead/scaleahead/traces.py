@@ -31,13 +31,14 @@ class Trace:
 
 
 def _parse_ts(s: str) -> float:
-    s = s.strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(s, fmt).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    raise ValueError(f"unreadable timestamp {s!r}")
+    """ISO 8601 (``2015-02-24 00:00:00``, ``...T...``, ``...Z``); naive times are UTC."""
+    try:
+        dt = datetime.fromisoformat(s.strip())
+    except ValueError:
+        raise ValueError(f"unreadable timestamp {s!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
 
 
 def load_trace(path: str | Path) -> Trace:
