@@ -56,6 +56,9 @@ def test_decision_log_newest_first_with_ttl(aws: Aws) -> None:
     assert rows[0]["value"] == 1.5
     assert rows[0]["expires_at"] == int(NOW + 2 + 30 * 86400)
     assert [r["reason"] for r in store.decisions("web", since=NOW + 1)] == ["r2", "r1"]
+    # the count sees the decisions only: not the target's state or forecast items
+    store.put_forecast("web", StoredForecast("reactive-only", NOW, "only 3 h", None))
+    assert store.decision_count("web") == 3 and store.decision_count("api") == 0
 
 
 def test_forecast_and_rejections(aws: Aws) -> None:

@@ -297,6 +297,21 @@ class Store:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return out
 
+    def decision_count(self, target_id: str) -> int:
+        """How many decisions the log holds for the target (a COUNT query: no items read out)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(_tpk(target_id))
+            & Key("sk").between("DECISION#", "DECISION#~"),
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            page = self._table.query(**kwargs)
+            total += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return total
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def record_rejected(self, now: float, reason: str, payload: Any) -> None:
         text = json.dumps(payload, default=str)[:4000]
         self._table.put_item(
