@@ -68,3 +68,30 @@ def test_forecast_and_rejections(aws: Aws) -> None:
     assert got is not None and got.status == "reactive-only" and got.forecast is None
     store.record_rejected(NOW, "bad", {"x": 1})
     assert store.rejected()[0]["reason"] == "bad"
+
+
+def test_shared_reads_answer_a_batch_from_two_batch_gets(aws: Aws) -> None:
+    store = aws.rt.store
+    web, api = make_target(), make_target(id="api", resource={"cluster": "prod", "service": "api"})
+    for t in (web, api):
+        store.put_target(t, NOW)
+    store.put_forecast("web", StoredForecast("reactive-only", NOW, "old", None))
+    store._table.put_item(Item={"pk": "TARGET", "sk": "broken", "definition": "{not json"})
+    calls: list[str] = []
+    store._table.meta.client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    with store.shared_reads(["web", "api", "web", "gone", "broken"]):
+        assert calls == ["BatchGetItem", "BatchGetItem"]  # definitions, then forecasts
+        assert store.get_target("web") == web and store.get_target("gone") is None
+        fc = store.get_forecast("web")
+        assert fc is not None and fc.reason == "old"
+        assert store.get_forecast("api") is None
+        # a refit inside the batch is what the targets planned after it see
+        store.put_forecast("web", StoredForecast("reactive-only", NOW + 60, "new", None))
+        fc = store.get_forecast("web")
+        assert fc is not None and fc.reason == "new"
+        assert calls == ["BatchGetItem", "BatchGetItem", "PutItem"]
+    # outside the block every read goes to the table again
+    store.get_target("web")
+    assert calls[-1] == "GetItem"

@@ -275,7 +275,7 @@ def test_table_grants() -> None:
     assert _grants("WorkerFunction", IDEMPOTENCY) == set()
     assert _grants("TickFunction", IDEMPOTENCY) == set()
     assert _grants("AlarmFunction", STATE) == STATE_ACTIONS
-    assert _grants("WorkerFunction", STATE) == STATE_ACTIONS
+    assert _grants("WorkerFunction", STATE) == STATE_ACTIONS | {"dynamodb:BatchGetItem"}
     assert _grants("TickFunction", STATE) == {"dynamodb:Query", "dynamodb:PutItem"}
 
 

@@ -74,6 +74,17 @@ def record_handler(record: SQSRecord, now: float | None = None) -> dict[str, Any
     return process_target(runtime(), work["target_id"], now, tick=work["tick"])
 
 
+def _target_ids(records: list[Any]) -> list[str]:
+    """The targets the batch names (malformed items are left to ``record_handler``)."""
+    ids = []
+    for r in records:
+        try:
+            ids.append(parse_work(str(r.get("body", "")))["target_id"])
+        except (MalformedWork, AttributeError):
+            continue
+    return ids
+
+
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -82,9 +93,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(
         name="WorkItems", unit=MetricUnit.Count, value=len(records) if records else 0
     )
-    # One "now" for the whole batch, so the targets of one driver read its load once.
+    # One "now" for the whole batch, so the targets of one driver read its load once; their
+    # definitions and forecasts are read ahead in one BatchGetItem each.
     now = clock.now()
-    with runtime().metrics.shared_reads():
+    rt = runtime()
+    with rt.metrics.shared_reads(), rt.store.shared_reads(_target_ids(records or [])):
         response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
             event=event,
             record_handler=functools.partial(record_handler, now=now),
