@@ -47,6 +47,10 @@ def test_never_below_min() -> None:
 def test_floor_wins_over_lower_plan() -> None:
     d = decide(inp(plan=4, floor=7))
     assert (d.desired, d.reason) == (7, Reason.REACTIVE_FLOOR)
+    assert d.message.endswith("reactive floor 7 (alarm), plan 4")
+    # the alarm path has no plan, and says nothing of one
+    d = decide(inp(plan=None, floor=7))
+    assert d.message.endswith("reactive floor 7 (alarm)"), d.message
 
 
 def test_floor_blocks_scale_in_below_it() -> None:
