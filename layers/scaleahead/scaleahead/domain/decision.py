@@ -93,7 +93,9 @@ def decide(i: DecisionInput) -> Decision:
     why = f"plan {i.plan} ({i.plan_basis})"
     if i.floor is not None and i.floor >= (i.plan or 0):
         reason = Reason.REACTIVE_FLOOR
-        why = f"reactive floor {i.floor} (alarm)" + (f", plan {i.plan}" if i.plan is not None else "")
+        why = f"reactive floor {i.floor} (alarm)"
+        if i.plan is not None:
+            why += f", plan {i.plan}"
 
     if _clamp(wanted, lo, hi) < cur:
         # Scale-in: every guard must agree; the floor still counts as a lower bound. A guard
