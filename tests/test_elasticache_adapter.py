@@ -14,7 +14,7 @@ import pytest
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
 from scaleahead.aws.elasticache import ElastiCacheAdapter, memory_floor, slot_count
 from scaleahead.demo import moto_elasticache
-from scaleahead.domain.cache_nodes import GIB, NODE_MEMORY_GIB, node_memory_bytes
+from scaleahead.domain.cache_nodes import GIB, NODE_MEMORY_BYTES, node_memory_bytes
 from scaleahead.domain.target import ElastiCacheTarget, TargetError, parse_target
 from tests.conftest import NOW, Aws, make_target, target_dict
 
@@ -297,12 +297,12 @@ def test_missing_cpu_data_refuses_scale_in(aws: Aws, ec: Any, adapter: ElastiCac
 
 
 def test_unknown_node_type_refuses_scale_in(aws: Aws, ec: Any, adapter: ElastiCacheAdapter) -> None:
-    assert node_memory_bytes("cache.m5.large") is None
-    create(ec, node_type="cache.m5.large")
+    assert node_memory_bytes("cache.r6gd.xlarge") is None
+    create(ec, node_type="cache.r6gd.xlarge")
     put_usage(aws, {"0001": 0.1, "0002": 0.1, "0003": 0.1}, LOW_CPU)
     r = adapter.read(cache_target())
     assert r.scale_in_floor == 3
-    assert "unknown node type cache.m5.large" in r.scale_in_floor_reason
+    assert "unknown node type cache.r6gd.xlarge" in r.scale_in_floor_reason
 
 
 # -- what is refused ---------------------------------------------------------------------------
@@ -356,13 +356,16 @@ def test_slot_count() -> None:
     assert slot_count(None) == 0
 
 
-def test_node_table_covers_current_generation_small_types() -> None:
-    for family in ("m6g", "m7g", "r6g", "r7g"):
-        for size in ("large", "xlarge"):
-            assert f"cache.{family}.{size}" in NODE_MEMORY_GIB
+def test_node_table_covers_current_generations() -> None:
+    for family in ("m6g", "m7g", "m8g", "r6g", "r7g", "r8g"):
+        for size in ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"):
+            assert f"cache.{family}.{size}" in NODE_MEMORY_BYTES
     for size in ("micro", "small", "medium"):
-        assert f"cache.t4g.{size}" in NODE_MEMORY_GIB
-    assert node_memory_bytes("cache.r7g.large") == int(13.07 * GIB)
+        assert f"cache.t4g.{size}" in NODE_MEMORY_BYTES
+    # maxmemory of an r7g.large in the user guide: 14037181030 bytes (13.07 GiB)
+    assert node_memory_bytes("cache.r7g.large") == 14_037_181_030
+    assert f"{14_037_181_030 / GIB:.2f}" == "13.07"
+    assert node_memory_bytes("cache.r6gd.xlarge") is None  # data tiering: RAM is not capacity
 
 
 def test_the_alarm_path_reads_no_metrics(
