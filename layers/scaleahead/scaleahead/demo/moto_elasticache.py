@@ -317,6 +317,15 @@ def complete_pending_changes(
     return done
 
 
+def pending_shard_count(
+    replication_group_id: str, account_id: str = "123456789012", region: str = "us-east-1"
+) -> int | None:
+    """The shard count an in-flight reshard of the group will leave, or None when none runs."""
+    rg = elasticache_backends[account_id][region].replication_groups[replication_group_id]
+    pending = getattr(rg, _PENDING, None)
+    return None if pending is None else len(pending["node_groups"])
+
+
 def install() -> None:
     """Patch moto (idempotent)."""
     global _INSTALLED

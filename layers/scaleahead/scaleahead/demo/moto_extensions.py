@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.cloudwatch.exceptions import ValidationError
@@ -39,6 +39,11 @@ _original_backend_call = CloudWatchBackend.get_metric_data
 _original_response = CloudWatchResponse.get_metric_data
 _original_query = Table.query
 _INSTALLED = False
+
+
+def _epoch(dt: datetime) -> float:
+    """Seconds since the epoch; moto keeps datapoint times and request times naive UTC."""
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
 class _Index:
@@ -59,7 +64,7 @@ class _Index:
         for md in data[self.seen :]:
             key = (md.namespace, md.name, tuple(sorted((d.name, d.value) for d in md.dimensions)))
             times, items = self.series.setdefault(key, ([], []))
-            ts = md.timestamp.timestamp()
+            ts = _epoch(md.timestamp)
             i = bisect.bisect_right(times, ts)
             times.insert(i, ts)
             items.insert(i, md)
@@ -96,9 +101,9 @@ def _statistic(stat: str, bucket: list[Any], stamp: datetime) -> Any:
 def _round_start(start: datetime) -> datetime:
     """StartTime as CloudWatch rounds it: down to the minute when under 15 days old, to five
     minutes up to 63 days, to the hour beyond (GetMetricData API reference)."""
-    age = time.time() - start.timestamp()
+    t = _epoch(start)
+    age = time.time() - t
     unit = 60 if age < 15 * 86400 else 300 if age < 63 * 86400 else 3600
-    t = start.timestamp()
     return datetime.fromtimestamp(t - t % unit, start.tzinfo)
 
 
@@ -131,7 +136,7 @@ def _fast_get_metric_data(
         ]
         values: list[Any] = []
         stamps: list[datetime] = []
-        t0, t_end = start_time.timestamp(), end_time.timestamp()
+        t0, t_end = _epoch(start_time), _epoch(end_time)
         merged_t: list[float] = []
         merged: list[Any] = []
         for k in keys:
