@@ -204,6 +204,7 @@ def report(result: Result, args: argparse.Namespace) -> dict[str, Any]:
         ),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        collapse_padding=True,
     )
     table.add_column("target", no_wrap=True)
     table.add_column("unit", no_wrap=True)
