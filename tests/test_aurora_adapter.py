@@ -19,6 +19,7 @@ from moto import mock_aws
 from scaleahead.aws.aurora import AuroraAdapter, reader_id_base
 from scaleahead.aws.capacity import CapacityAdapter, ResourceNotFound
 from scaleahead.demo import moto_rds
+from scaleahead.demo.stack import db_subnet_group
 from scaleahead.domain.target import AuroraTarget, parse_target
 from tests.conftest import make_target, target_dict
 
@@ -88,16 +89,7 @@ def _clients() -> tuple[Any, Any]:
 
 def create_cluster(ec2: Any, client: Any) -> None:
     """The cluster ``orders`` with its subnet and parameter groups (no instances yet)."""
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=az)["Subnet"][
-            "SubnetId"
-        ]
-        for n, az in enumerate(["us-east-1a", "us-east-1b"], start=1)
-    ]
-    client.create_db_subnet_group(
-        DBSubnetGroupName="orders-subnets", DBSubnetGroupDescription="orders", SubnetIds=subnets
-    )
+    db_subnet_group(client, ec2, "orders-subnets")
     client.create_db_parameter_group(
         DBParameterGroupName="orders-pg",
         DBParameterGroupFamily="aurora-postgresql15",

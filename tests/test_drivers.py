@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scaleahead.domain.target import TargetError, parse_targets
+from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws, target_dict
 from tests.test_worker import STEP, history
@@ -54,17 +54,23 @@ def test_driver_mistakes_are_named(target: dict[str, Any], needle: str) -> None:
         parse_targets(driver_file({**shared(), **target}))
 
 
-def test_one_forecast_plans_both_and_the_slow_tier_starts_first(aws: Aws) -> None:
+def slow_and_fast(aws: Aws) -> tuple[Target, ...]:
+    """Three days of history and two ECS targets on one driver: warm-ups of 15 and 1 min."""
     history(aws, 3)
     aws.add_service("api", 4)
-    slow, fast = parse_targets(
+    targets = parse_targets(
         driver_file(
             shared(id="slow", warmup_seconds=900),
             shared(id="fast", warmup_seconds=60, resource={"cluster": "prod", "service": "api"}),
         )
     )
-    aws.apply(slow)
-    aws.apply(fast)
+    for t in targets:
+        aws.apply(t)
+    return targets
+
+
+def test_one_forecast_plans_both_and_the_slow_tier_starts_first(aws: Aws) -> None:
+    slow, fast = slow_and_fast(aws)
     calls: list[float] = []
     real = aws.rt.metrics.load_series
 
@@ -87,16 +93,7 @@ def test_one_worker_batch_reads_a_drivers_load_once(aws: Aws) -> None:
     from scaleahead.demo.lambda_context import LocalContext
     from scaleahead.handlers.worker import handler
 
-    history(aws, 3)
-    aws.add_service("api", 4)
-    slow, fast = parse_targets(
-        driver_file(
-            shared(id="slow", warmup_seconds=900),
-            shared(id="fast", warmup_seconds=60, resource={"cluster": "prod", "service": "api"}),
-        )
-    )
-    aws.apply(slow)
-    aws.apply(fast)
+    slow_and_fast(aws)
     reads: list[dict[str, Any]] = []
     aws.cloudwatch.meta.events.register(
         "before-call.cloudwatch.GetMetricData", lambda params, **_: reads.append(params)

@@ -157,13 +157,8 @@ def create_ecs(ecs: Any, services: dict[str, int]) -> None:
         )
 
 
-def create_aurora(rds: Any, ec2: Any) -> None:
-    """The cluster in its subnet group, its writer and the user's own reader; readers added
-    later start ``creating`` (``moto_rds.set_create_status``) and the world makes them
-    available."""
-    from scaleahead.demo import moto_rds
-
-    moto_rds.install()
+def db_subnet_group(rds: Any, ec2: Any, name: str) -> None:
+    """A VPC with two subnets in two zones, as a DB subnet group: what a cluster lives in."""
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{n}.0/24", AvailabilityZone=az)["Subnet"][
@@ -172,10 +167,18 @@ def create_aurora(rds: Any, ec2: Any) -> None:
         for n, az in enumerate(["us-east-1a", "us-east-1b"], start=1)
     ]
     rds.create_db_subnet_group(
-        DBSubnetGroupName=f"{DB_CLUSTER}-subnets",
-        DBSubnetGroupDescription="demo database",
-        SubnetIds=subnets,
+        DBSubnetGroupName=name, DBSubnetGroupDescription=name, SubnetIds=subnets
     )
+
+
+def create_aurora(rds: Any, ec2: Any) -> None:
+    """The cluster in its subnet group, its writer and the user's own reader; readers added
+    later start ``creating`` (``moto_rds.set_create_status``) and the world makes them
+    available."""
+    from scaleahead.demo import moto_rds
+
+    moto_rds.install()
+    db_subnet_group(rds, ec2, f"{DB_CLUSTER}-subnets")
     rds.create_db_cluster(
         DBClusterIdentifier=DB_CLUSTER,
         Engine="aurora-postgresql",
