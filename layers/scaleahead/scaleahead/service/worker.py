@@ -134,12 +134,13 @@ def process_target(
         else:
             unavailable = stored.reason
     level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
+    every = evaluation_interval(target, rt.settings.tick_seconds)
     plan = predictive_plan(
         forecast,
         now=now,
         warmup_seconds=target.effective_warmup_seconds,
         # The plan must last until the next evaluation, which may be several ticks away.
-        tick_seconds=evaluation_interval(target, rt.settings.tick_seconds),
+        tick_seconds=every,
         capacity_per_unit=target.capacity_per_unit,
         level=level,
         observed_load=obs.latest,
@@ -173,8 +174,7 @@ def process_target(
             state.floor = FloorState(changed_at=state.floor.changed_at)
         if plan.desired is not None:
             state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
-        # One missed tick is tolerated; a longer gap means the window has to fill again.
-        every = evaluation_interval(target, rt.settings.tick_seconds)
+        # One missed evaluation is tolerated; a longer gap means the window has to fill again.
         stable, covered = stabilised(state.plans, now, stab, 2 * every + 30)
 
         def decide_on(reading: CapacityReading, *, guarded: bool) -> Decision:
