@@ -7,7 +7,8 @@ import math
 from typing import Any
 
 from scaleahead.demo.lambda_context import LocalContext
-from scaleahead.service.worker import observe, process_target
+from scaleahead.domain.controller import observe
+from scaleahead.service.worker import process_target
 from scaleahead.settings import Mode
 from tests.conftest import NOW, Aws, make_target, target_dict
 from tests.test_handlers import EVENTS, resolve_handler

@@ -104,8 +104,3 @@ class MetricsAdapter:
         for page in paginator.paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]):
             out.extend(page.get("MetricAlarms", []))
         return out
-
-
-def alarm_threshold(target: Target, desired: int) -> float:
-    """Load above which the planned capacity falls short: the alarm's moving threshold."""
-    return max(desired, 1) * target.capacity_per_unit * target.alarm.threshold_ratio

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from scaleahead.aws.capacity import ResourceNotFound
-from scaleahead.aws.cloudwatch import alarm_threshold
+from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.runtime import Runtime
 

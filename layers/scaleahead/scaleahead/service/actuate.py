@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.aws.capacity import CapacityReading
-from scaleahead.aws.cloudwatch import alarm_threshold
+from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.target import Target
 from scaleahead.service.runtime import Runtime

@@ -11,8 +11,7 @@ from typing import Any
 
 from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.domain.alarm_events import AlarmSignal, target_id_from_alarm
-from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
-from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
+from scaleahead.domain.controller import on_alarm, on_alarm_cleared
 from scaleahead.domain.target import TargetError
 from scaleahead.service.actuate import carry_out
 from scaleahead.service.runtime import Runtime
@@ -74,43 +73,20 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
             reason = f"alarm {signal.alarm_name!r}: cannot read capacity of {tid!r}: {err}"
             rt.store.record_rejected(now, reason, signal.__dict__)
             return {"status": "failed", "reason": reason}
-        stab = target.effective_stabilisation_seconds
-        held = active_floor(state.floor, now, stab)
         if signal.state == "ALARM":
-            floor = reactive_floor(
-                reading.desired, signal.observed, signal.threshold, target.alarm.step
-            )
-            floor = max(floor, held or 0)
-            state.floor = FloorState(floor, "ALARM", now, None, changed_at)
-            decision = decide(
-                DecisionInput(
-                    current=reading.desired,
-                    min_capacity=target.min_capacity,
-                    max_capacity=target.max_capacity,
-                    plan=None,
-                    plan_basis="alarm path: the forecast plan is applied by the next tick",
-                    floor=floor,
-                    acts=rt.acts(target),
-                )
+            state.floor, decision = on_alarm(
+                target,
+                state.floor,
+                reading.desired,
+                signal.observed,
+                signal.threshold,
+                now,
+                changed_at,
+                acts=rt.acts(target),
             )
         else:
-            # OK or INSUFFICIENT_DATA: never act; the floor expires one window after the alarm
-            # left ALARM (missing data must not pin a floor for ever either).
-            f = state.floor
-            ok_at = f.ok_at if f.alarm_state != "ALARM" and f.ok_at is not None else changed_at
-            state.floor = FloorState(f.floor, signal.state, f.raised_at, ok_at, changed_at)
-            held_text = (
-                f"the floor {state.floor.floor} holds until {stab // 60} min after OK"
-                if state.floor.floor is not None
-                else "no reactive floor is raised"
-            )
-            decision = Decision(
-                Action.NONE,
-                reading.desired,
-                reading.desired,
-                Reason.ALARM_CLEARED,
-                f"alarm {signal.state}: {held_text}",
-                execute=False,
+            state.floor, decision = on_alarm_cleared(
+                target, state.floor, signal.state, reading.desired, changed_at
             )
         inputs = {
             "alarm": signal.alarm_name,

@@ -6,16 +6,19 @@ path never imports it.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
-from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
+from scaleahead.domain.controller import (
+    decide_tick,
+    evaluation_interval,
+    observe,
+    plan_tick,
+    recent_seconds,
+    standing,
+)
+from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.forecast import fit_forecast
-from scaleahead.domain.level import level_correction
-from scaleahead.domain.plan import predictive_plan, stabilised, trim_plans
-from scaleahead.domain.reactive import FloorState, active_floor
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import Target, TargetError
 from scaleahead.service.actuate import carry_out, record_and_observe
@@ -23,47 +26,6 @@ from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
 
 HISTORY_SECONDS = 14 * 86400
-RECENT_SECONDS = 30 * 60
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the load metric says right now, and whether it can be trusted for a scale-in."""
-
-    points: list[tuple[float, float]]
-    latest: float | None
-    problem: str
-
-    @property
-    def ok(self) -> bool:
-        return not self.problem
-
-
-def recent_seconds(period: int) -> int:
-    """How far back "now" looks: 30 minutes, or three periods of a coarse metric."""
-    return max(RECENT_SECONDS, 3 * period + 120)
-
-
-def observe(points: list[tuple[float, float]], now: float, period: int) -> Observation:
-    window = recent_seconds(period)
-    recent = [(t, v) for t, v in points if now - window <= t <= now]
-    if not recent:
-        return Observation([], None, f"no load datapoint in the last {window // 60} min")
-    t_last, v_last = recent[-1]
-    if not math.isfinite(v_last):
-        return Observation(recent, None, "the latest load datapoint is not a finite number")
-    # CloudWatch publishes a period's datapoint after the period ends, plus some delay.
-    max_age = 3 * period + 120
-    if now - t_last > max_age:
-        return Observation(
-            recent, v_last, f"the latest load datapoint is {(now - t_last) / 60:.0f} min old"
-        )
-    return Observation(recent, v_last, "")
-
-
-def evaluation_interval(target: Target, tick_seconds: int) -> int:
-    """How long until this target is planned again: its own interval, at least one tick."""
-    return max(target.evaluate_every_seconds, tick_seconds)
 
 
 def _horizon(target: Target, tick_seconds: int) -> int:
@@ -133,19 +95,8 @@ def process_target(
                 unavailable = "the stored forecast is too old"
         else:
             unavailable = stored.reason
-    level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
     every = evaluation_interval(target, rt.settings.tick_seconds)
-    plan = predictive_plan(
-        forecast,
-        now=now,
-        warmup_seconds=target.effective_warmup_seconds,
-        # The plan must last until the next evaluation, which may be several ticks away.
-        tick_seconds=every,
-        capacity_per_unit=target.capacity_per_unit,
-        level=level,
-        observed_load=obs.latest,
-        unavailable_reason=unavailable,
-    )
+    plan, level = plan_tick(target, forecast, obs, now, every, unavailable)
 
     try:
         state = rt.store.acquire_lease(target.id, rt.owner, now)
@@ -167,33 +118,19 @@ def process_target(
         if tick is not None:
             state.last_tick = tick
         adapter = rt.adapter(target)
-        stab = target.effective_stabilisation_seconds
-        floor = active_floor(state.floor, now, stab)
-        if floor is None and state.floor.floor is not None:
-            # Expired; keep when the alarm last changed so an older delivery stays ignored.
-            state.floor = FloorState(changed_at=state.floor.changed_at)
-        if plan.desired is not None:
-            state.plans = trim_plans([*state.plans, (now, plan.desired)], now, stab)
-        # One missed evaluation is tolerated; a longer gap means the window has to fill again.
-        stable, covered = stabilised(state.plans, now, stab, 2 * every + 30)
+        stand = standing(target, plan, now, every, state.plans, state.floor)
+        state.plans, state.floor = stand.plans, stand.floor_state
 
         def decide_on(reading: CapacityReading, *, guarded: bool) -> Decision:
-            return decide(
-                DecisionInput(
-                    current=reading.desired,
-                    min_capacity=target.min_capacity,
-                    max_capacity=target.max_capacity,
-                    plan=plan.desired,
-                    plan_basis=plan.basis,
-                    floor=floor,
-                    stable_plan=stable,
-                    window_covered=covered,
-                    data_ok=obs.ok and plan.desired is not None,
-                    data_problem=obs.problem or plan.basis,
-                    acts=rt.acts(target),
-                    resource_floor=reading.scale_in_floor if guarded else None,
-                    resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
-                )
+            return decide_tick(
+                target,
+                plan,
+                obs,
+                stand,
+                reading.desired,
+                acts=rt.acts(target),
+                resource_floor=reading.scale_in_floor if guarded else None,
+                resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
             )
 
         try:
@@ -225,8 +162,8 @@ def process_target(
             "observed_load": obs.latest,
             "data_problem": obs.problem or None,
             "level": round(level, 4),
-            "floor": floor,
-            "stable_plan": stable,
+            "floor": stand.floor,
+            "stable_plan": stand.stable,
             "min": target.min_capacity,
             "max": target.max_capacity,
             "mode": rt.mode(target).value,

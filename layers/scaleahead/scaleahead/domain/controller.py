@@ -1,0 +1,212 @@
+"""The control law of one target, as pure functions: what a tick plans and decides, and what an
+alarm changes.
+
+The worker and the alarm function wrap these with reads, leases and writes; the backtest calls
+them on a simulated clock. Keeping the law here, free of AWS and of numpy, is what lets the
+backtest's figures speak for the product: it runs this code, not a model of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
+from scaleahead.domain.level import level_correction
+from scaleahead.domain.plan import Plan, predictive_plan, stabilised, trim_plans
+from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
+from scaleahead.domain.series import Forecast
+from scaleahead.domain.target import Target
+
+RECENT_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the load metric says right now, and whether it can be trusted for a scale-in."""
+
+    points: list[tuple[float, float]]
+    latest: float | None
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def recent_seconds(period: int) -> int:
+    """How far back "now" looks: 30 minutes, or three periods of a coarse metric."""
+    return max(RECENT_SECONDS, 3 * period + 120)
+
+
+def observe(points: Sequence[tuple[float, float]], now: float, period: int) -> Observation:
+    window = recent_seconds(period)
+    recent = [(t, v) for t, v in points if now - window <= t <= now]
+    if not recent:
+        return Observation([], None, f"no load datapoint in the last {window // 60} min")
+    t_last, v_last = recent[-1]
+    if not math.isfinite(v_last):
+        return Observation(recent, None, "the latest load datapoint is not a finite number")
+    # CloudWatch publishes a period's datapoint after the period ends, plus some delay.
+    max_age = 3 * period + 120
+    if now - t_last > max_age:
+        return Observation(
+            recent, v_last, f"the latest load datapoint is {(now - t_last) / 60:.0f} min old"
+        )
+    return Observation(recent, v_last, "")
+
+
+def evaluation_interval(target: Target, tick_seconds: int) -> int:
+    """How long until this target is planned again: its own interval, at least one tick."""
+    return max(target.evaluate_every_seconds, tick_seconds)
+
+
+def plan_tick(
+    target: Target,
+    forecast: Forecast | None,
+    obs: Observation,
+    now: float,
+    every: int,
+    unavailable: str,
+) -> tuple[Plan, float]:
+    """The plan for this evaluation, with the level correction it applied."""
+    level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
+    plan = predictive_plan(
+        forecast,
+        now=now,
+        warmup_seconds=target.effective_warmup_seconds,
+        # The plan must last until the next evaluation, which may be several ticks away.
+        tick_seconds=every,
+        capacity_per_unit=target.capacity_per_unit,
+        level=level,
+        observed_load=obs.latest,
+        unavailable_reason=unavailable,
+    )
+    return plan, level
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What a tick decides against besides the plan: the reactive floor and the window."""
+
+    plans: list[tuple[float, int]]
+    floor_state: FloorState
+    floor: int | None
+    stable: int | None
+    covered: bool
+
+
+def standing(
+    target: Target,
+    plan: Plan,
+    now: float,
+    every: int,
+    plans: Sequence[tuple[float, int]],
+    floor_state: FloorState,
+) -> Standing:
+    """Record this plan in the stabilisation window and expire the floor if its time is up."""
+    stab = target.effective_stabilisation_seconds
+    floor = active_floor(floor_state, now, stab)
+    if floor is None and floor_state.floor is not None:
+        # Expired; keep when the alarm last changed so an older delivery stays ignored.
+        floor_state = FloorState(changed_at=floor_state.changed_at)
+    kept = list(plans)
+    if plan.desired is not None:
+        kept = trim_plans([*kept, (now, plan.desired)], now, stab)
+    # One missed evaluation is tolerated; a longer gap means the window has to fill again.
+    stable, covered = stabilised(kept, now, stab, 2 * every + 30)
+    return Standing(kept, floor_state, floor, stable, covered)
+
+
+def decide_tick(
+    target: Target,
+    plan: Plan,
+    obs: Observation,
+    stand: Standing,
+    current: int,
+    *,
+    acts: bool = True,
+    resource_floor: int | None = None,
+    resource_floor_reason: str = "",
+) -> Decision:
+    return decide(
+        DecisionInput(
+            current=current,
+            min_capacity=target.min_capacity,
+            max_capacity=target.max_capacity,
+            plan=plan.desired,
+            plan_basis=plan.basis,
+            floor=stand.floor,
+            stable_plan=stand.stable,
+            window_covered=stand.covered,
+            data_ok=obs.ok and plan.desired is not None,
+            data_problem=obs.problem or plan.basis,
+            acts=acts,
+            resource_floor=resource_floor,
+            resource_floor_reason=resource_floor_reason,
+        )
+    )
+
+
+def alarm_threshold(target: Target, desired: int) -> float:
+    """Load above which the planned capacity falls short: the alarm's moving threshold."""
+    return max(desired, 1) * target.capacity_per_unit * target.alarm.threshold_ratio
+
+
+def on_alarm(
+    target: Target,
+    floor_state: FloorState,
+    current: int,
+    observed: float | None,
+    threshold: float | None,
+    now: float,
+    changed_at: float,
+    *,
+    acts: bool = True,
+) -> tuple[FloorState, Decision]:
+    """ALARM: raise the floor at once (never below one still held) and decide on it alone.
+
+    The plan is left to the next tick: this path must not wait for a forecast.
+    """
+    held = active_floor(floor_state, now, target.effective_stabilisation_seconds)
+    floor = reactive_floor(current, observed, threshold, target.alarm.step)
+    floor = max(floor, held or 0)
+    state = FloorState(floor, "ALARM", now, None, changed_at)
+    decision = decide(
+        DecisionInput(
+            current=current,
+            min_capacity=target.min_capacity,
+            max_capacity=target.max_capacity,
+            plan=None,
+            plan_basis="alarm path: the forecast plan is applied by the next tick",
+            floor=floor,
+            acts=acts,
+        )
+    )
+    return state, decision
+
+
+def on_alarm_cleared(
+    target: Target, floor_state: FloorState, alarm_state: str, current: int, changed_at: float
+) -> tuple[FloorState, Decision]:
+    """OK or INSUFFICIENT_DATA: never act; the floor expires one window after leaving ALARM
+    (missing data must not pin a floor for ever either)."""
+    f = floor_state
+    ok_at = f.ok_at if f.alarm_state != "ALARM" and f.ok_at is not None else changed_at
+    state = FloorState(f.floor, alarm_state, f.raised_at, ok_at, changed_at)
+    stab = target.effective_stabilisation_seconds
+    held_text = (
+        f"the floor {state.floor} holds until {stab // 60} min after OK"
+        if state.floor is not None
+        else "no reactive floor is raised"
+    )
+    decision = Decision(
+        Action.NONE,
+        current,
+        current,
+        Reason.ALARM_CLEARED,
+        f"alarm {alarm_state}: {held_text}",
+        execute=False,
+    )
+    return state, decision
