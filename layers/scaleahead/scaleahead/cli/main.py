@@ -1,4 +1,4 @@
-"""``scaleahead``: apply and list targets, read decisions, run the demo.
+"""``scaleahead``: apply and list targets, read decisions, backtest a trace, run the demo.
 
 Settings come from the same environment variables the functions read (``STATE_TABLE``,
 ``ALARM_PREFIX``...), with ``--table`` and ``--alarm-prefix`` to override; ``AWS_ENDPOINT_URL``
@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("target")
     d.add_argument("--limit", type=int, default=50)
     d.set_defaults(func=cmd_decisions)
+
+    from scaleahead.backtest.report import add_parser as add_backtest
+
+    add_backtest(sub)
 
     sub.add_parser("demo", help="run the end-to-end demo on moto (see `scaleahead demo --help`)")
     return p

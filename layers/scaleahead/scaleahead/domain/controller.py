@@ -20,6 +20,8 @@ from scaleahead.domain.series import Forecast
 from scaleahead.domain.target import Target
 
 RECENT_SECONDS = 30 * 60
+# How much load history a forecast is fitted on: two weeks, so each weekday is seen twice.
+HISTORY_SECONDS = 14 * 86400
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,17 @@ def observe(points: Sequence[tuple[float, float]], now: float, period: int) -> O
 def evaluation_interval(target: Target, tick_seconds: int) -> int:
     """How long until this target is planned again: its own interval, at least one tick."""
     return max(target.evaluate_every_seconds, tick_seconds)
+
+
+def forecast_horizon(target: Target, tick_seconds: int) -> int:
+    """How far a fitted forecast must reach: until the next refresh, plus one warm-up and one
+    evaluation interval beyond it (the last plan made from it looks that far), plus an hour's
+    slack for a late refresh; never under six hours, for the operator's charts."""
+    every = evaluation_interval(target, tick_seconds)
+    return max(
+        6 * 3600,
+        target.forecast.refresh_seconds + target.effective_warmup_seconds + every + 3600,
+    )
 
 
 def plan_tick(

@@ -11,7 +11,9 @@ from typing import Any
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
 from scaleahead.domain.controller import (
     decide_tick,
+    HISTORY_SECONDS,
     evaluation_interval,
+    forecast_horizon,
     observe,
     plan_tick,
     recent_seconds,
@@ -25,15 +27,6 @@ from scaleahead.service.actuate import carry_out, record_and_observe
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
 
-HISTORY_SECONDS = 14 * 86400
-
-
-def _horizon(target: Target, tick_seconds: int) -> int:
-    every = evaluation_interval(target, tick_seconds)
-    return max(
-        6 * 3600,
-        target.forecast.refresh_seconds + target.effective_warmup_seconds + every + 3600,
-    )
 
 
 def refresh_forecast(
@@ -44,7 +37,7 @@ def refresh_forecast(
             [t for t, _ in history],
             [v for _, v in history],
             now=now,
-            horizon_seconds=_horizon(target, rt.settings.tick_seconds),
+            horizon_seconds=forecast_horizon(target, rt.settings.tick_seconds),
             quantile=target.forecast.quantile,
             max_history_seconds=HISTORY_SECONDS,
         )

@@ -1,0 +1,96 @@
+"""How a policy is scored against a trace: pure arithmetic on the scored steps.
+
+With need_t = ceil(demand_t / unit): ``under_time`` is the share of steps with capacity below
+need (SPEC's under-provisioning time share), ``unserved`` the load above capacity over all load,
+``cost`` capacity-steps over need-steps (the oracle pays 1), ``accuracy_under``/``_over`` the
+mean units short and in excess per step (SPEC's accuracy metrics), ``actions`` the changes of
+the desired count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+ONE_PERCENT = 0.01
+
+
+@dataclass(frozen=True)
+class Score:
+    under_time: float
+    unserved: float
+    cost: float
+    accuracy_under: float
+    accuracy_over: float
+    actions: int
+    steps: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in asdict(self).items()
+        }
+
+
+def needs(demand: FloatArray, per_unit: float) -> IntArray:
+    """ceil(demand / unit) with the planner's tolerance, never negative."""
+    out: IntArray = np.maximum(np.ceil(demand / per_unit - 1e-9), 0).astype(np.int64)
+    return out
+
+
+def score(
+    demand: FloatArray, capacity: IntArray, desired: IntArray, per_unit: float, *, before: int
+) -> Score:
+    """Score the steps given; ``before`` is the desired count just before the first of them,
+    so that a change on the first scored step counts as an action."""
+    if demand.size == 0:
+        raise ValueError("no steps to score")
+    need = needs(demand, per_unit)
+    cap = capacity.astype(np.int64)
+    short = np.maximum(need - cap, 0)
+    excess = np.maximum(cap - need, 0)
+    total = float(np.sum(demand))
+    served = np.minimum(demand, cap * per_unit)
+    unserved = float(np.sum(np.maximum(demand - served, 0.0))) / total if total > 0 else 0.0
+    need_sum = int(np.sum(need))
+    cost = float(np.sum(cap)) / need_sum if need_sum else (math.inf if np.any(cap) else 1.0)
+    changes = int(np.count_nonzero(np.diff(np.concatenate([[before], desired]))))
+    return Score(
+        under_time=float(np.mean(short > 0)),
+        unserved=unserved,
+        cost=cost,
+        accuracy_under=float(np.mean(short)),
+        accuracy_over=float(np.mean(excess)),
+        actions=changes,
+        steps=int(demand.size),
+    )
+
+
+@dataclass(frozen=True)
+class Point:
+    knob: float | None
+    cost: float
+    under_time: float
+
+
+def frontier(points: Sequence[Point]) -> list[Point]:
+    """The settings no other beats on both cost and under_time, cheapest first."""
+    out: list[Point] = []
+    for p in sorted(points, key=lambda p: (p.cost, p.under_time)):
+        if not out or p.under_time < out[-1].under_time:
+            out.append(p)
+    return out
+
+
+def cost_at(points: Sequence[Point], under_time: float = ONE_PERCENT) -> float | None:
+    """The lowest cost among settings with under_time at or below the level; None if none."""
+    ok = [p.cost for p in points if p.under_time <= under_time + 1e-12]
+    return min(ok) if ok else None

@@ -1,0 +1,350 @@
+"""The four policies a backtest compares, each deciding at step t from data up to t only.
+
+``scaleahead`` runs the product's own control law (``domain.controller``) and forecast fit,
+the code the Lambda functions run; the others are models of what AWS offers, built from AWS's
+documentation, and the oracle is the physical limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from scaleahead.backtest.sim import Fleet, Rules, Setup, need
+from scaleahead.demo.alarms import evaluate
+from scaleahead.domain.controller import (
+    HISTORY_SECONDS,
+    alarm_threshold,
+    decide_tick,
+    evaluation_interval,
+    forecast_horizon,
+    observe,
+    on_alarm,
+    on_alarm_cleared,
+    plan_tick,
+    recent_seconds,
+    standing,
+)
+from scaleahead.domain.forecast import fit_forecast
+from scaleahead.domain.reactive import FloorState
+from scaleahead.domain.series import Forecast, InsufficientHistory
+from scaleahead.domain.target import ElastiCacheTarget, Kind, Target, parse_target
+
+FloatArray = npt.NDArray[np.float64]
+
+POLICIES = ("oracle", "target-tracking", "aws-predictive", "scaleahead")
+
+# Knob values a sweep tries, and each policy's default. Target tracking's knob is the target
+# utilisation; scaleahead's is its forecast's headroom quantile.
+DEFAULT_KNOB: dict[str, float | None] = {
+    "oracle": None,
+    "target-tracking": 0.7,
+    "aws-predictive": 0.7,
+    "scaleahead": 0.9,
+}
+SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
+    "oracle": (),
+    "target-tracking": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+    "aws-predictive": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+    "scaleahead": (0.6, 0.7, 0.8, 0.9, 0.95, 0.98),
+}
+
+# Application Auto Scaling's target tracking, as documented: the high alarm wants 3 one-minute
+# datapoints above the target, the low alarm 15 below 90 % of it; the default cooldowns of the
+# ECS, Aurora and ElastiCache scalable targets are 300 s.
+TT_OUT_SECONDS = 180
+TT_IN_SECONDS = 900
+TT_IN_RATIO = 0.9
+TT_COOLDOWN_SECONDS = 300
+# Predictive scaling: at least a day of history, up to 14 days, an hourly forecast for the next
+# 48 hours refreshed every 6 hours, applied as a minimum from the start of each hour less the
+# scheduling buffer (AWS's default 300 s).
+AP_MIN_HISTORY = 86400
+AP_REFRESH = 6 * 3600
+AP_HORIZON_HOURS = 48
+AP_BUFFER_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Series:
+    """The trace as the policies see it: step ``t``'s datapoint covers [ts[t], ts[t] + step)."""
+
+    ts: FloatArray
+    demand: FloatArray
+
+
+class Policy(Protocol):
+    name: str
+
+    def step(self, t: int, fleet: Fleet) -> None:
+        """Decide at the end of step ``t`` (reading ``demand[: t + 1]`` only) and act on
+        ``fleet``."""
+
+
+class TargetTracking:
+    """Scale on utilisation = load / (serving units x unit): out after 3 min above the target,
+    to ceil(load / (unit x target)); in after 15 min below 90 % of it, outside both cooldowns.
+
+    Utilisation is measured on the units serving, as ECS's per-task metrics are; the desired
+    count is computed from it, so units still warming up do not trigger a second scale-out
+    (AWS's rule that capacity added in the cooldown counts toward the next scale-out).
+    """
+
+    name = "target-tracking"
+
+    def __init__(self, series: Series, setup: Setup, target: float) -> None:
+        if not 0.0 < target <= 1.0:
+            raise ValueError(f"target utilisation must lie in (0, 1], got {target}")
+        self.series, self.setup, self.target = series, setup, target
+        self.out_n = max(1, math.ceil(TT_OUT_SECONDS / setup.step))
+        self.in_n = max(1, math.ceil(TT_IN_SECONDS / setup.step))
+        self.high = 0
+        self.low = 0
+        self.last_out = -math.inf
+        self.last_in = -math.inf
+
+    def step(self, t: int, fleet: Fleet, minimum: int = 0) -> None:
+        s = self.setup
+        load = float(self.series.demand[t])
+        serving = fleet.running(t)
+        util = load / (serving * s.per_unit) if serving else (math.inf if load > 0 else 0.0)
+        self.high = self.high + 1 if util > self.target else 0
+        self.low = self.low + 1 if util < TT_IN_RATIO * self.target else 0
+        now = float(self.series.ts[t]) + s.step
+        want = _clamp(max(need(load, s.per_unit * self.target), minimum), s)
+        if self.high >= self.out_n and want > fleet.desired:
+            fleet.set(t, want)
+            self.last_out = now
+        elif (
+            self.low >= self.in_n
+            and want < fleet.desired
+            and now - self.last_in >= TT_COOLDOWN_SECONDS
+            and now - self.last_out >= TT_COOLDOWN_SECONDS
+        ):
+            fleet.set(t, want)
+            self.last_in = now
+        elif minimum > fleet.desired:
+            fleet.set(t, _clamp(minimum, s))
+
+
+class AwsPredictive:
+    """AWS predictive scaling combined with target tracking, as an honest approximation.
+
+    AWS's model is not public; this one forecasts each hour's mean load as the mean of the same
+    hour on the previous days (up to 7) blended half and half with the same hour of the previous
+    weeks (up to 2) once a week of history exists. The forecast capacity, load / (unit x
+    target), is a minimum from the start of its hour less the buffer; it never scales in, and
+    target tracking works above it.
+    """
+
+    name = "aws-predictive"
+
+    def __init__(
+        self, series: Series, setup: Setup, target: float, buffer_seconds: int = AP_BUFFER_SECONDS
+    ) -> None:
+        self.series, self.setup, self.target = series, setup, target
+        self.tt = TargetTracking(series, setup, target)
+        self.buffer = buffer_seconds
+        self.next_refresh = -math.inf
+        self.first_hour = 0
+        self.capacity: list[int] = []
+
+    def _refit(self, t: int, now: float) -> None:
+        s = self.setup
+        ts, demand = self.series.ts, self.series.demand
+        lo = int(np.searchsorted(ts, now - 14 * 86400))
+        hours = np.floor(ts[lo : t + 1] / 3600).astype(np.int64)
+        last_complete = math.floor(now / 3600) - 1
+        keep = hours <= last_complete
+        hours, vals = hours[keep], demand[lo : t + 1][keep]
+        first = int(hours[0])
+        sums = np.bincount(hours - first, weights=vals)
+        counts = np.bincount(hours - first)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+        def past(h: int) -> float:
+            i = h - first
+            return float(mean[i]) if 0 <= i < mean.size else math.nan
+
+        start = math.floor(now / 3600)
+        caps = []
+        for h in range(start, start + AP_HORIZON_HOURS):
+            daily = [past(h - 24 * k) for k in range(1, 8) if h - 24 * k <= last_complete]
+            weekly = [past(h - 168 * k) for k in range(1, 3) if h - 168 * k <= last_complete]
+            d = [x for x in daily if math.isfinite(x)]
+            w = [x for x in weekly if math.isfinite(x)]
+            if not d and not w:
+                caps.append(0)
+                continue
+            load = sum(d) / len(d) if d else sum(w) / len(w)
+            if d and w and (now - float(ts[lo])) >= 7 * 86400:
+                load = 0.5 * load + 0.5 * sum(w) / len(w)
+            caps.append(need(load, s.per_unit * self.target))
+        self.first_hour = start
+        self.capacity = caps
+        self.next_refresh = (math.floor(now / AP_REFRESH) + 1) * AP_REFRESH
+
+    def step(self, t: int, fleet: Fleet) -> None:
+        now = float(self.series.ts[t]) + self.setup.step
+        if now >= self.next_refresh and now - float(self.series.ts[0]) >= AP_MIN_HISTORY:
+            self._refit(t, now)
+        minimum = 0
+        if self.capacity:
+            i = math.floor((now + self.buffer) / 3600) - self.first_hour
+            if 0 <= i < len(self.capacity):
+                minimum = self.capacity[i]
+        self.tt.step(t, fleet, minimum)
+
+
+def backtest_target(setup: Setup, quantile: float) -> Target:
+    """The target definition the product would hold for this trace and kind."""
+    resource: dict[str, Any] = {
+        Kind.ECS: {"cluster": "backtest", "service": "backtest"},
+        Kind.AURORA: {"cluster": "backtest"},
+        Kind.ELASTICACHE: {"replication_group": "backtest"},
+    }[setup.kind]
+    return parse_target(
+        {
+            "id": "backtest",
+            "kind": setup.kind.value,
+            "resource": resource,
+            "min_capacity": setup.min_capacity,
+            "max_capacity": setup.max_capacity,
+            "capacity_per_unit": setup.per_unit,
+            "warmup_seconds": setup.warmup_seconds,
+            "evaluate_every_seconds": min(max(setup.step, 60), 3600),
+            "load_metric": {
+                "queries": [
+                    {
+                        "Id": "load",
+                        "MetricStat": {
+                            "Metric": {"Namespace": "Backtest", "MetricName": "Load"},
+                            "Stat": "Sum",
+                        },
+                    }
+                ],
+                "period_seconds": min(max(setup.step, 60), 3600),
+            },
+            "forecast": {"quantile": quantile},
+        }
+    )
+
+
+FitFn = Callable[[FloatArray, FloatArray, float, int, float], Forecast]
+
+
+def fit_forecast_for_backtest(
+    ts: FloatArray, v: FloatArray, now: float, horizon: int, quantile: float
+) -> Forecast:
+    """The worker's fit, with the worker's history limit."""
+    return fit_forecast(
+        ts,
+        v,
+        now=now,
+        horizon_seconds=horizon,
+        quantile=quantile,
+        max_history_seconds=HISTORY_SECONDS,
+    )
+
+
+class Scaleahead:
+    """The product: a forecast refitted as the worker refits it, the worker's plan and decision
+    every evaluation interval, and the high-load alarm evaluated as CloudWatch evaluates it,
+    handled by the alarm function's law. No resource guards: a trace has no memory metric."""
+
+    name = "scaleahead"
+
+    def __init__(
+        self, series: Series, setup: Setup, quantile: float, fit: FitFn = fit_forecast_for_backtest
+    ) -> None:
+        self.series, self.setup = series, setup
+        self.target = backtest_target(setup, quantile)
+        self.quantile = quantile
+        self.fit = fit
+        self.every = evaluation_interval(self.target, setup.step)
+        self.horizon = forecast_horizon(self.target, setup.step)
+        self.period = self.target.load_metric.period_seconds
+        self.recent = recent_seconds(self.period)
+        self.forecast: Forecast | None = None
+        self.unavailable = "no forecast yet"
+        self.fitted_at = -math.inf
+        self.last_tick = -math.inf
+        self.plans: list[tuple[float, int]] = []
+        self.floor = FloorState()
+        self.alarm_state = "OK"
+        a = self.target.alarm
+        self.alarm_spec = {
+            "EvaluationPeriods": a.evaluation_periods,
+            "DatapointsToAlarm": a.datapoints_to_alarm,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        }
+        self.alarm_actions = 0
+
+    def step(self, t: int, fleet: Fleet) -> None:
+        ts, demand = self.series.ts, self.series.demand
+        target = self.target
+        now = float(ts[t]) + self.setup.step
+        if now - self.fitted_at >= target.forecast.refresh_seconds:
+            self.fitted_at = now
+            lo = int(np.searchsorted(ts, now - HISTORY_SECONDS))
+            try:
+                self.forecast = self.fit(
+                    ts[lo : t + 1], demand[lo : t + 1], now, self.horizon, self.quantile
+                )
+            except InsufficientHistory as err:
+                self.forecast, self.unavailable = None, str(err)
+
+        # The high-load alarm: its threshold follows the capacity asked for.
+        n = self.target.alarm.evaluation_periods
+        window = [float(x) for x in demand[max(0, t - n + 1) : t + 1]]
+        threshold = alarm_threshold(target, fleet.desired)
+        state = evaluate({**self.alarm_spec, "Threshold": threshold}, [*window]).state
+        if state != self.alarm_state:
+            if state == "ALARM":
+                self.floor, decision = on_alarm(
+                    target, self.floor, fleet.desired, max(window), threshold, now, now
+                )
+                if decision.execute:
+                    before = fleet.desired
+                    if fleet.set(t, decision.desired) != before:
+                        self.alarm_actions += 1
+            else:
+                self.floor, _ = on_alarm_cleared(target, self.floor, state, fleet.desired, now)
+            self.alarm_state = state
+
+        if now - self.last_tick < self.every - 1e-6:
+            return
+        self.last_tick = now
+        lo = int(np.searchsorted(ts, now - self.recent))
+        points = list(zip(ts[lo : t + 1].tolist(), demand[lo : t + 1].tolist(), strict=True))
+        obs = observe(points, now, self.period)
+        plan, _ = plan_tick(target, self.forecast, obs, now, self.every, self.unavailable)
+        stand = standing(target, plan, now, self.every, self.plans, self.floor)
+        self.plans, self.floor = stand.plans, stand.floor_state
+        decision = decide_tick(target, plan, obs, stand, fleet.desired)
+        if decision.execute:
+            fleet.set(t, decision.desired)
+
+
+def _clamp(value: int, setup: Setup) -> int:
+    return max(setup.min_capacity, min(setup.max_capacity, value))
+
+
+def rules_for(policy: str, kind: Kind) -> Rules:
+    """ElastiCache accepts one resharding at a time, whoever asks; scaleahead's own adapters
+    also add Aurora readers one change at a time and at most two shards per change."""
+    if policy == "scaleahead":
+        if kind is Kind.ELASTICACHE:
+            shards = ElastiCacheTarget.model_fields["max_shards_per_action"].default
+            return Rules(serial=True, max_out=int(shards))
+        if kind is Kind.AURORA:
+            return Rules(serial=True)
+        return Rules()
+    return Rules(serial=kind is Kind.ELASTICACHE)

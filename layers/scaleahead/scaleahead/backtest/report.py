@@ -1,0 +1,347 @@
+"""`scaleahead backtest`: run, then write steps.csv, summary.json, chart.png and a table."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scaleahead.backtest.metrics import needs
+from scaleahead.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
+from scaleahead.backtest.replay import (
+    FitCache,
+    Progress,
+    Run,
+    Sweep,
+    make_setup,
+    replay,
+    series_of,
+    sweep,
+)
+from scaleahead.backtest.sim import Setup
+from scaleahead.domain.target import Kind
+from scaleahead.traces import Trace, load_trace
+
+KNOB_NAME = {
+    "oracle": None,
+    "target-tracking": "target utilisation",
+    "aws-predictive": "target utilisation",
+    "scaleahead": "forecast quantile",
+}
+
+
+def add_parser(sub: Any) -> None:
+    b = sub.add_parser(
+        "backtest",
+        help="replay a load trace through scaleahead, target tracking, AWS-style predictive "
+        "scaling and the oracle, and score them",
+        description="Replay TRACE.csv (header 'timestamp,value') through each policy on a "
+        "simulated clock and score under-provisioning against cost.",
+    )
+    b.add_argument("trace", help="CSV file with the header 'timestamp,value'")
+    b.add_argument("--kind", choices=[k.value for k in Kind], default="ecs")
+    b.add_argument("--warmup-minutes", type=float, help="default: ecs 5, aurora 15, elasticache 30")
+    b.add_argument("--per-unit", type=float, help="load one unit serves (default: p99 / 10)")
+    b.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help=f"comma-separated, from {','.join(POLICIES)} (default: all)",
+    )
+    b.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        metavar="POLICY=VALUE",
+        help="a policy's knob, e.g. target-tracking=0.5 or scaleahead=0.95",
+    )
+    b.add_argument("--sweep", action="store_true", help="run each policy over its knob values")
+    b.add_argument("--out", default="out/backtest", help="output folder (default: out/backtest)")
+    b.set_defaults(func=cmd_backtest)
+
+
+def _policies(text: str) -> list[str]:
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in chosen if p not in POLICIES]
+    if bad or not chosen:
+        raise ValueError(f"--policies: unknown {bad or text!r}; choose from {','.join(POLICIES)}")
+    return chosen
+
+
+def _knobs(items: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in POLICIES or name == "oracle":
+            raise ValueError(f"--knob {item!r}: name a policy with a knob, e.g. scaleahead=0.95")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--knob {item!r}: {value!r} is not a number") from None
+    return out
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Progress]:
+    """A progress bar on a terminal; silence elsewhere (CI logs, pipes)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def run_backtest(
+    trace: Trace,
+    kind: Kind,
+    *,
+    policies: Sequence[str] = POLICIES,
+    knobs: dict[str, float] | None = None,
+    warmup_minutes: float | None = None,
+    per_unit: float | None = None,
+    do_sweep: bool = False,
+    fit: FitCache | None = None,
+    progress: Progress | None = None,
+) -> tuple[Setup, dict[str, Run], dict[str, Sweep]]:
+    """The default-knob runs (always) and the sweeps (when asked) of one trace and kind."""
+    setup = make_setup(trace, kind, warmup_minutes=warmup_minutes, per_unit=per_unit)
+    series = series_of(trace)
+    fit = fit or FitCache()
+    knobs = knobs or {}
+    runs = {p: replay(series, setup, p, knobs.get(p), fit=fit, progress=progress) for p in policies}
+    sweeps = sweep(series, setup, policies, fit=fit, progress=progress) if do_sweep else {}
+    return setup, runs, sweeps
+
+
+def work_units(trace: Trace, policies: Sequence[str], do_sweep: bool) -> int:
+    n = len(trace.values)
+    runs = len(policies) + (sum(len(SWEEP_KNOBS[p]) or 1 for p in policies) if do_sweep else 0)
+    return n * runs
+
+
+def summary(
+    trace: Trace, setup: Setup, runs: dict[str, Run], sweeps: dict[str, Sweep]
+) -> dict[str, Any]:
+    scored = len(trace.values) - setup.scored_from
+    out: dict[str, Any] = {
+        "trace": trace.name,
+        "settings": {
+            "kind": setup.kind.value,
+            "step_seconds": setup.step,
+            "warmup_minutes": setup.warmup_seconds / 60,
+            "per_unit": setup.per_unit,
+            "min_capacity": setup.min_capacity,
+            "max_capacity": setup.max_capacity,
+            "history_steps": setup.scored_from,
+            "scored_steps": scored,
+            "scored_from": _iso(trace.start + setup.scored_from * trace.step),
+            "filled_points": trace.filled,
+        },
+        "policies": {
+            name: {
+                "knob": r.knob if r.knob is not None else DEFAULT_KNOB[name],
+                "knob_name": KNOB_NAME[name],
+                **r.score.to_dict(),
+                **r.detail,
+            }
+            for name, r in runs.items()
+        },
+    }
+    if sweeps:
+        out["sweeps"] = {
+            name: {
+                "knob_name": KNOB_NAME[name],
+                "points": [_point(p) for p in sw.points],
+                "frontier": [_point(p) for p in sw.frontier],
+                "cost_at_1pct": sw.cost_at_1pct,
+            }
+            for name, sw in sweeps.items()
+        }
+    return out
+
+
+def _point(p: Any) -> dict[str, Any]:
+    return {"knob": p.knob, "cost": p.cost, "under_time": p.under_time}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def write_steps(trace: Trace, setup: Setup, runs: dict[str, Run], path: Path) -> None:
+    """timestamp,demand,policy,desired,capacity for every policy and scored step."""
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "demand", "policy", "desired", "capacity"])
+        stamps = [_iso(trace.start + i * trace.step) for i in range(len(trace.values))]
+        for name, r in runs.items():
+            for i in range(setup.scored_from, len(trace.values)):
+                w.writerow(
+                    [stamps[i], trace.values[i], name, int(r.desired[i]), int(r.capacity[i])]
+                )
+
+
+COLORS = {
+    "oracle": "0.3",
+    "target-tracking": "tab:red",
+    "aws-predictive": "tab:orange",
+    "scaleahead": "tab:blue",
+}
+
+
+def chart(
+    trace: Trace, setup: Setup, runs: dict[str, Run], sweeps: dict[str, Sweep], path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    s0 = setup.scored_from
+    ts = [
+        datetime.fromtimestamp(trace.start + i * trace.step, UTC)
+        for i in range(s0, len(trace.values))
+    ]
+    demand = np.asarray(trace.values[s0:], dtype=np.float64)
+    need = needs(demand, setup.per_unit)
+    panels = 2 if sweeps else 1
+    fig, axes = plt.subplots(
+        panels, 1, figsize=(13, 5.5 * panels), squeeze=False, height_ratios=[1.6, 1][:panels]
+    )
+    ax = axes[0][0]
+    ax.fill_between(ts, need, step="post", color="0.85", lw=0, label="need (demand / unit)")
+    for name, r in runs.items():
+        if name == "oracle":
+            continue
+        ax.step(ts, r.capacity[s0:], where="post", lw=0.8, color=COLORS[name], label=name)
+    ax.set_ylabel(f"{setup.kind.value} units serving")
+    ax.legend(loc="upper left", fontsize=8, ncols=4)
+    ax.set_title(
+        f"backtest of {trace.name}: {setup.kind.value}, warm-up {setup.warmup_seconds / 60:g} "
+        f"min, one unit serves {setup.per_unit:.4g}"
+    )
+    if sweeps:
+        ax2 = axes[1][0]
+        for name, sw in sweeps.items():
+            pts = sorted(sw.points, key=lambda p: p.cost)
+            ax2.plot(
+                [p.cost for p in pts],
+                [100 * p.under_time for p in pts],
+                "o-",
+                color=COLORS[name],
+                label=name,
+                ms=3,
+            )
+        ax2.axhline(1.0, color="0.5", ls=":", lw=1)
+        ax2.set_xlabel("cost (capacity-steps / need-steps)")
+        ax2.set_ylabel("under-provisioned steps (%)")
+        ax2.set_yscale("symlog", linthresh=1)
+        ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(data: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    s = data["settings"]
+    t = Table(
+        title=(
+            f"{data['trace']} · {s['kind']} · warm-up {s['warmup_minutes']:g} min · "
+            f"{s['scored_steps']} steps scored"
+        )
+    )
+    for col in (
+        "policy",
+        "knob",
+        "under",
+        "unserved",
+        "cost",
+        "short/step",
+        "excess/step",
+        "actions",
+    ):
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    sweeps = data.get("sweeps", {})
+    if sweeps:
+        t.add_column("cost @ 1%", justify="right")
+    for name, m in data["policies"].items():
+        row = [
+            name,
+            "" if m["knob"] is None else f"{m['knob']:g}",
+            f"{100 * m['under_time']:.2f}%",
+            f"{100 * m['unserved']:.2f}%",
+            _num(m["cost"]),
+            f"{m['accuracy_under']:.3f}",
+            f"{m['accuracy_over']:.3f}",
+            str(m["actions"]),
+        ]
+        if sweeps:
+            c = sweeps.get(name, {}).get("cost_at_1pct")
+            row.append("never" if c is None else f"{c:.3f}")
+        t.add_row(*row)
+    return t
+
+
+def _num(x: float | None) -> str:
+    return "inf" if x is None or not math.isfinite(x) else f"{x:.3f}"
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    console = Console()
+    try:
+        policies = _policies(args.policies)
+        knobs = _knobs(args.knob)
+        trace = load_trace(args.trace)
+        kind = Kind(args.kind)
+        make_setup(trace, kind, warmup_minutes=args.warmup_minutes, per_unit=args.per_unit)
+    except (ValueError, OSError) as err:
+        console.print(f"[red]error:[/] {err}", highlight=False)
+        return 2
+    console.print(
+        f"{trace.name}: {len(trace.values)} steps of {trace.step // 60 or trace.step} "
+        f"{'min' if trace.step >= 60 else 's'}; {trace.filled} missing points filled by "
+        "linear interpolation"
+    )
+    started = time.perf_counter()
+    with _progress(work_units(trace, policies, args.sweep), "replaying") as progress:
+        setup, runs, sweeps = run_backtest(
+            trace,
+            kind,
+            policies=policies,
+            knobs=knobs,
+            warmup_minutes=args.warmup_minutes,
+            per_unit=args.per_unit,
+            do_sweep=args.sweep,
+            progress=progress,
+        )
+    elapsed = time.perf_counter() - started
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = summary(trace, setup, runs, sweeps)
+    data["elapsed_seconds"] = round(elapsed, 2)
+    (out / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_steps(trace, setup, runs, out / "steps.csv")
+    chart(trace, setup, runs, sweeps, out / "chart.png")
+    console.print(table(data))
+    console.print(
+        f"{elapsed:.1f} s · {out / 'summary.json'} · {out / 'steps.csv'} · {out / 'chart.png'}"
+    )
+    return 0
