@@ -257,29 +257,28 @@ def chart(
 
 
 def table(data: dict[str, Any]) -> Any:
+    from rich import box
     from rich.table import Table
 
     s = data["settings"]
     t = Table(
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
+        caption="under: steps short of need · unserved: load above capacity · cost: capacity "
+        "over need · short/over: mean units per step",
         title=(
             f"{data['trace']} · {s['kind']} · warm-up {s['warmup_minutes']:g} min · "
             f"{s['scored_steps']} steps scored"
-        )
+        ),
     )
-    for col in (
-        "policy",
-        "knob",
-        "under",
-        "unserved",
-        "cost",
-        "short/step",
-        "excess/step",
-        "actions",
-    ):
-        t.add_column(col, justify="left" if col == "policy" else "right")
+    t.add_column("policy", no_wrap=True)
+    for col in ("knob", "under", "unserved", "cost", "short", "over", "actions"):
+        t.add_column(col, justify="right")
     sweeps = data.get("sweeps", {})
     if sweeps:
-        t.add_column("cost @ 1%", justify="right")
+        t.add_column("cost@1%", justify="right")
     for name, m in data["policies"].items():
         row = [
             name,

@@ -10,8 +10,8 @@ from typing import Any
 
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
 from scaleahead.domain.controller import (
-    decide_tick,
     HISTORY_SECONDS,
+    decide_tick,
     evaluation_interval,
     forecast_horizon,
     observe,
@@ -26,7 +26,6 @@ from scaleahead.domain.target import Target, TargetError
 from scaleahead.service.actuate import carry_out, record_and_observe
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
-
 
 
 def refresh_forecast(

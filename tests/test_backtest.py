@@ -1,0 +1,203 @@
+"""The backtest: its metrics on hand-made traces, its world's rules, the policies' timing, and
+that no policy but the oracle ever reads past the step it decides at."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scaleahead.backtest.metrics import Point, cost_at, frontier, needs, score
+from scaleahead.backtest.policies import Series
+from scaleahead.backtest.replay import FitCache, make_setup, replay, series_of
+from scaleahead.backtest.sim import Fleet, Rules, Setup
+from scaleahead.cli.main import main
+from scaleahead.domain.target import Kind
+from scaleahead.traces import Trace
+
+DAY = 86400
+
+
+def test_metrics_on_a_hand_made_trace():
+    demand = np.array([10.0, 20.0, 30.0, 40.0])
+    capacity = np.array([1, 1, 4, 4])
+    desired = np.array([1, 4, 4, 4])
+    s = score(demand, capacity, desired, 10.0, before=1)
+    assert list(needs(demand, 10.0)) == [1, 2, 3, 4]
+    assert s.under_time == 0.25  # step 1: 1 unit for a need of 2
+    assert s.unserved == pytest.approx(10 / 100)  # 20 arrived, 10 served
+    assert s.cost == pytest.approx(10 / 10)  # 1+1+4+4 over 1+2+3+4
+    assert s.accuracy_under == 0.25
+    assert s.accuracy_over == 0.25  # one unit too many at step 2
+    assert s.actions == 1
+    assert s.steps == 4
+
+
+def test_a_change_on_the_first_scored_step_is_an_action_and_zero_need_costs_nothing():
+    s = score(np.zeros(3), np.zeros(3, dtype=np.int64), np.array([0, 0, 0]), 5.0, before=2)
+    assert (s.actions, s.cost, s.under_time, s.unserved) == (1, 1.0, 0.0, 0.0)
+    idle = score(np.zeros(2), np.ones(2, dtype=np.int64), np.ones(2, dtype=np.int64), 5.0, before=1)
+    assert math.isinf(idle.cost)
+    assert idle.to_dict()["cost"] is None  # JSON has no infinity
+
+
+def test_frontier_and_cost_at_one_percent():
+    pts = [
+        Point(0.3, 3.0, 0.0),
+        Point(0.5, 2.0, 0.005),
+        Point(0.6, 2.5, 0.02),  # dominated by 0.5
+        Point(0.9, 1.2, 0.08),
+    ]
+    assert [p.knob for p in frontier(pts)] == [0.9, 0.5, 0.3]
+    assert cost_at(pts) == 2.0
+    assert cost_at([Point(0.9, 1.2, 0.08)]) is None
+
+
+def test_fleet_warmup_removal_serial_and_step_limit():
+    f = Fleet(2, warmup_steps=3, rules=Rules())
+    assert f.set(10, 5) == 5
+    # Asked at the end of step 10: serving from step 10 + 1 + 3.
+    assert [f.running(t) for t in (11, 13, 14)] == [2, 2, 5]
+    assert f.set(14, 1) == 1 and f.running(15) == 1  # removal: gone from the next step
+    s = Fleet(2, warmup_steps=3, rules=Rules(serial=True, max_out=2))
+    assert s.set(0, 6) == 4  # at most two added per change
+    assert s.busy(0) and s.set(1, 6) == 4  # nothing while the change warms up
+    assert not s.busy(3) and s.set(3, 6) == 6
+    assert s.actions == 2
+
+
+def _series(values: list[float], step: int, start: float = 1_400_000_000.0) -> Series:
+    ts = start + step * np.arange(len(values), dtype=np.float64)
+    return Series(ts, np.asarray(values, dtype=np.float64))
+
+
+def _setup(step: int, warmup: int, per_unit: float, scored_from: int = 0) -> Setup:
+    return Setup(Kind.ECS, step, warmup, per_unit, scored_from, 0, 1000)
+
+
+def test_target_tracking_scales_out_after_three_minutes_and_in_after_fifteen():
+    # One-minute steps, unit 10, target 100 %: load 30 for 30 min, 50 for 30 min, then 30.
+    values = [30.0] * 30 + [50.0] * 30 + [30.0] * 40
+    r = replay(_series(values, 60), _setup(60, 300, 10.0), "target-tracking", 1.0)
+    # Above target from step 30: the third datapoint above is step 32, capacity 5 asked then,
+    # serving from step 32 + 1 + 5.
+    assert r.desired[31] == 3 and r.desired[32] == 5
+    assert r.capacity[37] == 3 and r.capacity[38] == 5
+    # Back to 30 at step 60 (60 % utilisation on 5 units): 15 datapoints below 90 %, the 15th
+    # is step 74, removed at once from the next step.
+    assert r.desired[73] == 5 and r.desired[74] == 3
+    assert r.capacity[74] == 5 and r.capacity[75] == 3
+
+
+def test_the_oracle_pays_need_and_is_never_short():
+    values = [float(x) for x in np.linspace(5, 95, 200)]
+    r = replay(_series(values, 300), _setup(300, 900, 10.0, 50), "oracle", None)
+    assert r.score.under_time == 0.0 and r.score.cost == pytest.approx(1.0)
+
+
+def _daily_trace(days: int, step: int, seed: int = 7) -> list[float]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * DAY // step) * step
+    base = 100 + 80 * np.sin(2 * np.pi * t / DAY) ** 2
+    return [float(x) for x in base * rng.lognormal(0, 0.1, t.size)]
+
+
+@pytest.mark.parametrize("policy", ["target-tracking", "aws-predictive", "scaleahead"])
+def test_no_policy_looks_ahead(policy):
+    """Replacing everything after step t must not change a decision up to t."""
+    step = 1800
+    values = _daily_trace(4, step)
+    setup = _setup(step, 300, 20.0, scored_from=len(values) // 3)
+    cut = len(values) // 2 + 5
+    other = values[: cut + 1] + [v * 3 + 50 for v in values[cut + 1 :]]
+    a = replay(_series(values, step), setup, policy, None, fit=FitCache())
+    b = replay(_series(other, step), setup, policy, None, fit=FitCache())
+    assert list(a.desired[: cut + 1]) == list(b.desired[: cut + 1])
+    assert list(a.capacity[: cut + 2]) == list(b.capacity[: cut + 2])
+    # The replacement matters afterwards, so the comparison above could have failed.
+    assert list(a.desired[cut + 1 :]) != list(b.desired[cut + 1 :])
+
+
+def test_scaleahead_is_cheaper_than_target_tracking_on_a_daily_cycle():
+    step = 1800
+    values = _daily_trace(6, step)
+    trace = Trace("daily", 1_400_000_000.0, step, tuple(values), 0)
+    setup = make_setup(trace, Kind.ECS, per_unit=20.0)
+    s = series_of(trace)
+    tt = replay(s, setup, "target-tracking", 0.7)
+    sa = replay(s, setup, "scaleahead", 0.9, fit=FitCache())
+    assert sa.score.under_time <= tt.score.under_time
+    assert sa.score.cost < tt.score.cost
+
+
+def _write_trace(path: Path, values: list[float], step: int) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        for i, v in enumerate(values):
+            at = datetime.fromtimestamp(1_704_067_200 + i * step, UTC)
+            w.writerow([at.strftime("%Y-%m-%d %H:%M:%S"), v])
+
+
+def test_cli_writes_steps_summary_and_chart(tmp_path, capsys):
+    step = 1800
+    trace = tmp_path / "daily.csv"
+    _write_trace(trace, _daily_trace(4, step), step)
+    out = tmp_path / "out"
+    rc = main(["backtest", str(trace), "--kind", "aurora", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((out / "summary.json").read_text())
+    assert data["settings"]["kind"] == "aurora"
+    assert data["settings"]["warmup_minutes"] == 15
+    assert set(data["policies"]) == {"oracle", "target-tracking", "aws-predictive", "scaleahead"}
+    assert data["policies"]["oracle"]["cost"] == pytest.approx(1.0)
+    scored = data["settings"]["scored_steps"]
+    with (out / "steps.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 4 * scored
+    assert set(rows[0]) == {"timestamp", "demand", "policy", "desired", "capacity"}
+    assert (out / "chart.png").stat().st_size > 10_000
+    assert "scaleahead" in capsys.readouterr().out
+
+
+def test_cli_sweep_reports_frontiers(tmp_path):
+    step = 1800
+    trace = tmp_path / "daily.csv"
+    _write_trace(trace, _daily_trace(3, step), step)
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "backtest",
+            str(trace),
+            "--policies",
+            "oracle,target-tracking",
+            "--sweep",
+            "--out",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    sweeps = json.loads((out / "summary.json").read_text())["sweeps"]
+    assert sweeps["oracle"]["cost_at_1pct"] == pytest.approx(1.0)
+    tt = sweeps["target-tracking"]
+    assert len(tt["points"]) == 8 and tt["frontier"]
+    costs = [p["cost"] for p in tt["frontier"]]
+    assert costs == sorted(costs)
+
+
+def test_cli_refuses_bad_input_with_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,load\n1,2\n")
+    assert main(["backtest", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "expected the header 'timestamp,value'" in capsys.readouterr().out
+    good = tmp_path / "good.csv"
+    _write_trace(good, [1.0, 2.0, 3.0], 60)
+    assert main(["backtest", str(good), "--policies", "magic"]) == 2
+    assert "unknown" in capsys.readouterr().out
+    assert main(["backtest", str(good), "--per-unit", "-1"]) == 2
+    assert not (tmp_path / "o").exists()
