@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit validate clean
+.PHONY: setup demo bench test lint typecheck unit validate clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/scaleahead demo
+
+# Forecast quality on every trace in traces/ and the speed figures (minutes; prints a table).
+bench: $(STAMP)
+	$(BIN)/python -m scaleahead.backtest.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

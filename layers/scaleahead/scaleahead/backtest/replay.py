@@ -24,7 +24,9 @@ from scaleahead.backtest.policies import (
     rules_for,
 )
 from scaleahead.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Fleet, Setup
-from scaleahead.domain.series import Forecast
+from scaleahead.domain.controller import HISTORY_SECONDS
+from scaleahead.domain.forecast import fit_forecasts
+from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
 from scaleahead.traces import Trace
 
@@ -72,21 +74,34 @@ class FitCache:
     """Forecasts already fitted for this trace, by (time, horizon, quantile).
 
     A fit sees only the data before its time, and the trace is the same for every kind, knob
-    and policy run of one backtest, so the sweep and the three kinds refit nothing twice.
+    and policy run of one backtest, so the sweep and the three kinds refit nothing twice; and
+    one fit yields the forecasts of every quantile a sweep will ask for (``fit_forecasts``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, quantiles: Iterable[float] = ()) -> None:
+        self.quantiles = tuple(sorted(set(quantiles)))
         self._fits: dict[tuple[float, int, float], Forecast | Exception] = {}
 
     def __call__(self, ts: Any, v: Any, now: float, horizon: int, quantile: float) -> Forecast:
         key = (now, horizon, quantile)
-        hit = self._fits.get(key)
-        if hit is None:
+        if key not in self._fits:
+            qs = tuple(sorted({*self.quantiles, quantile}))
             try:
-                hit = fit_forecast_for_backtest(ts, v, now, horizon, quantile)
-            except Exception as err:  # InsufficientHistory, re-raised to each caller
-                hit = err
-            self._fits[key] = hit
+                fits: list[Forecast | Exception] = list(
+                    fit_forecasts(
+                        ts,
+                        v,
+                        now=now,
+                        horizon_seconds=horizon,
+                        quantiles=qs,
+                        max_history_seconds=HISTORY_SECONDS,
+                    )
+                )
+            except InsufficientHistory as err:  # re-raised to each caller
+                fits = [err] * len(qs)
+            for q, f in zip(qs, fits, strict=True):
+                self._fits[(now, horizon, q)] = f
+        hit = self._fits[key]
         if isinstance(hit, Exception):
             raise hit
         return hit

@@ -119,8 +119,10 @@ def run_backtest(
     """The default-knob runs (always) and the sweeps (when asked) of one trace and kind."""
     setup = make_setup(trace, kind, warmup_minutes=warmup_minutes, per_unit=per_unit)
     series = series_of(trace)
-    fit = fit or FitCache()
     knobs = knobs or {}
+    if fit is None:
+        wanted = [knobs.get("scaleahead", DEFAULT_KNOB["scaleahead"] or 0.9)]
+        fit = FitCache([*wanted, *(SWEEP_KNOBS["scaleahead"] if do_sweep else ())])
     runs = {p: replay(series, setup, p, knobs.get(p), fit=fit, progress=progress) for p in policies}
     sweeps = sweep(series, setup, policies, fit=fit, progress=progress) if do_sweep else {}
     return setup, runs, sweeps

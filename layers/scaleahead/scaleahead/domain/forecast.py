@@ -94,6 +94,28 @@ def fit_forecast(
     max_history_seconds: int = 14 * DAY,
     min_history_seconds: int = DAY,
 ) -> Forecast:
+    """The forecast of ``fit_forecasts`` for one quantile; see there."""
+    return fit_forecasts(
+        timestamps,
+        values,
+        now=now,
+        horizon_seconds=horizon_seconds,
+        quantiles=(quantile,),
+        max_history_seconds=max_history_seconds,
+        min_history_seconds=min_history_seconds,
+    )[0]
+
+
+def fit_forecasts(
+    timestamps: Sequence[float] | npt.ArrayLike,
+    values: Sequence[float] | npt.ArrayLike,
+    *,
+    now: float,
+    horizon_seconds: int,
+    quantiles: Sequence[float],
+    max_history_seconds: int = 14 * DAY,
+    min_history_seconds: int = DAY,
+) -> list[Forecast]:
     """Forecast load from ``now`` for ``horizon_seconds``, in the input's own units.
 
     The input is what GetMetricData returns: points in any order, with gaps, duplicates, NaN or
@@ -106,9 +128,16 @@ def fit_forecast(
     runs past ``now + horizon_seconds``. ``upper`` is the ``quantile`` of the load at the data's
     own resolution, because capacity is planned against it and a five-minute mean hides the
     minute that overloads a task.
+
+    One forecast per quantile, sharing one fit: only the band depends on the quantile, so a
+    sweep over it (the backtest's) costs one fit, and each forecast is exactly what a fit for
+    its quantile alone returns.
     """
-    if not 0.0 < quantile < 1.0:
-        raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
+    if not quantiles:
+        raise ValueError("give at least one quantile")
+    for quantile in quantiles:
+        if not 0.0 < quantile < 1.0:
+            raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
     if horizon_seconds <= 0:
         raise ValueError(f"horizon_seconds must be positive, got {horizon_seconds}")
     if not math.isfinite(now):
@@ -126,7 +155,7 @@ def fit_forecast(
     covered = float(t[-1] - t[0]) if t.size else 0.0
     if t.size < 2 or covered < min_history_seconds:
         raise InsufficientHistory(covered, float(min_history_seconds))
-    return _Fit(t, v, now, horizon_seconds, quantile, covered).forecast()
+    return _Fit(t, v, now, horizon_seconds, covered).forecasts(quantiles)
 
 
 # --- array helpers --------------------------------------------------------------------------
@@ -300,11 +329,9 @@ class _Fit:
         v: FloatArray,
         now: float,
         horizon: int,
-        quantile: float,
         covered: float,
     ) -> None:
         self.now = now
-        self.quantile = quantile
         self.covered = covered
         diffs = np.diff(t)
         diffs = diffs[diffs > 0]
@@ -367,7 +394,7 @@ class _Fit:
             daily = np.where(np.isnan(daily), by_slot[None, :], daily)
         return daily.ravel(), weekly.ravel(), honest.ravel()
 
-    def forecast(self) -> Forecast:
+    def forecasts(self, quantiles: Sequence[float]) -> list[Forecast]:
         daily, weekly, honest = self._profiles()
         # Replay origins run from a day after the first point (the profile needs a day behind
         # it) to the last; horizons up to the forecast's own, capped below a day, beyond which a
@@ -382,21 +409,28 @@ class _Fit:
         self.honest[self.last + 1 :] = False
 
         model = self._select(daily, weekly)
-        band = self._band(model)
+        bands = self._bands(model, quantiles)
         out = np.arange(self.now_slot, self.now_slot + self.n_out, dtype=np.int64) - self.base
         origin = np.full(out.shape, self.last, dtype=np.int64)
         mean = model.predict(origin, out)
-        upper = mean + band.headroom(mean, np.maximum(out - self.last, 1)) * (mean + self.floor)
-        return Forecast(
-            start=float(self.now_slot * self.step),
-            step=self.step,
-            mean=tuple(float(x) for x in mean),
-            upper=tuple(float(x) for x in upper),
-            quantile=self.quantile,
-            generated_at=self.now,
-            history_seconds=self.covered,
-            model=self._describe(model, mean, upper),
-        )
+        h = np.maximum(out - self.last, 1)
+        mean_t = tuple(float(x) for x in mean)
+        result = []
+        for q, band in zip(quantiles, bands, strict=True):
+            upper = mean + band.headroom(mean, h) * (mean + self.floor)
+            result.append(
+                Forecast(
+                    start=float(self.now_slot * self.step),
+                    step=self.step,
+                    mean=mean_t,
+                    upper=tuple(float(x) for x in upper),
+                    quantile=q,
+                    generated_at=self.now,
+                    history_seconds=self.covered,
+                    model=self._describe(model, mean, upper, q),
+                )
+            )
+        return result
 
     # --- choosing the model by replay --------------------------------------------------------
 
@@ -502,7 +536,7 @@ class _Fit:
 
     # --- the band ----------------------------------------------------------------------------
 
-    def _band(self, model: _Model) -> _Band:
+    def _bands(self, model: _Model, quantiles: Sequence[float]) -> list[_Band]:
         """Headroom from the replay residuals of ``model`` against the raw points.
 
         If the replay is too short (barely a day of history), the residuals of a flat model (the
@@ -541,9 +575,11 @@ class _Fit:
         orig, tgt = orig[keep], tgt[keep]
         pred = model.predict(orig, tgt)
         resid = (self.raw[tgt] - pred[:, None]) / (pred[:, None] + self.floor)
-        return _Band.fit(resid, pred, tgt - orig, self._band_quantile(), n_buckets)
+        return [
+            _Band.fit(resid, pred, tgt - orig, self._band_quantile(q), n_buckets) for q in quantiles
+        ]
 
-    def _band_quantile(self) -> float:
+    def _band_quantile(self, quantile: float) -> float:
         """The quantile to read off the replay, raised a little when the replay is short.
 
         Residuals within a day are strongly correlated, so the effective sample is nearer one per
@@ -552,9 +588,9 @@ class _Fit:
         and 0.907 for thirteen when q is 0.9.
         """
         n = max((self.hi - self.band_lo + 1) / self.per_day, 0.25)
-        return 1.0 - (1.0 - self.quantile) * n / (n + 1.0)
+        return 1.0 - (1.0 - quantile) * n / (n + 1.0)
 
-    def _describe(self, model: _Model, mean: FloatArray, upper: FloatArray) -> str:
+    def _describe(self, model: _Model, mean: FloatArray, upper: FloatArray, q: float) -> str:
         c = model.choice
         if c.strength == 0.0:
             shape = "flat (no usable daily cycle)"
@@ -569,7 +605,7 @@ class _Fit:
         head = float(np.sum(upper - mean)) / total if total > 0 else 0.0
         return (
             f"{shape}, {level} ({c.window_seconds // 60} min window, {fade}), "
-            f"q{self.quantile:g} headroom +{head:.0%}, step {self.step // 60} min"
+            f"q{q:g} headroom +{head:.0%}, step {self.step // 60} min"
         )
 
 
