@@ -287,11 +287,28 @@ class Scaleahead:
         }
         self.alarm_actions = 0
 
+    def _refit_due(self, now: float, fitted_at: float) -> bool:
+        """The worker's rule: refit once the forecast is ``refresh_seconds`` old."""
+        return now - fitted_at >= self.target.forecast.refresh_seconds
+
+    def fit_schedule(self, first: int) -> list[tuple[float, int, int]]:
+        """(time, first index, last index) of every fit a replay from step ``first`` makes,
+        so that they can be computed ahead, in parallel (``FitCache.prefetch``)."""
+        ts = self.series.ts
+        out = []
+        fitted_at = -math.inf
+        for t in range(first, ts.size):
+            now = float(ts[t]) + self.setup.step
+            if self._refit_due(now, fitted_at):
+                fitted_at = now
+                out.append((now, int(np.searchsorted(ts, now - HISTORY_SECONDS)), t))
+        return out
+
     def step(self, t: int, fleet: Fleet) -> None:
         ts, demand = self.series.ts, self.series.demand
         target = self.target
         now = float(ts[t]) + self.setup.step
-        if now - self.fitted_at >= target.forecast.refresh_seconds:
+        if self._refit_due(now, self.fitted_at):
             self.fitted_at = now
             lo = int(np.searchsorted(ts, now - HISTORY_SECONDS))
             try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,25 +89,86 @@ class FitCache:
         key = (now, horizon, quantile)
         if key not in self._fits:
             qs = tuple(sorted({*self.quantiles, quantile}))
-            try:
-                fits: list[Forecast | Exception] = list(
-                    fit_forecasts(
-                        ts,
-                        v,
-                        now=now,
-                        horizon_seconds=horizon,
-                        quantiles=qs,
-                        max_history_seconds=HISTORY_SECONDS,
-                    )
-                )
-            except InsufficientHistory as err:  # re-raised to each caller
-                fits = [err] * len(qs)
-            for q, f in zip(qs, fits, strict=True):
-                self._fits[(now, horizon, q)] = f
+            self._store(now, horizon, qs, _fit_all(ts, v, now, horizon, qs))
         hit = self._fits[key]
         if isinstance(hit, Exception):
             raise hit
         return hit
+
+    def _store(
+        self, now: float, horizon: int, qs: tuple[float, ...], fits: list[Forecast | Exception]
+    ) -> None:
+        for q, f in zip(qs, fits, strict=True):
+            self._fits[(now, horizon, q)] = f
+
+    def prefetch(
+        self,
+        series: Series,
+        schedule: Sequence[tuple[float, int, int]],
+        horizon: int,
+        quantile: float,
+    ) -> None:
+        """Fit ahead, on every core, the fits a replay is about to ask for.
+
+        The fits of a replay are independent of each other (each sees only the data before
+        its time), so they parallelise perfectly; the replay then finds them here. Few fits
+        are not worth a process pool.
+        """
+        todo = [r for r in schedule if (r[0], horizon, quantile) not in self._fits]
+        jobs = os.cpu_count() or 1
+        if jobs < 2 or len(todo) < PARALLEL_FITS_FROM:
+            return
+        qs = tuple(sorted({*self.quantiles, quantile}))
+        chunks = [todo[i :: jobs * 4] for i in range(jobs * 4)]
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(series,)
+        ) as pool:
+            results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
+            for chunk, fits in zip(chunks, results, strict=True):
+                for (now, _, _), f in zip(chunk, fits, strict=True):
+                    self._store(now, horizon, qs, f)
+
+
+# Below this many fits a process pool costs more than it saves.
+PARALLEL_FITS_FROM = 400
+
+_WORKER_SERIES: Series | None = None
+
+
+def _init_worker(series: Series) -> None:
+    global _WORKER_SERIES
+    _WORKER_SERIES = series
+
+
+def _fit_chunk(
+    job: tuple[list[tuple[float, int, int]], int, tuple[float, ...]],
+) -> list[list[Forecast | Exception]]:
+    chunk, horizon, qs = job
+    s = _WORKER_SERIES
+    assert s is not None
+    return [
+        _fit_all(s.ts[lo : hi + 1], s.demand[lo : hi + 1], now, horizon, qs)
+        for now, lo, hi in chunk
+    ]
+
+
+def _fit_all(
+    ts: Any, v: Any, now: float, horizon: int, qs: tuple[float, ...]
+) -> list[Forecast | Exception]:
+    try:
+        return list(
+            fit_forecasts(
+                ts,
+                v,
+                now=now,
+                horizon_seconds=horizon,
+                quantiles=qs,
+                max_history_seconds=HISTORY_SECONDS,
+            )
+        )
+    except InsufficientHistory as err:  # re-raised to each caller
+        return [err] * len(qs)
 
 
 def replay(
@@ -134,13 +198,16 @@ def replay(
         elif policy == "aws-predictive":
             p = AwsPredictive(series, setup, _knob(policy, knob), setup.warmup_seconds)
         elif policy == "scaleahead":
-            p = Scaleahead(series, setup, _knob(policy, knob), fit or fit_forecast_for_backtest)
+            sa = Scaleahead(series, setup, _knob(policy, knob), fit or fit_forecast_for_backtest)
+            if isinstance(fit, FitCache):
+                fit.prefetch(series, sa.fit_schedule(_first_step(setup)), sa.horizon, sa.quantile)
+            p = sa
         else:
             raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
         # Every policy settles within hours (cooldowns, stabilisation windows, the first fit
         # reads all history before it), so the replay starts a day before scoring, from the
         # capacity needed then; the steps before it are neither simulated nor scored.
-        first = max(0, setup.scored_from - math.ceil(SETTLE_SECONDS / setup.step))
+        first = _first_step(setup)
         start = int(min(max(need[first], lo), hi))
         fleet = Fleet(start, setup.warmup_steps, rules_for(policy, setup.kind), first)
         desired = np.clip(need, lo, hi)
@@ -162,6 +229,10 @@ def replay(
     before = int(desired[s0 - 1]) if s0 > 0 else int(desired[0])
     sc = score(demand[s0:], capacity[s0:], desired[s0:], setup.per_unit, before=before)
     return Run(policy, knob, desired, capacity, sc, detail)
+
+
+def _first_step(setup: Setup) -> int:
+    return max(0, setup.scored_from - math.ceil(SETTLE_SECONDS / setup.step))
 
 
 def _knob(policy: str, knob: float | None) -> float:

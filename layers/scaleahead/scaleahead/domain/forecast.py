@@ -428,6 +428,7 @@ class _Fit:
                     generated_at=self.now,
                     history_seconds=self.covered,
                     model=self._describe(model, mean, upper, q),
+                    level_window_seconds=float(model.choice.window_seconds),
                 )
             )
         return result

@@ -35,7 +35,29 @@ LOOKBACK_SECONDS = 30 * 60
 def level_correction(
     forecast: Forecast, observed: Sequence[tuple[float, float]], now: float
 ) -> float:
-    """How much to scale the stored forecast by: recent observed load over forecast ``mean``.
+    """How much to scale the stored forecast by: ``observed_ratio``, trusted in proportion to
+    the time since the fit.
+
+    The fit already corrected its forecast to the load's level over a window it chose itself
+    (``Forecast.level_window_seconds``: half an hour on a smooth series, two hours on a noisy
+    one). The minutes since then are new evidence, worth as much as that window once they are
+    as long: ``1 + w (ratio - 1)`` with ``w = elapsed / (elapsed + window)``. Taking the ratio
+    at face value instead made the plan follow the noise of the first one or two datapoints
+    after every refit; on the NAB ELB trace that cost a third more capacity for the same
+    shortfall in the backtest (cost at 1 % under-provisioning 3.28 against none reached).
+    """
+    ratio = observed_ratio(forecast, observed, now)
+    elapsed = now - forecast.generated_at if math.isfinite(now) else 0.0
+    if ratio == 1.0 or not elapsed > 0.0:
+        return 1.0
+    w = elapsed / (elapsed + max(forecast.level_window_seconds, 1.0))
+    return min(max(1.0 + w * (ratio - 1.0), MIN_LEVEL), MAX_LEVEL)
+
+
+def observed_ratio(
+    forecast: Forecast, observed: Sequence[tuple[float, float]], now: float
+) -> float:
+    """Recent observed load over forecast ``mean``.
 
     Each observed point is paired with the forecast mean of the slot holding it. The points
     whose ratio is most extreme (a tenth at each end, or one each when there are five to nine)

@@ -35,6 +35,8 @@ class Forecast:
     generated_at: float
     history_seconds: float
     model: str
+    # The window over which the fit measured the load's level (see ``domain.level``).
+    level_window_seconds: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.step <= 0:
@@ -82,6 +84,7 @@ class Forecast:
             "generated_at": self.generated_at,
             "history_seconds": self.history_seconds,
             "model": self.model,
+            "level_window_seconds": self.level_window_seconds,
         }
 
     @classmethod
@@ -95,4 +98,5 @@ class Forecast:
             generated_at=float(item["generated_at"]),
             history_seconds=float(item["history_seconds"]),
             model=str(item["model"]),
+            level_window_seconds=float(item.get("level_window_seconds", 1800.0)),
         )
