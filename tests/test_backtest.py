@@ -185,7 +185,7 @@ def test_cli_sweep_reports_frontiers(tmp_path):
     sweeps = json.loads((out / "summary.json").read_text())["sweeps"]
     assert sweeps["oracle"]["cost_at_1pct"] == pytest.approx(1.0)
     tt = sweeps["target-tracking"]
-    assert len(tt["points"]) == 8 and tt["frontier"]
+    assert len(tt["points"]) == 10 and tt["frontier"]
     costs = [p["cost"] for p in tt["frontier"]]
     assert costs == sorted(costs)
 
@@ -201,3 +201,20 @@ def test_cli_refuses_bad_input_with_a_clear_error(tmp_path, capsys):
     assert "unknown" in capsys.readouterr().out
     assert main(["backtest", str(good), "--per-unit", "-1"]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_fits_computed_ahead_in_parallel_are_the_fits_the_replay_would_make(monkeypatch):
+    import scaleahead.backtest.replay as rp
+    from scaleahead.backtest.policies import fit_forecast_for_backtest
+
+    step = 1800
+    values = _daily_trace(5, step)
+    setup = _setup(step, 900, 20.0, scored_from=len(values) // 3)
+    plain = replay(_series(values, step), setup, "scaleahead", 0.9, fit=fit_forecast_for_backtest)
+    monkeypatch.setattr(rp, "PARALLEL_FITS_FROM", 10)
+    cache = FitCache([0.8, 0.9])
+    ahead = replay(_series(values, step), setup, "scaleahead", 0.9, fit=cache)
+    assert list(ahead.desired) == list(plain.desired)
+    assert ahead.score == plain.score
+    # The daily model choice and the hourly refits that keep it were both fitted ahead.
+    assert len(cache._fits) >= 2 * 60

@@ -387,3 +387,28 @@ def test_one_fit_for_several_quantiles_equals_one_fit_per_quantile():
     for q, got in zip((0.8, 0.95), both, strict=True):
         assert got == fit_forecast(t, v, now=now, horizon_seconds=6 * 3600, quantile=q)
     assert both[0].mean == both[1].mean and sum(both[1].upper) > sum(both[0].upper)
+
+
+def test_refits_keep_the_model_chosen_for_a_day() -> None:
+    from dataclasses import replace
+
+    from scaleahead.domain.forecast import RESELECT_SECONDS
+
+    name = "elb_request_count_8c0756"
+    ts, _, _ = trace(name)
+    now = float(ts[0]) + 10 * DAY
+    first = fit_forecast(*history(name, now), now=now, horizon_seconds=6 * HOUR)
+    assert first.choice is not None and first.chosen_at == now
+    # Force a different choice, to see that a refit within the day keeps it, not re-chooses.
+    odd = replace(first, choice=(0.0, 0.0, 7200.0, 0.0, -1.0))
+    later = now + 5 * HOUR
+    kept = fit_forecast(*history(name, later), now=later, horizon_seconds=6 * HOUR, previous=odd)
+    assert kept.choice == odd.choice and kept.chosen_at == now
+    assert "flat" in kept.model and "held" in kept.model and kept.level_window_seconds == 7200
+    again = now + RESELECT_SECONDS
+    fresh = fit_forecast(*history(name, again), now=again, horizon_seconds=6 * HOUR, previous=odd)
+    assert fresh.chosen_at == again
+    assert fresh == fit_forecast(*history(name, again), now=again, horizon_seconds=6 * HOUR)
+    stored = Forecast.from_item(kept.to_item())
+    assert (stored.choice, stored.chosen_at) == (kept.choice, kept.chosen_at)
+    assert Forecast.from_item({**kept.to_item(), "choice": [1, "x"]}).choice is None

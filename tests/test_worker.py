@@ -53,6 +53,21 @@ def test_scales_out_one_warmup_before_the_daily_peak(aws: Aws) -> None:
     assert alarm["MetricAlarms"][0]["Threshold"] == aws.desired() * 100.0
 
 
+def test_the_hourly_refit_keeps_the_model_chosen_by_the_previous_one(aws: Aws) -> None:
+    from scaleahead.domain.series import Forecast
+
+    history(aws, 3, until=NOW + 3600)
+    aws.apply(target())
+    process_target(aws.rt, "web", NOW)
+    first = aws.rt.store.get_forecast("web")
+    process_target(aws.rt, "web", NOW + 3600)
+    second = aws.rt.store.get_forecast("web")
+    assert first is not None and second is not None and first.forecast and second.forecast
+    a, b = Forecast.from_item(first.forecast), Forecast.from_item(second.forecast)
+    assert b.generated_at == NOW + 3600  # refitted...
+    assert (b.choice, b.chosen_at) == (a.choice, NOW)  # ...with the model chosen an hour ago
+
+
 def test_short_warmup_waits_for_the_peak(aws: Aws) -> None:
     history(aws, 3)
     aws.apply(target(warmup_seconds=60))

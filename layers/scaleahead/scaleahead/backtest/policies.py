@@ -49,9 +49,9 @@ DEFAULT_KNOB: dict[str, float | None] = {
 }
 SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
     "oracle": (),
-    "target-tracking": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-    "aws-predictive": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-    "scaleahead": (0.6, 0.7, 0.8, 0.9, 0.95, 0.98),
+    "target-tracking": (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+    "aws-predictive": (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+    "scaleahead": (0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
 }
 
 # Application Auto Scaling's target tracking, as documented: the high alarm wants 3 one-minute
@@ -236,13 +236,18 @@ def backtest_target(setup: Setup, quantile: float) -> Target:
     )
 
 
-FitFn = Callable[[FloatArray, FloatArray, float, int, float], Forecast]
+FitFn = Callable[[FloatArray, FloatArray, float, int, float, Forecast | None], Forecast]
 
 
 def fit_forecast_for_backtest(
-    ts: FloatArray, v: FloatArray, now: float, horizon: int, quantile: float
+    ts: FloatArray,
+    v: FloatArray,
+    now: float,
+    horizon: int,
+    quantile: float,
+    previous: Forecast | None = None,
 ) -> Forecast:
-    """The worker's fit, with the worker's history limit."""
+    """The worker's fit, with the worker's history limit and its previous forecast."""
     return fit_forecast(
         ts,
         v,
@@ -250,6 +255,7 @@ def fit_forecast_for_backtest(
         horizon_seconds=horizon,
         quantile=quantile,
         max_history_seconds=HISTORY_SECONDS,
+        previous=previous,
     )
 
 
@@ -313,7 +319,12 @@ class Scaleahead:
             lo = int(np.searchsorted(ts, now - HISTORY_SECONDS))
             try:
                 self.forecast = self.fit(
-                    ts[lo : t + 1], demand[lo : t + 1], now, self.horizon, self.quantile
+                    ts[lo : t + 1],
+                    demand[lo : t + 1],
+                    now,
+                    self.horizon,
+                    self.quantile,
+                    self.forecast,
                 )
             except InsufficientHistory as err:
                 self.forecast, self.unavailable = None, str(err)

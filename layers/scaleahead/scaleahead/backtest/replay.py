@@ -28,7 +28,7 @@ from scaleahead.backtest.policies import (
 )
 from scaleahead.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Fleet, Setup
 from scaleahead.domain.controller import HISTORY_SECONDS
-from scaleahead.domain.forecast import fit_forecasts
+from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
 from scaleahead.traces import Trace
@@ -73,33 +73,53 @@ class Run:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+Reuse = tuple[tuple[float, ...], float] | None
+FitKey = tuple[float, int, float, Reuse]
+
+
 class FitCache:
-    """Forecasts already fitted for this trace, by (time, horizon, quantile).
+    """Forecasts already fitted for this trace, by (time, horizon, quantile, model reused).
 
     A fit sees only the data before its time, and the trace is the same for every kind, knob
     and policy run of one backtest, so the sweep and the three kinds refit nothing twice; and
     one fit yields the forecasts of every quantile a sweep will ask for (``fit_forecasts``).
+    The model choice a refit keeps from the previous forecast is part of the key: it is the
+    same for every quantile, so the runs of a sweep share their fits.
     """
 
     def __init__(self, quantiles: Iterable[float] = ()) -> None:
         self.quantiles = tuple(sorted(set(quantiles)))
-        self._fits: dict[tuple[float, int, float], Forecast | Exception] = {}
+        self._fits: dict[FitKey, Forecast | Exception] = {}
 
-    def __call__(self, ts: Any, v: Any, now: float, horizon: int, quantile: float) -> Forecast:
-        key = (now, horizon, quantile)
+    def __call__(
+        self,
+        ts: Any,
+        v: Any,
+        now: float,
+        horizon: int,
+        quantile: float,
+        previous: Forecast | None = None,
+    ) -> Forecast:
+        reuse = _reuse(previous, now)
+        key = (now, horizon, quantile, reuse)
         if key not in self._fits:
             qs = tuple(sorted({*self.quantiles, quantile}))
-            self._store(now, horizon, qs, _fit_all(ts, v, now, horizon, qs))
+            self._store(now, horizon, qs, reuse, _fit_all(ts, v, now, horizon, qs, previous))
         hit = self._fits[key]
         if isinstance(hit, Exception):
             raise hit
         return hit
 
     def _store(
-        self, now: float, horizon: int, qs: tuple[float, ...], fits: list[Forecast | Exception]
+        self,
+        now: float,
+        horizon: int,
+        qs: tuple[float, ...],
+        reuse: Reuse,
+        fits: list[Forecast | Exception],
     ) -> None:
         for q, f in zip(qs, fits, strict=True):
-            self._fits[(now, horizon, q)] = f
+            self._fits[(now, horizon, q, reuse)] = f
 
     def prefetch(
         self,
@@ -110,24 +130,63 @@ class FitCache:
     ) -> None:
         """Fit ahead, on every core, the fits a replay is about to ask for.
 
-        The fits of a replay are independent of each other (each sees only the data before
-        its time), so they parallelise perfectly; the replay then finds them here. Few fits
-        are not worth a process pool.
+        Each fit sees only the data before its time, so the fits parallelise, in two rounds:
+        first those that choose a model (one a day), then the refits that keep it. The replay
+        then finds them here; any it does not (after a fit that failed) it fits itself. Few
+        fits are not worth a process pool.
         """
-        todo = [r for r in schedule if (r[0], horizon, quantile) not in self._fits]
         jobs = os.cpu_count() or 1
-        if jobs < 2 or len(todo) < PARALLEL_FITS_FROM:
+        if jobs < 2 or len(schedule) < PARALLEL_FITS_FROM:
             return
         qs = tuple(sorted({*self.quantiles, quantile}))
-        chunks = [todo[i :: jobs * 4] for i in range(jobs * 4)]
+        choosing: list[tuple[float, int, int]] = []
+        keeping: list[tuple[tuple[float, int, int], float]] = []  # (fit, when chosen)
+        chosen_at: float | None = None
+        for item in schedule:
+            now = item[0]
+            if chosen_at is None or now - chosen_at >= RESELECT_SECONDS:
+                choosing.append(item)
+                chosen_at = now
+            else:
+                keeping.append((item, chosen_at))
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
             max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(series,)
         ) as pool:
-            results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
-            for chunk, fits in zip(chunks, results, strict=True):
-                for (now, _, _), f in zip(chunk, fits, strict=True):
-                    self._store(now, horizon, qs, f)
+
+            def run(items: list[tuple[tuple[float, int, int], Forecast | None]]) -> None:
+                chunks = [items[i :: jobs * 4] for i in range(jobs * 4)]
+                results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
+                for chunk, fits in zip(chunks, results, strict=True):
+                    for ((now, _, _), prev), f in zip(chunk, fits, strict=True):
+                        self._store(now, horizon, qs, _reuse(prev, now), f)
+
+            run([(i, None) for i in choosing if (i[0], horizon, quantile, None) not in self._fits])
+            first: dict[float, Forecast] = {}
+            for now, _, _ in choosing:
+                hit = self._fits.get((now, horizon, quantile, None))
+                if isinstance(hit, Forecast):
+                    first[now] = hit
+            run(
+                [
+                    (item, first[at])
+                    for item, at in keeping
+                    if at in first
+                    and (item[0], horizon, quantile, _reuse(first[at], item[0])) not in self._fits
+                ]
+            )
+
+
+def _reuse(previous: Forecast | None, now: float) -> Reuse:
+    """What a fit at ``now`` keeps of ``previous`` (``fit_forecasts``' rule), as a cache key."""
+    if (
+        previous is None
+        or previous.choice is None
+        or previous.chosen_at is None
+        or not 0.0 <= now - previous.chosen_at < RESELECT_SECONDS
+    ):
+        return None
+    return previous.choice, previous.chosen_at
 
 
 # Below this many fits a process pool costs more than it saves.
@@ -142,19 +201,24 @@ def _init_worker(series: Series) -> None:
 
 
 def _fit_chunk(
-    job: tuple[list[tuple[float, int, int]], int, tuple[float, ...]],
+    job: tuple[list[tuple[tuple[float, int, int], Forecast | None]], int, tuple[float, ...]],
 ) -> list[list[Forecast | Exception]]:
     chunk, horizon, qs = job
     s = _WORKER_SERIES
     assert s is not None
     return [
-        _fit_all(s.ts[lo : hi + 1], s.demand[lo : hi + 1], now, horizon, qs)
-        for now, lo, hi in chunk
+        _fit_all(s.ts[lo : hi + 1], s.demand[lo : hi + 1], now, horizon, qs, prev)
+        for (now, lo, hi), prev in chunk
     ]
 
 
 def _fit_all(
-    ts: Any, v: Any, now: float, horizon: int, qs: tuple[float, ...]
+    ts: Any,
+    v: Any,
+    now: float,
+    horizon: int,
+    qs: tuple[float, ...],
+    previous: Forecast | None = None,
 ) -> list[Forecast | Exception]:
     try:
         return list(
@@ -165,6 +229,7 @@ def _fit_all(
                 horizon_seconds=horizon,
                 quantiles=qs,
                 max_history_seconds=HISTORY_SECONDS,
+                previous=previous,
             )
         )
     except InsufficientHistory as err:  # re-raised to each caller

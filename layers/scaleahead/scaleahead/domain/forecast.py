@@ -72,6 +72,8 @@ _ERROR_CAP = 3.0
 # The band is relative to the forecast plus this share of the mean load, so that a forecast of
 # zero (an idle night) still gets a finite, non-zero band.
 _BAND_FLOOR = 0.05
+# How long a chosen model is kept by the refits that follow (see ``fit_forecasts``).
+RESELECT_SECONDS = DAY
 # Replay sizes: enough pseudo-forecasts for stable choices and quantiles, few enough to keep a
 # 14-day fit of 1-minute data within tens of milliseconds.
 _SELECT_POINTS = 4000
@@ -93,6 +95,7 @@ def fit_forecast(
     quantile: float = 0.9,
     max_history_seconds: int = 14 * DAY,
     min_history_seconds: int = DAY,
+    previous: Forecast | None = None,
 ) -> Forecast:
     """The forecast of ``fit_forecasts`` for one quantile; see there."""
     return fit_forecasts(
@@ -103,6 +106,7 @@ def fit_forecast(
         quantiles=(quantile,),
         max_history_seconds=max_history_seconds,
         min_history_seconds=min_history_seconds,
+        previous=previous,
     )[0]
 
 
@@ -115,6 +119,7 @@ def fit_forecasts(
     quantiles: Sequence[float],
     max_history_seconds: int = 14 * DAY,
     min_history_seconds: int = DAY,
+    previous: Forecast | None = None,
 ) -> list[Forecast]:
     """Forecast load from ``now`` for ``horizon_seconds``, in the input's own units.
 
@@ -132,6 +137,11 @@ def fit_forecasts(
     One forecast per quantile, sharing one fit: only the band depends on the quantile, so a
     sweep over it (the backtest's) costs one fit, and each forecast is exactly what a fit for
     its quantile alone returns.
+
+    ``previous`` is the last forecast of this load: the model it chose (weekly weight, level
+    window, fade) is kept for ``RESELECT_SECONDS`` from when it was chosen, and only the
+    profiles, the level and the band are refitted. The choice moves slowly, and choosing costs
+    over half a fit, so hourly refits choose once a day.
     """
     if not quantiles:
         raise ValueError("give at least one quantile")
@@ -155,7 +165,18 @@ def fit_forecasts(
     covered = float(t[-1] - t[0]) if t.size else 0.0
     if t.size < 2 or covered < min_history_seconds:
         raise InsufficientHistory(covered, float(min_history_seconds))
-    return _Fit(t, v, now, horizon_seconds, covered).forecasts(quantiles)
+    reuse, chosen_at = None, now
+    if (
+        previous is not None
+        and previous.choice is not None
+        and previous.chosen_at is not None
+        and 0.0 <= now - previous.chosen_at < RESELECT_SECONDS
+    ):
+        reuse, chosen_at = _Choice.from_tuple(previous.choice), previous.chosen_at
+    fit = _Fit(t, v, now, horizon_seconds, covered)
+    if reuse is not None and previous is not None and previous.step != fit.step:
+        reuse, chosen_at = None, now  # the data's resolution changed: choose again
+    return fit.forecasts(quantiles, reuse, chosen_at)
 
 
 # --- array helpers --------------------------------------------------------------------------
@@ -301,6 +322,18 @@ class _Choice:
     additive: bool = False
     fade: float = 4 * 3600.0
 
+    def to_tuple(self) -> tuple[float, ...]:
+        """For ``Forecast.choice``: plain finite numbers (DynamoDB stores no infinity)."""
+        fade = self.fade if math.isfinite(self.fade) else -1.0
+        return (self.weekly, self.strength, float(self.window_seconds), float(self.additive), fade)
+
+    @staticmethod
+    def from_tuple(t: Sequence[float]) -> _Choice:
+        weekly, strength, window, additive, fade = (float(x) for x in t)
+        return _Choice(
+            weekly, strength, int(window), bool(additive), fade if fade > 0 else math.inf
+        )
+
 
 @dataclass(frozen=True)
 class _Model:
@@ -394,7 +427,9 @@ class _Fit:
             daily = np.where(np.isnan(daily), by_slot[None, :], daily)
         return daily.ravel(), weekly.ravel(), honest.ravel()
 
-    def forecasts(self, quantiles: Sequence[float]) -> list[Forecast]:
+    def forecasts(
+        self, quantiles: Sequence[float], reuse: _Choice | None, chosen_at: float
+    ) -> list[Forecast]:
         daily, weekly, honest = self._profiles()
         # Replay origins run from a day after the first point (the profile needs a day behind
         # it) to the last; horizons up to the forecast's own, capped below a day, beyond which a
@@ -408,7 +443,7 @@ class _Fit:
         self.honest = honest & np.isfinite(self.y)
         self.honest[self.last + 1 :] = False
 
-        model = self._select(daily, weekly)
+        model = self._select(daily, weekly, reuse)
         bands = self._bands(model, quantiles)
         out = np.arange(self.now_slot, self.now_slot + self.n_out, dtype=np.int64) - self.base
         origin = np.full(out.shape, self.last, dtype=np.int64)
@@ -429,13 +464,15 @@ class _Fit:
                     history_seconds=self.covered,
                     model=self._describe(model, mean, upper, q),
                     level_window_seconds=float(model.choice.window_seconds),
+                    choice=model.choice.to_tuple(),
+                    chosen_at=chosen_at,
                 )
             )
         return result
 
     # --- choosing the model by replay --------------------------------------------------------
 
-    def _select(self, daily: FloatArray, weekly: FloatArray) -> _Model:
+    def _select(self, daily: FloatArray, weekly: FloatArray, reuse: _Choice | None) -> _Model:
         s = self.step
         y = self.y
         last = self.last
@@ -513,7 +550,7 @@ class _Fit:
             if errs[k] < best[0] * (1 - 1e-9):
                 best = (float(errs[k]), _Choice(w, strength, window, additive, _LEVEL_FADES[k]))
 
-        if tgt.size >= _MIN_SELECT:
+        if reuse is None and tgt.size >= _MIN_SELECT:
             # Coordinate search: the weekly weight under a default correction, then the
             # correction's form under that weight. A full grid costs 5x more for no gain seen.
             for w in _WEEKLY_WEIGHTS:
@@ -530,7 +567,7 @@ class _Fit:
                     for additive in (False, True) if strength > 0.0 else (False,):
                         if (window, strength, additive) != (1800, 1.0, False):
                             consider(w_best, strength, window, additive)
-        choice = best[1]
+        choice = reuse or best[1]
         b, cum_b = baseline(choice.weekly, choice.strength)
         corr = correction(cum_b, window_slots(choice.window_seconds), choice.additive, replay=False)
         return _Model(s, b, corr, choice)

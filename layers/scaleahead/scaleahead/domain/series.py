@@ -22,6 +22,10 @@ class InsufficientHistory(Exception):
             f"{needed_seconds / 3600:.0f} h, so the target runs reactive-only until then"
         )
 
+    def __reduce__(self) -> tuple[type[InsufficientHistory], tuple[float, float]]:
+        # Picklable, so that fits made in a worker process can report it.
+        return (InsufficientHistory, (self.covered_seconds, self.needed_seconds))
+
 
 @dataclass(frozen=True)
 class Forecast:
@@ -37,6 +41,9 @@ class Forecast:
     model: str
     # The window over which the fit measured the load's level (see ``domain.level``).
     level_window_seconds: float = 1800.0
+    # The fitted model's form, and when it was chosen, for the next refits to keep it.
+    choice: tuple[float, ...] | None = None
+    chosen_at: float | None = None
 
     def __post_init__(self) -> None:
         if self.step <= 0:
@@ -85,6 +92,8 @@ class Forecast:
             "history_seconds": self.history_seconds,
             "model": self.model,
             "level_window_seconds": self.level_window_seconds,
+            "choice": list(self.choice) if self.choice is not None else None,
+            "chosen_at": self.chosen_at,
         }
 
     @classmethod
@@ -99,4 +108,18 @@ class Forecast:
             history_seconds=float(item["history_seconds"]),
             model=str(item["model"]),
             level_window_seconds=float(item.get("level_window_seconds", 1800.0)),
+            choice=_choice(item.get("choice")),
+            chosen_at=float(item["chosen_at"]) if item.get("chosen_at") is not None else None,
         )
+
+
+def _choice(raw: Any) -> tuple[float, ...] | None:
+    """A stored model choice, or None when absent or not five finite numbers (a later refit
+    then simply chooses again)."""
+    if not isinstance(raw, list | tuple) or len(raw) != 5:
+        return None
+    try:
+        out = tuple(float(x) for x in raw)
+    except (TypeError, ValueError):
+        return None
+    return out if all(math.isfinite(x) for x in out) else None

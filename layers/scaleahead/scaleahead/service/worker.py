@@ -29,8 +29,16 @@ from scaleahead.store import LeaseHeld, StoredForecast
 
 
 def refresh_forecast(
-    rt: Runtime, target: Target, now: float, history: list[tuple[float, float]]
+    rt: Runtime,
+    target: Target,
+    now: float,
+    history: list[tuple[float, float]],
+    previous: StoredForecast | None = None,
 ) -> StoredForecast:
+    """Refit and store; the previous forecast lends the fit its model choice (kept a day)."""
+    before = None
+    if previous is not None and previous.status == "ok" and previous.forecast:
+        before = Forecast.from_item(previous.forecast)
     try:
         fc = fit_forecast(
             [t for t, _ in history],
@@ -39,6 +47,7 @@ def refresh_forecast(
             horizon_seconds=forecast_horizon(target, rt.settings.tick_seconds),
             quantile=target.forecast.quantile,
             max_history_seconds=HISTORY_SECONDS,
+            previous=before,
         )
     except InsufficientHistory as err:
         stored = StoredForecast("reactive-only", now, str(err), None)
@@ -72,7 +81,7 @@ def process_target(
     )
     if refresh:
         history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
-        stored = refresh_forecast(rt, target, now, history)
+        stored = refresh_forecast(rt, target, now, history, stored)
     else:
         history = rt.metrics.load_series(target, now - recent_seconds(period), now)
     obs = observe(history, now, period)
