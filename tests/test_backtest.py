@@ -218,3 +218,15 @@ def test_fits_computed_ahead_in_parallel_are_the_fits_the_replay_would_make(monk
     assert ahead.score == plain.score
     # The daily model choice and the hourly refits that keep it were both fitted ahead.
     assert len(cache._fits) >= 2 * 60
+
+
+def test_below_counts_the_frontier_settings_beaten():
+    from scaleahead.backtest.metrics import below
+
+    theirs = [Point(0.3, 3.0, 0.006), Point(0.5, 2.0, 0.02), Point(0.9, 1.2, 0.04)]
+    mine = [Point(0.9, 1.5, 0.01), Point(0.99, 3.5, 0.005)]
+    # 3.0 at 0.6 % is beaten by 3.5? No, dearer. 2.0 at 2 % by 1.5 at 1 %: yes. 1.2: no.
+    assert below(mine, theirs) == (1, 3)
+    assert below(theirs, theirs) == (0, 3)
+    # Settings short on more than 5 % of the steps (or under 0.5 %) are not compared.
+    assert below(mine, [*theirs, Point(0.95, 1.0, 0.2), Point(0.1, 9.0, 0.0)]) == (1, 3)

@@ -85,10 +85,12 @@ def render(results: list[dict[str, Any]]) -> Any:
         collapse_padding=True,
         title="cost at 1 % under-provisioning (capacity-steps / need-steps; oracle = 1)",
         caption="TT: target tracking · AP: AWS-style predictive + TT · SA: scaleahead · "
-        "vs TT: SA's saving · never: no setting reaches 1 %",
+        "vs TT: SA's saving at 1 % · never: no setting reaches 1 % · <TT, <AP: of TT's "
+        "(AP's) frontier settings short on 0.5-5 % of steps, how many a scaleahead setting "
+        "beats (cheaper, no more short)",
     )
     t.add_column("trace", no_wrap=True)
-    for col in ("kind", "TT", "AP", "SA", "vs TT"):
+    for col in ("kind", "TT", "AP", "SA", "vs TT", "<TT", "<AP"):
         t.add_column(col, justify="right", no_wrap=True)
     for d in results:
         sw = d["sweeps"]
@@ -98,7 +100,10 @@ def render(results: list[dict[str, Any]]) -> Any:
         saving = "" if tt is None or sa is None else f"{100 * (1 - sa / tt):+.0f}%"
         if sa is not None and tt is None:
             saving = "TT never"
-        t.add_row(d["trace"][:26], d["settings"]["kind"], _fmt(tt), _fmt(ap), _fmt(sa), saving)
+        bt = "{}/{}".format(*sw["target-tracking"]["scaleahead_below"])
+        ba = "{}/{}".format(*sw["aws-predictive"]["scaleahead_below"])
+        kind = d["settings"]["kind"].replace("elasticache", "cache")
+        t.add_row(d["trace"][:22], kind, _fmt(tt), _fmt(ap), _fmt(sa), saving, bt, ba)
     return t
 
 

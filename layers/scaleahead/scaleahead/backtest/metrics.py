@@ -94,3 +94,23 @@ def cost_at(points: Sequence[Point], under_time: float = ONE_PERCENT) -> float |
     """The lowest cost among settings with under_time at or below the level; None if none."""
     ok = [p.cost for p in points if p.under_time <= under_time + 1e-12]
     return min(ok) if ok else None
+
+
+# The shortfall range over which frontiers are compared: what a user would run at. Below it the
+# knobs run out (no setting of a forecast is never short on a noisy trace); above it, capacity
+# is short on more than one step in twenty and nobody wants the saving.
+COMPARE_RANGE = (0.005, 0.05)
+
+
+def below(
+    mine: Sequence[Point], theirs: Sequence[Point], span: tuple[float, float] = COMPARE_RANGE
+) -> tuple[int, int]:
+    """How many of ``theirs``' frontier settings with under_time in ``span`` ``mine`` beats:
+    a setting of mine at most as short of capacity and strictly cheaper. Returns (k, n)."""
+    lo, hi = span
+    front = [p for p in frontier(theirs) if lo <= p.under_time <= hi]
+    wins = 0
+    for p in front:
+        c = cost_at(mine, p.under_time)
+        wins += c is not None and c < p.cost
+    return wins, len(front)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scaleahead.backtest.metrics import needs
+from scaleahead.backtest.metrics import below, needs
 from scaleahead.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
 from scaleahead.backtest.replay import (
     FitCache,
@@ -172,6 +172,12 @@ def summary(
             }
             for name, sw in sweeps.items()
         }
+        if "scaleahead" in sweeps:
+            mine = sweeps["scaleahead"].points
+            for name, sw in sweeps.items():
+                if name not in {"scaleahead", "oracle"}:
+                    k, n = below(mine, sw.points)
+                    out["sweeps"][name]["scaleahead_below"] = [k, n]
     return out
 
 
