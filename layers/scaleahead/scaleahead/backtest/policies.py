@@ -63,7 +63,8 @@ TT_IN_RATIO = 0.9
 TT_COOLDOWN_SECONDS = 300
 # Predictive scaling: at least a day of history, up to 14 days, an hourly forecast for the next
 # 48 hours refreshed every 6 hours, applied as a minimum from the start of each hour less the
-# scheduling buffer (AWS's default 300 s).
+# scheduling buffer. AWS's default buffer is 300 s; the backtest gives it the warm-up when that
+# is longer, as a user would, so that a 30-min reshard is not judged by a 5-min head start.
 AP_MIN_HISTORY = 86400
 AP_REFRESH = 6 * 3600
 AP_HORIZON_HOURS = 48

@@ -14,6 +14,7 @@ import numpy as np
 
 from scaleahead.backtest.metrics import IntArray, Point, Score, cost_at, frontier, needs, score
 from scaleahead.backtest.policies import (
+    AP_BUFFER_SECONDS,
     DEFAULT_KNOB,
     POLICIES,
     SWEEP_KNOBS,
@@ -261,7 +262,9 @@ def replay(
         if policy == "target-tracking":
             p = TargetTracking(series, setup, _knob(policy, knob))
         elif policy == "aws-predictive":
-            p = AwsPredictive(series, setup, _knob(policy, knob), setup.warmup_seconds)
+            # A user sets the scheduling buffer to the warm-up, or capacity would arrive late.
+            buffer = max(AP_BUFFER_SECONDS, setup.warmup_seconds)
+            p = AwsPredictive(series, setup, _knob(policy, knob), buffer)
         elif policy == "scaleahead":
             sa = Scaleahead(series, setup, _knob(policy, knob), fit or fit_forecast_for_backtest)
             if isinstance(fit, FitCache):
