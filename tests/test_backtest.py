@@ -230,3 +230,23 @@ def test_below_counts_the_frontier_settings_beaten():
     assert below(theirs, theirs) == (0, 3)
     # Settings short on more than 5 % of the steps (or under 0.5 %) are not compared.
     assert below(mine, [*theirs, Point(0.95, 1.0, 0.2), Point(0.1, 9.0, 0.0)]) == (1, 3)
+
+
+def test_cli_stabilisation_window_is_scaleaheads_lever(tmp_path, capsys):
+    step = 1800
+    trace = tmp_path / "daily.csv"
+    _write_trace(trace, _daily_trace(5, step), step)
+    runs = {}
+    for minutes in (None, 0.0):
+        out = tmp_path / f"out-{minutes}"
+        extra = [] if minutes is None else ["--stabilisation-minutes", str(minutes)]
+        args = ["backtest", str(trace), "--policies", "scaleahead", "--out", str(out), *extra]
+        assert main(args) == 0
+        runs[minutes] = json.loads((out / "summary.json").read_text())
+    assert runs[None]["settings"]["stabilisation_minutes"] == 15  # the ecs default
+    assert runs[0.0]["settings"]["stabilisation_minutes"] == 0
+    a, b = runs[None]["policies"]["scaleahead"], runs[0.0]["policies"]["scaleahead"]
+    assert b["cost"] <= a["cost"] and b["actions"] >= a["actions"]
+    assert (a["cost"], a["actions"]) != (b["cost"], b["actions"])
+    assert main(["backtest", str(trace), "--stabilisation-minutes", "-3"]) == 2
+    assert "--stabilisation-minutes" in capsys.readouterr().out

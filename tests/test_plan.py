@@ -127,3 +127,11 @@ def test_floor_held_while_alarm_and_for_the_window_after_ok() -> None:
     assert active_floor(ok, 1500, 600) == 7
     assert active_floor(ok, 1600, 600) is None
     assert active_floor(FloorState(), 0, 600) is None
+
+
+def test_a_zero_stabilisation_window_scales_in_on_the_plan_made_now() -> None:
+    """Found by the backtest: with a window of 0 the plan made now fell outside the half-open
+    window, so the window never filled and the target never scaled in."""
+    plans = [(100.0, 9), (160.0, 7), (220.0, 4)]
+    assert stabilised(plans, 220.0, 0, 90) == (4, True)
+    assert stabilised(plans[:2], 220.0, 0, 90) == (None, False)  # nothing planned now

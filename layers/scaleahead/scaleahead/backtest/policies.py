@@ -219,6 +219,7 @@ def backtest_target(setup: Setup, quantile: float) -> Target:
             "max_capacity": setup.max_capacity,
             "capacity_per_unit": setup.per_unit,
             "warmup_seconds": setup.warmup_seconds,
+            "scale_in_stabilisation_seconds": setup.stabilisation_seconds,
             "evaluate_every_seconds": min(max(setup.step, 60), 3600),
             "load_metric": {
                 "queries": [

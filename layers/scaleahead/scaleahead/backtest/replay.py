@@ -45,6 +45,7 @@ def make_setup(
     *,
     warmup_minutes: float | None = None,
     per_unit: float | None = None,
+    stabilisation_minutes: float | None = None,
 ) -> Setup:
     """Defaults: the kind's warm-up; a unit of p99 / 10, so peaks need about ten units; a week
     (or a third of a shorter trace) of history before scoring."""
@@ -57,9 +58,16 @@ def make_setup(
     warmup = DEFAULT_WARMUP_SECONDS[kind] if warmup_minutes is None else round(warmup_minutes * 60)
     if not 0 <= warmup <= 7200:
         raise ValueError(f"--warmup-minutes must lie in [0, 120], got {warmup_minutes}")
+    stab = None
+    if stabilisation_minutes is not None:
+        stab = round(stabilisation_minutes * 60)
+        if not 0 <= stab <= 86400:
+            raise ValueError(
+                f"--stabilisation-minutes must lie in [0, 1440], got {stabilisation_minutes}"
+            )
     history = min(round(HISTORY_DAYS * 86400 / trace.step), len(values) // 3)
     lo, hi = KIND_BOUNDS[kind]
-    return Setup(kind, trace.step, warmup, per_unit, history, lo, hi)
+    return Setup(kind, trace.step, warmup, per_unit, history, lo, hi, stab)
 
 
 @dataclass

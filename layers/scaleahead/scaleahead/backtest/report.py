@@ -26,7 +26,7 @@ from scaleahead.backtest.replay import (
     sweep,
 )
 from scaleahead.backtest.sim import Setup
-from scaleahead.domain.target import Kind
+from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
 from scaleahead.traces import Trace, load_trace
 
 KNOB_NAME = {
@@ -49,6 +49,12 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--kind", choices=[k.value for k in Kind], default="ecs")
     b.add_argument("--warmup-minutes", type=float, help="default: ecs 5, aurora 15, elasticache 30")
     b.add_argument("--per-unit", type=float, help="load one unit serves (default: p99 / 10)")
+    b.add_argument(
+        "--stabilisation-minutes",
+        type=float,
+        help="scaleahead's scale-in stabilisation window (default: ecs 15, aurora 30, "
+        "elasticache 60): the lever between cost and shortfall on spiky loads",
+    )
     b.add_argument(
         "--policies",
         default=",".join(POLICIES),
@@ -112,12 +118,19 @@ def run_backtest(
     knobs: dict[str, float] | None = None,
     warmup_minutes: float | None = None,
     per_unit: float | None = None,
+    stabilisation_minutes: float | None = None,
     do_sweep: bool = False,
     fit: FitCache | None = None,
     progress: Progress | None = None,
 ) -> tuple[Setup, dict[str, Run], dict[str, Sweep]]:
     """The default-knob runs (always) and the sweeps (when asked) of one trace and kind."""
-    setup = make_setup(trace, kind, warmup_minutes=warmup_minutes, per_unit=per_unit)
+    setup = make_setup(
+        trace,
+        kind,
+        warmup_minutes=warmup_minutes,
+        per_unit=per_unit,
+        stabilisation_minutes=stabilisation_minutes,
+    )
     series = series_of(trace)
     knobs = knobs or {}
     if fit is None:
@@ -144,6 +157,12 @@ def summary(
             "kind": setup.kind.value,
             "step_seconds": setup.step,
             "warmup_minutes": setup.warmup_seconds / 60,
+            "stabilisation_minutes": (
+                setup.stabilisation_seconds
+                if setup.stabilisation_seconds is not None
+                else DEFAULT_STABILISATION_SECONDS[setup.kind]
+            )
+            / 60,
             "per_unit": setup.per_unit,
             "min_capacity": setup.min_capacity,
             "max_capacity": setup.max_capacity,
@@ -318,7 +337,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         knobs = _knobs(args.knob)
         trace = load_trace(args.trace)
         kind = Kind(args.kind)
-        make_setup(trace, kind, warmup_minutes=args.warmup_minutes, per_unit=args.per_unit)
+        make_setup(
+            trace,
+            kind,
+            warmup_minutes=args.warmup_minutes,
+            per_unit=args.per_unit,
+            stabilisation_minutes=args.stabilisation_minutes,
+        )
     except (ValueError, OSError) as err:
         console.print(f"[red]error:[/] {err}", highlight=False)
         return 2
@@ -336,6 +361,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             knobs=knobs,
             warmup_minutes=args.warmup_minutes,
             per_unit=args.per_unit,
+            stabilisation_minutes=args.stabilisation_minutes,
             do_sweep=args.sweep,
             progress=progress,
         )

@@ -36,6 +36,8 @@ class Setup:
     scored_from: int
     min_capacity: int
     max_capacity: int
+    # scaleahead's scale-in stabilisation window; None: the kind's default.
+    stabilisation_seconds: int | None = None
 
     @property
     def warmup_steps(self) -> int:

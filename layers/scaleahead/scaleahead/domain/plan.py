@@ -88,6 +88,11 @@ def stabilised(
     still in force at its start, so it counts too.
     """
     ordered = sorted((t, d) for t, d in recent if t <= now)
+    if window_seconds <= 0:
+        # No window: the plan made now is the whole story (a plan at exactly `now` would
+        # otherwise fall outside the half-open window and scale-in would never come).
+        current = [d for t, d in ordered if t == now]
+        return (current[-1], True) if current else (None, False)
     start = now - window_seconds
     before = [(t, d) for t, d in ordered if t <= start]
     inside = [(t, d) for t, d in ordered if t > start]
