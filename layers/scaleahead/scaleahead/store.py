@@ -8,6 +8,8 @@ Layout (``pk`` / ``sk``):
 - ``TARGET#<id>`` / ``FORECAST``: the latest forecast, or why there is none.
 - ``TARGET#<id>`` / ``DECISION#<time>#<n>``: the decision log, expiring through ``expires_at``.
 - ``REJECTED`` / ``<time>#<n>``: input refused before it could name a target.
+- ``PAUSE`` / ``<id>`` or ``*``: the kill switch, for one target or for all; read with one
+  consistent Query by every decision, so a pause holds from the next decision on.
 
 Definitions and forecasts are stored as JSON strings: they are read whole, and this avoids
 DynamoDB's Decimal round-trips on hundreds of floats.
@@ -28,8 +30,11 @@ from botocore.exceptions import ClientError
 
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.target import Target, TargetError, parse_target
+from scaleahead.domain.warmup import WarmupLog
 
 TARGETS_PK = "TARGET"
+PAUSE_PK = "PAUSE"
+ALL_TARGETS = "*"
 # Longer than a function's timeout and botocore's retry budget for one call: a lease that lapsed
 # while its holder was still actuating would let a second actuation in.
 LEASE_SECONDS = 90
@@ -74,6 +79,21 @@ class LeaseHeld(Exception):
     """Another invocation is actuating this target right now."""
 
 
+@dataclass(frozen=True)
+class Pause:
+    """Who paused what, when and why: every decision taken while paused quotes it."""
+
+    target: str  # a target id, or ``ALL_TARGETS``
+    by: str
+    reason: str
+    at: float
+
+    def describe(self) -> str:
+        scope = "all targets" if self.target == ALL_TARGETS else self.target
+        why = f": {self.reason}" if self.reason else ""
+        return f"{scope} paused by {self.by}{why}"
+
+
 @dataclass
 class TargetState:
     """Per-target runtime state; ``version`` grows by one with every committed change."""
@@ -87,6 +107,7 @@ class TargetState:
     last_desired: int | None = None
     alarm_threshold: float | None = None
     last_tick: int | None = None
+    warmups: WarmupLog = field(default_factory=WarmupLog)
 
     @classmethod
     def from_item(cls, target_id: str, item: dict[str, Any] | None) -> TargetState:
@@ -109,6 +130,7 @@ class TargetState:
             last_desired=it.get("last_desired"),
             alarm_threshold=it.get("alarm_threshold"),
             last_tick=it.get("last_tick"),
+            warmups=WarmupLog.from_json(it.get("warmups")),
         )
 
     def fields(self) -> dict[str, Any]:
@@ -124,6 +146,7 @@ class TargetState:
             "last_desired": self.last_desired,
             "alarm_threshold": self.alarm_threshold,
             "last_tick": self.last_tick,
+            "warmups": self.warmups.to_json(),
         }
 
 
@@ -367,6 +390,47 @@ class Store:
             if "LastEvaluatedKey" not in page:
                 return total
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- the kill switch ---------------------------------------------------------------------
+    def pause(self, target_id: str, by: str, reason: str, now: float) -> None:
+        """Pause one target, or all of them with ``ALL_TARGETS``; pausing again updates why."""
+        self._table.put_item(
+            Item={
+                "pk": PAUSE_PK,
+                "sk": target_id,
+                "by": by,
+                "reason": reason,
+                "at": _to_dynamo(now),
+            }
+        )
+
+    def resume(self, target_id: str) -> bool:
+        """Lift one pause; False when there was none."""
+        out = self._table.delete_item(Key={"pk": PAUSE_PK, "sk": target_id}, ReturnValues="ALL_OLD")
+        return bool(out.get("Attributes"))
+
+    def pauses(self) -> list[Pause]:
+        """Every pause in force, strongly consistent: a pause must hold from the next decision."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(PAUSE_PK),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            Pause(str(i["sk"]), str(i.get("by", "")), str(i.get("reason", "")), float(i["at"]))
+            for i in items
+        ]
+
+    def pause_of(self, target_id: str) -> Pause | None:
+        """The pause that holds this target: all targets' first, else its own."""
+        found = {p.target: p for p in self.pauses()}
+        return found.get(ALL_TARGETS) or found.get(target_id)
 
     def record_rejected(self, now: float, reason: str, payload: Any) -> None:
         text = json.dumps(payload, default=str)[:4000]

@@ -1,4 +1,4 @@
-"""``scaleahead``: apply and list targets, read decisions, backtest a trace, run the demo.
+"""``scaleahead``: the operator's command line: targets, pause, decisions, backtest, demo.
 
 Settings come from the same environment variables the functions read (``STATE_TABLE``,
 ``ALARM_PREFIX``...), with ``--table`` and ``--alarm-prefix`` to override; ``AWS_ENDPOINT_URL``
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -72,6 +73,8 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
     table = Table(title="scaleahead targets")
     for col in ("id", "kind", "resource", "min", "max", "per unit", "warm-up", "mode", "enabled"):
         table.add_column(col)
+    table.add_column("paused")
+    pauses = {p.target: p for p in rt.store.pauses()}
     for t in targets:
         table.add_row(
             t.id,
@@ -83,6 +86,7 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
             f"{t.effective_warmup_seconds // 60} min",
             (t.mode or rt.settings.mode).value,
             "yes" if t.enabled else "no",
+            held.by if (held := pauses.get("*") or pauses.get(t.id)) else "",
         )
     Console().print(table)
     return 0
@@ -96,6 +100,56 @@ def cmd_targets_remove(args: argparse.Namespace) -> int:
         raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
     tg.remove(rt, args.target)
     print(f"removed {args.target} and its alarm")
+    return 0
+
+
+def _scope(args: argparse.Namespace, verb: str) -> str:
+    """The target named, or every target with --all; exactly one of the two."""
+    from scaleahead.store import ALL_TARGETS
+
+    if bool(args.target) == bool(args.all):
+        raise TargetError(f"{verb}: name one target or give --all (not both)")
+    return ALL_TARGETS if args.all else str(args.target)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    scope = _scope(args, "pause")
+    if not args.all and rt.store.get_target(scope) is None:
+        raise TargetError(f"no target {scope!r}; `scaleahead targets list` shows them")
+    by = args.by or os.environ.get("USER") or "cli"
+    rt.store.pause(scope, by, args.reason or "", time.time())
+    what = "every target" if args.all else scope
+    if args.output == "json":
+        _print_json({"paused": scope, "by": by, "reason": args.reason or ""})
+    else:
+        print(
+            f"paused {what}: no capacity changes from the next decision on; each one is still "
+            f"recorded as what would have been done. `scaleahead resume` lifts it."
+        )
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from scaleahead.store import ALL_TARGETS
+
+    rt = _runtime(args)
+    scope = _scope(args, "resume")
+    if scope == ALL_TARGETS:
+        # --all lifts every pause, the global one and each target's.
+        lifted = [p.target for p in rt.store.pauses() if rt.store.resume(p.target)]
+    else:
+        lifted = [scope] if rt.store.resume(scope) else []
+    still = [p for p in rt.store.pauses() if p.target == ALL_TARGETS]
+    if args.output == "json":
+        _print_json({"resumed": lifted, "still_paused": [p.describe() for p in still]})
+        return 0
+    if not lifted:
+        print(f"nothing to resume: {'no pause' if args.all else scope + ' was not paused'}")
+    for t in lifted:
+        print(f"resumed {'every target' if t == ALL_TARGETS else t}")
+    for p in still:
+        print(f"warning: {p.describe()} still holds; `scaleahead resume --all` lifts it")
     return 0
 
 
@@ -135,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("target")
     d.add_argument("--limit", type=int, default=50)
     d.set_defaults(func=cmd_decisions)
+
+    for verb, func, text in (
+        ("pause", cmd_pause, "the kill switch: stop changing capacity, keep recording"),
+        ("resume", cmd_resume, "lift a pause"),
+    ):
+        sp = sub.add_parser(verb, help=text, description=text)
+        sp.add_argument("target", nargs="?", help="a target id")
+        sp.add_argument("--all", action="store_true", help="every target")
+        if verb == "pause":
+            sp.add_argument("--reason", help="why, quoted in every decision while paused")
+            sp.add_argument("--by", help="who (default: $USER)")
+        sp.set_defaults(func=func)
 
     from scaleahead.backtest.report import add_parser as add_backtest
 

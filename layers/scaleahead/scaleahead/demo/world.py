@@ -83,9 +83,16 @@ class EcsWorld:
         return int(ecs_backends[ACCOUNT][REGION].services[self.key].desired_count)
 
     def step(self, now: float) -> tuple[int, int]:
-        """(desired, ready) at ``now``."""
+        """(desired, ready) at ``now``; moto's runningCount follows ``ready``, so the functions
+        read tasks still starting as not running (and time their warm-up by it)."""
+        from moto.ecs.models import ecs_backends
+
         desired = self.desired()
-        return desired, self.model.step(now, desired)
+        ready = self.model.step(now, desired)
+        svc = ecs_backends[ACCOUNT][REGION].services[self.key]
+        svc.running_count = ready
+        svc.pending_count = max(desired - ready, 0)
+        return desired, ready
 
 
 class AuroraWorld:

@@ -18,6 +18,7 @@ from scaleahead.domain.plan import Plan, predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.target import Target
+from scaleahead.domain.warmup import WarmupLog, learned_seconds
 
 RECENT_SECONDS = 30 * 60
 # How much load history a forecast is fitted on: two weeks, so each weekday is seen twice.
@@ -82,13 +83,17 @@ def plan_tick(
     now: float,
     every: int,
     unavailable: str,
+    warmup_seconds: int | None = None,
 ) -> tuple[Plan, float]:
-    """The plan for this evaluation, with the level correction it applied."""
+    """The plan for this evaluation, with the level correction it applied; ``warmup_seconds``
+    overrides the target's (the worker passes the learned warm-up, ``planning_warmup``)."""
     level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
     plan = predictive_plan(
         forecast,
         now=now,
-        warmup_seconds=target.effective_warmup_seconds,
+        warmup_seconds=(
+            target.effective_warmup_seconds if warmup_seconds is None else warmup_seconds
+        ),
         # The plan must last until the next evaluation, which may be several ticks away.
         tick_seconds=every,
         capacity_per_unit=target.capacity_per_unit,
@@ -97,6 +102,18 @@ def plan_tick(
         unavailable_reason=unavailable,
     )
     return plan, level
+
+
+def planning_warmup(target: Target, log: WarmupLog) -> tuple[int, str]:
+    """The warm-up to plan with, and where it comes from: the operator's ``warmup_seconds``
+    when set (their word wins), else the learned one once there are enough observations, else
+    the kind's default."""
+    if target.warmup_seconds is not None:
+        return target.warmup_seconds, "configured"
+    learned = learned_seconds(log)
+    if learned is not None:
+        return learned, f"learned from {len(log.observed)} scale-outs"
+    return target.effective_warmup_seconds, "default for the kind"
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,7 @@ def decide_tick(
     current: int,
     *,
     acts: bool = True,
+    paused: str = "",
     resource_floor: int | None = None,
     resource_floor_reason: str = "",
 ) -> Decision:
@@ -158,6 +176,7 @@ def decide_tick(
             acts=acts,
             resource_floor=resource_floor,
             resource_floor_reason=resource_floor_reason,
+            paused=paused,
         )
     )
 
@@ -177,6 +196,7 @@ def on_alarm(
     changed_at: float,
     *,
     acts: bool = True,
+    paused: str = "",
 ) -> tuple[FloorState, Decision]:
     """ALARM: raise the floor at once (never below one still held) and decide on it alone.
 
@@ -195,6 +215,7 @@ def on_alarm(
             plan_basis="alarm path: the forecast plan is applied by the next tick",
             floor=floor,
             acts=acts,
+            paused=paused,
         )
     )
     return state, decision

@@ -3,7 +3,7 @@
 Every safety rule lives here, so the worker, the alarm path, the demo and the backtest all obey
 the same ones: never beyond the bounds, never scale in on missing or stale data, never scale in
 before the plan has stayed lower for a whole stabilisation window, and never act in
-forecast-only mode.
+forecast-only mode or while paused (what would have been done is still recorded).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Reason(StrEnum):
     DATA_MISSING = "data_missing"
     NO_PLAN = "no_plan"
     FORECAST_ONLY = "forecast_only"
+    PAUSED = "paused"
     BUSY = "busy"
     LEASE_HELD = "lease_held"
     FAILED = "failed"
@@ -55,6 +56,8 @@ class DecisionInput:
     acts: bool = True
     resource_floor: int | None = None
     resource_floor_reason: str = ""
+    # Why the target is paused (the kill switch), or "" when it is not.
+    paused: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,10 @@ def _finish(i: DecisionInput, target: int, reason: Reason, message: str) -> Deci
     action = Action.SCALE_OUT if target > i.current else Action.SCALE_IN
     verb = "scale out" if action is Action.SCALE_OUT else "scale in"
     text = f"{verb} {i.current} -> {target}: {message}"
+    if i.paused:
+        return Decision(
+            action, i.current, target, Reason.PAUSED, f"would {text} ({i.paused})", False
+        )
     if not i.acts:
         return Decision(
             action, i.current, target, Reason.FORECAST_ONLY, f"would {text} (forecast-only)", False

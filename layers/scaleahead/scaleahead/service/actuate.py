@@ -17,6 +17,7 @@ from scaleahead.aws.capacity import CapacityReading
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.target import Target
+from scaleahead.domain.warmup import asked, observe_ready, scaled_in
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import TargetState
 
@@ -37,6 +38,8 @@ def carry_out(
     """Execute ``decision`` (unless the resource is busy), commit the state (releasing the
     lease), then record the decision; returns the record."""
     detail = ""
+    # Whatever is decided, this reading may show an earlier scale-out ready: a warm-up observed.
+    state.warmups = observe_ready(state.warmups, now, reading.ready)
     if decision.execute and reading.busy:
         decision = replace(
             decision,
@@ -62,6 +65,10 @@ def carry_out(
                 state.last_action = decision.action.value
                 state.last_action_at = now
                 state.last_desired = act.desired
+                if act.desired > reading.desired:
+                    state.warmups = asked(state.warmups, now, act.desired)
+                else:
+                    state.warmups = scaled_in(state.warmups, act.desired)
 
     capacity_now = (
         state.last_desired if executed and state.last_desired is not None else (reading.desired)

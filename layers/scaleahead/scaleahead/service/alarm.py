@@ -73,6 +73,7 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
             reason = f"alarm {signal.alarm_name!r}: cannot read capacity of {tid!r}: {err}"
             rt.store.record_rejected(now, reason, signal.__dict__)
             return {"status": "failed", "reason": reason}
+        paused = rt.paused(target)
         if signal.state == "ALARM":
             state.floor, decision = on_alarm(
                 target,
@@ -83,6 +84,7 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
                 now,
                 changed_at,
                 acts=rt.acts(target),
+                paused=paused,
             )
         else:
             state.floor, decision = on_alarm_cleared(
@@ -98,6 +100,7 @@ def handle_signal(rt: Runtime, signal: AlarmSignal, now: float) -> dict[str, Any
             "min": target.min_capacity,
             "max": target.max_capacity,
             "mode": rt.mode(target).value,
+            "paused": paused or None,
         }
         record = carry_out(
             rt, target, state, reading, decision, source="alarm", now=now, inputs=inputs

@@ -63,5 +63,10 @@ class Runtime:
         """Whether the target may change capacity: its own mode overrides the stack's."""
         return (target.mode or self.settings.mode) is Mode.FORECAST_AND_SCALE
 
+    def paused(self, target: Target) -> str:
+        """Why the target is paused (the kill switch, read strongly consistent), or ""."""
+        pause = self.store.pause_of(target.id)
+        return pause.describe() if pause else ""
+
     def mode(self, target: Target) -> Mode:
         return target.mode or self.settings.mode

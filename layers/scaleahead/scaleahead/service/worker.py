@@ -16,6 +16,7 @@ from scaleahead.domain.controller import (
     forecast_horizon,
     observe,
     plan_tick,
+    planning_warmup,
     recent_seconds,
     standing,
 )
@@ -97,7 +98,6 @@ def process_target(
         else:
             unavailable = stored.reason
     every = evaluation_interval(target, rt.settings.tick_seconds)
-    plan, level = plan_tick(target, forecast, obs, now, every, unavailable)
 
     try:
         state = rt.store.acquire_lease(target.id, rt.owner, now)
@@ -119,8 +119,13 @@ def process_target(
         if tick is not None:
             state.last_tick = tick
         adapter = rt.adapter(target)
+        # Planned under the lease: the learned warm-up lives in the state read with it.
+        warmup, warmup_source = planning_warmup(target, state.warmups)
+        plan, level = plan_tick(target, forecast, obs, now, every, unavailable, warmup)
         stand = standing(target, plan, now, every, state.plans, state.floor)
         state.plans, state.floor = stand.plans, stand.floor_state
+
+        paused = rt.paused(target)
 
         def decide_on(reading: CapacityReading, *, guarded: bool) -> Decision:
             return decide_tick(
@@ -130,6 +135,7 @@ def process_target(
                 stand,
                 reading.desired,
                 acts=rt.acts(target),
+                paused=paused,
                 resource_floor=reading.scale_in_floor if guarded else None,
                 resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
             )
@@ -168,6 +174,9 @@ def process_target(
             "min": target.min_capacity,
             "max": target.max_capacity,
             "mode": rt.mode(target).value,
+            "paused": paused or None,
+            "warmup_seconds": warmup,
+            "warmup_source": warmup_source,
             "forecast_at": stored.generated_at if stored else None,
             "forecast_status": stored.status if stored else "disabled",
             "forecast_now": forecast.at(now) if forecast else None,

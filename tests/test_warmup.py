@@ -1,0 +1,92 @@
+"""Learned warm-up: scale-outs timed until their capacity is ready, and planned with."""
+
+from __future__ import annotations
+
+from scaleahead.domain.controller import planning_warmup
+from scaleahead.domain.warmup import (
+    GIVE_UP_SECONDS,
+    KEEP,
+    WarmupLog,
+    asked,
+    learned_seconds,
+    observe_ready,
+    scaled_in,
+)
+from scaleahead.service.worker import process_target
+from tests.conftest import NOW, Aws
+from tests.test_worker import history, target
+
+
+def test_a_scale_out_is_timed_until_its_capacity_is_ready() -> None:
+    log = asked(WarmupLog(), 1000.0, 7)
+    log = observe_ready(log, 1060.0, 5)  # two tasks still starting
+    assert log.pending == ((1000.0, 7),) and log.observed == ()
+    log = observe_ready(log, 1240.0, 7)
+    assert log.pending == () and log.observed == (240.0,)
+
+
+def test_abandoned_scale_outs_are_dropped_not_learned() -> None:
+    log = asked(asked(WarmupLog(), 0.0, 5), 100.0, 9)
+    assert scaled_in(log, 6).pending == ((0.0, 5),)  # 9 will never be ready as asked
+    stuck = observe_ready(log, GIVE_UP_SECONDS + 200.0, 4)
+    assert stuck.pending == () and stuck.observed == ()
+
+
+def test_learned_value_is_a_high_percentile_once_there_are_enough() -> None:
+    assert learned_seconds(WarmupLog(observed=(300.0,) * 4)) is None
+    obs = (200.0, 210.0, 230.0, 250.0, 260.0, 280.0, 300.0, 320.0, 400.0, 610.0)
+    # 90th percentile by nearest rank: the 9th of 10 (400 s), rounded up to 7 minutes.
+    assert learned_seconds(WarmupLog(observed=obs)) == 420
+    many = WarmupLog(pending=((0.0, 3),) * (KEEP + 5))
+    assert len(observe_ready(many, 60.0, 3).observed) == KEEP
+
+
+def test_the_log_survives_storage_and_garbage_reads_as_empty() -> None:
+    log = asked(WarmupLog(observed=(60.0, 90.0)), 5.0, 3)
+    assert WarmupLog.from_json(log.to_json()) == log
+    assert WarmupLog.from_json("{not json") == WarmupLog()
+    assert WarmupLog.from_json('{"pending": [[1, "x"]]}') == WarmupLog()
+
+
+def test_the_operator_wins_then_the_learned_value_then_the_default() -> None:
+    learned = WarmupLog(observed=(540.0,) * 5)
+    assert planning_warmup(target(), WarmupLog()) == (300, "default for the kind")
+    assert planning_warmup(target(), learned) == (540, "learned from 5 scale-outs")
+    assert planning_warmup(target(warmup_seconds=120), learned) == (120, "configured")
+
+
+def _running(n: int) -> None:
+    from moto.ecs.models import ecs_backends
+
+    ecs_backends["123456789012"]["us-east-1"].services["prod:web"].running_count = n
+
+
+def test_the_worker_times_its_scale_outs_and_plans_with_what_it_learned(aws: Aws) -> None:
+    history(aws, 3, until=NOW + 600)
+    aws.apply(target())
+    _running(4)
+    rec = process_target(aws.rt, "web", NOW - 540)
+    assert rec["inputs"]["warmup_source"] == "default for the kind"
+    assert "next 6 min" in rec["inputs"]["plan_basis"]
+    first = aws.desired()
+    _running(4)  # moto starts every task at once; the world here is slower
+    rec = process_target(aws.rt, "web", NOW + 360)
+    assert rec["executed"] is True
+    second = aws.desired()
+    assert second > first > 4
+    state = aws.rt.store.get_state("web")
+    assert state.warmups.pending == ((NOW - 540, first), (NOW + 360, second))
+    _running(second)
+    process_target(aws.rt, "web", NOW + 600)
+    state = aws.rt.store.get_state("web")
+    # Both closed by the reading that found them ready: 19 and 4 minutes after being asked.
+    assert state.warmups.observed == (1140.0, 240.0)
+    assert not [p for p in state.warmups.pending if p[0] < NOW + 600]
+    # With five such observations the plan looks nine minutes ahead instead of five.
+    lease = aws.rt.store.acquire_lease("web", "test", NOW + 601)
+    lease.warmups = WarmupLog(observed=(480.0, 500.0, 510.0, 520.0, 530.0))
+    aws.rt.store.commit_state(lease, "test")
+    rec = process_target(aws.rt, "web", NOW + 660)
+    assert rec["inputs"]["warmup_seconds"] == 540
+    assert rec["inputs"]["warmup_source"] == "learned from 5 scale-outs"
+    assert "next 10 min" in rec["inputs"]["plan_basis"]
