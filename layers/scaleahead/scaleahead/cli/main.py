@@ -165,6 +165,29 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from scaleahead.cli import explain as ex
+
+    rt = _runtime(args)
+    if rt.store.get_target(args.target) is None:
+        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    try:
+        since = ex.parse_since(args.since)
+    except ValueError as err:
+        raise TargetError(str(err)) from None
+    rows = rt.store.decisions(args.target, since=since, limit=args.limit)
+    found = ex.entries(rows)
+    if args.output == "json":
+        _print_json([e.to_dict() for e in found])
+        return 0
+    if not found:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(since))
+        print(f"no decision for {args.target} since {when}Z")
+    for e in found:
+        print(ex.render(e))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scaleahead", description=__doc__.splitlines()[0])
     p.add_argument("--table", help="state table name (default: $STATE_TABLE)")
@@ -205,6 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     from scaleahead.backtest.report import add_parser as add_backtest
 
     add_backtest(sub)
+
+    ex = sub.add_parser(
+        "explain",
+        help="why a target scaled, or did not: its decisions in plain words",
+        description="A target's decisions in plain words, oldest first; runs of decisions "
+        "that changed nothing for the same reason are one line.",
+    )
+    ex.add_argument("target")
+    ex.add_argument("--since", default="24h", help="30m, 2h, 1d, or an ISO time (default 24h)")
+    ex.add_argument("--limit", type=int, default=2000, help="most decisions read (default 2000)")
+    ex.set_defaults(func=cmd_explain)
 
     sub.add_parser("demo", help="run the end-to-end demo on moto (see `scaleahead demo --help`)")
     return p
