@@ -165,6 +165,52 @@ def cmd_decisions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from scaleahead import clock
+    from scaleahead.cli.status import status_of
+
+    rt = _runtime(args)
+    now = clock.now()
+    rows = [status_of(rt, t, now) for t in rt.store.list_targets()]
+    if args.output == "json":
+        _print_json([r.to_dict() for r in rows])
+        return 0
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="scaleahead status", box=box.SIMPLE_HEAD, collapse_padding=True)
+    for col in ("target", "kind", "now", "plan", "in 1 h", "mode", "last action", "error"):
+        table.add_column(col, no_wrap=col == "target")
+    table.add_column("warm-up")
+    for r in rows:
+        last = "-"
+        if r.last_action and r.last_action_at:
+            last = f"{r.last_action} {time.strftime('%m-%d %H:%M', time.gmtime(r.last_action_at))}"
+        table.add_row(
+            r.target,
+            r.kind,
+            "?" if r.desired is None else f"{r.ready}/{r.desired}",
+            "-" if r.planned_now is None else str(r.planned_now),
+            "-" if r.planned_in_1h is None else str(r.planned_in_1h),
+            r.mode,
+            last,
+            "-" if r.forecast_error is None else f"{100 * r.forecast_error:.0f}%",
+            f"{r.warmup_seconds // 60} min"
+            + (" (learned)" if "learned" in r.warmup_source else ""),
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        "now: tasks/readers/shards serving / asked for · error: the forecast's mean absolute "
+        "error over the last hour, relative to the load"
+    )
+    for r in rows:
+        if r.problem:
+            console.print(f"[yellow]{r.target}[/]: {r.problem}", highlight=False)
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from scaleahead.cli import explain as ex
 
@@ -228,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     from scaleahead.backtest.report import add_parser as add_backtest
 
     add_backtest(sub)
+
+    st = sub.add_parser(
+        "status",
+        help="every target: capacity, plan now and in an hour, mode, last action, forecast "
+        "error, warm-up",
+    )
+    st.set_defaults(func=cmd_status)
 
     ex = sub.add_parser(
         "explain",
