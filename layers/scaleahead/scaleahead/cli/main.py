@@ -118,7 +118,9 @@ def cmd_pause(args: argparse.Namespace) -> int:
     if not args.all and rt.store.get_target(scope) is None:
         raise TargetError(f"no target {scope!r}; `scaleahead targets list` shows them")
     by = args.by or os.environ.get("USER") or "cli"
-    rt.store.pause(scope, by, args.reason or "", time.time())
+    from scaleahead import clock
+
+    rt.store.pause(scope, by, args.reason or "", clock.now())
     what = "every target" if args.all else scope
     if args.output == "json":
         _print_json({"paused": scope, "by": by, "reason": args.reason or ""})
