@@ -158,11 +158,11 @@ def test_on_real_data_it_helps_and_tracks_a_surge() -> None:
 def test_trusted_in_proportion_to_the_time_since_the_fit() -> None:
     """The fit levelled its forecast over its own window; new minutes weigh as much once they
     are as long."""
-    f = replace(flat(100.0, start=NOW - 1800), level_window_seconds=1800.0)
+    f = replace(flat(100.0, start=NOW - 1800), choice=(0.0, 1.0, 1800.0, 0.0, 14400.0))
     recent = minutes([130.0] * 20)
     assert observed_ratio(f, recent, NOW) == pytest.approx(1.3)
     assert level_correction(f, recent, NOW) == pytest.approx(1.15)  # 30 min since a 30 min fit
-    long = replace(f, level_window_seconds=7200.0)  # a noisy series: a 2 h level window
+    long = replace(f, choice=(0.0, 1.0, 7200.0, 0.0, 14400.0))  # noisy: a 2 h level window
     assert level_correction(long, recent, NOW) == pytest.approx(1.06)
     assert level_correction(replace(f, generated_at=NOW), recent, NOW) == 1.0  # just fitted
     assert level_correction(replace(f, generated_at=NOW - 100 * 3600), recent, NOW) == (
@@ -180,7 +180,7 @@ def test_the_fit_records_its_level_window_and_the_store_keeps_it() -> None:
     assert f.level_window_seconds in {300.0, 1800.0, 3600.0, 7200.0}
     assert f"({f.level_window_seconds / 60:.0f} min window" in f.model
     assert Forecast.from_item(f.to_item()).level_window_seconds == f.level_window_seconds
-    old = {k: v for k, v in f.to_item().items() if k != "level_window_seconds"}
+    old = {k: v for k, v in f.to_item().items() if k not in {"choice", "chosen_at"}}
     assert Forecast.from_item(old).level_window_seconds == 1800.0  # stored before it existed
 
 

@@ -427,9 +427,10 @@ class Store:
             for i in items
         ]
 
-    def pause_of(self, target_id: str) -> Pause | None:
-        """The pause that holds this target: all targets' first, else its own."""
-        found = {p.target: p for p in self.pauses()}
+    def pause_of(self, target_id: str, pauses: Iterable[Pause] | None = None) -> Pause | None:
+        """The pause that holds this target: all targets' first, else its own. ``pauses``, when
+        given, is a reading of ``pauses()`` already made (one Query for many targets)."""
+        found = {p.target: p for p in (self.pauses() if pauses is None else pauses)}
         return found.get(ALL_TARGETS) or found.get(target_id)
 
     def record_rejected(self, now: float, reason: str, payload: Any) -> None:

@@ -41,7 +41,7 @@ class Score:
 
 
 def needs(demand: FloatArray, per_unit: float) -> IntArray:
-    """ceil(demand / unit) with the planner's tolerance, never negative."""
+    """``domain.plan.units_needed`` over an array: ceil(demand / unit), the same tolerance."""
     out: IntArray = np.maximum(np.ceil(demand / per_unit - 1e-9), 0).astype(np.int64)
     return out
 

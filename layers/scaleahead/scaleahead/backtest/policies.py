@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from scaleahead.backtest.sim import Fleet, Rules, Setup, need
+from scaleahead.backtest.sim import Fleet, Rules, Setup
 from scaleahead.demo.alarms import evaluate
 from scaleahead.domain.controller import (
     HISTORY_SECONDS,
@@ -31,6 +31,7 @@ from scaleahead.domain.controller import (
     standing,
 )
 from scaleahead.domain.forecast import fit_forecast
+from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import ElastiCacheTarget, Kind, Target, parse_target
@@ -117,7 +118,7 @@ class TargetTracking:
         self.high = self.high + 1 if util > self.target else 0
         self.low = self.low + 1 if util < TT_IN_RATIO * self.target else 0
         now = float(self.series.ts[t]) + s.step
-        want = _clamp(max(need(load, s.per_unit * self.target), minimum), s)
+        want = _clamp(max(units_needed(load, s.per_unit * self.target), minimum), s)
         if self.high >= self.out_n and want > fleet.desired:
             fleet.set(t, want)
             self.last_out = now
@@ -186,7 +187,7 @@ class AwsPredictive:
             load = sum(d) / len(d) if d else sum(w) / len(w)
             if d and w and (now - float(ts[lo])) >= 7 * 86400:
                 load = 0.5 * load + 0.5 * sum(w) / len(w)
-            caps.append(need(load, s.per_unit * self.target))
+            caps.append(units_needed(load, s.per_unit * self.target))
         self.first_hour = start
         self.capacity = caps
         self.next_refresh = (math.floor(now / AP_REFRESH) + 1) * AP_REFRESH

@@ -311,8 +311,13 @@ def _first_step(setup: Setup) -> int:
     return max(0, setup.scored_from - math.ceil(SETTLE_SECONDS / setup.step))
 
 
+def effective_knob(policy: str, knob: float | None) -> float | None:
+    """The knob a run used: the one given, else the policy's default (None for the oracle)."""
+    return DEFAULT_KNOB[policy] if knob is None else knob
+
+
 def _knob(policy: str, knob: float | None) -> float:
-    k = DEFAULT_KNOB[policy] if knob is None else knob
+    k = effective_knob(policy, knob)
     assert k is not None
     return k
 
@@ -338,14 +343,19 @@ def sweep(
     *,
     fit: FitFn | None = None,
     progress: Progress | None = None,
+    done: Iterable[Run] = (),
 ) -> dict[str, Sweep]:
-    """Each policy over its knob values (the oracle is one point: cost 1, never short)."""
+    """Each policy over its knob values (the oracle is one point: cost 1, never short); the
+    runs in ``done`` (the default-knob ones) are reused, not replayed again."""
+    have = {(r.policy, effective_knob(r.policy, r.knob)): r for r in done}
     out: dict[str, Sweep] = {}
     for policy in policies:
         knobs: Sequence[float | None] = SWEEP_KNOBS[policy] or (None,)
         points = []
         for k in knobs:
-            r = replay(series, setup, policy, k, fit=fit, progress=progress)
+            r = have.get((policy, k)) or replay(
+                series, setup, policy, k, fit=fit, progress=progress
+            )
             points.append(Point(k, r.score.cost, r.score.under_time))
         out[policy] = Sweep(policy, points)
     return out

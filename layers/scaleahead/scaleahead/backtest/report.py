@@ -20,6 +20,7 @@ from scaleahead.backtest.replay import (
     Progress,
     Run,
     Sweep,
+    effective_knob,
     make_setup,
     replay,
     series_of,
@@ -137,14 +138,24 @@ def run_backtest(
         wanted = [knobs.get("scaleahead", DEFAULT_KNOB["scaleahead"] or 0.9)]
         fit = FitCache([*wanted, *(SWEEP_KNOBS["scaleahead"] if do_sweep else ())])
     runs = {p: replay(series, setup, p, knobs.get(p), fit=fit, progress=progress) for p in policies}
-    sweeps = sweep(series, setup, policies, fit=fit, progress=progress) if do_sweep else {}
+    sweeps = (
+        sweep(series, setup, policies, fit=fit, progress=progress, done=runs.values())
+        if do_sweep
+        else {}
+    )
     return setup, runs, sweeps
 
 
-def work_units(trace: Trace, policies: Sequence[str], do_sweep: bool) -> int:
-    n = len(trace.values)
-    runs = len(policies) + (sum(len(SWEEP_KNOBS[p]) or 1 for p in policies) if do_sweep else 0)
-    return n * runs
+def work_units(
+    trace: Trace, policies: Sequence[str], do_sweep: bool, knobs: dict[str, float]
+) -> int:
+    """Steps to replay: the default-knob runs, and the sweep's other settings."""
+    runs = len(policies)
+    if do_sweep:
+        for p in policies:
+            used = effective_knob(p, knobs.get(p))
+            runs += sum(1 for k in SWEEP_KNOBS[p] or (None,) if k != used)
+    return len(trace.values) * runs
 
 
 def summary(
@@ -353,7 +364,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "linear interpolation"
     )
     started = time.perf_counter()
-    with _progress(work_units(trace, policies, args.sweep), "replaying") as progress:
+    with _progress(work_units(trace, policies, args.sweep, knobs), "replaying") as progress:
         setup, runs, sweeps = run_backtest(
             trace,
             kind,

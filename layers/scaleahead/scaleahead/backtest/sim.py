@@ -44,11 +44,6 @@ class Setup:
         return math.ceil(self.warmup_seconds / self.step - 1e-9)
 
 
-def need(demand: float, per_unit: float) -> int:
-    """Units needed to serve ``demand``; the same rounding as the planner's."""
-    return max(0, math.ceil(demand / per_unit - 1e-9))
-
-
 @dataclass(frozen=True)
 class Rules:
     """What the resource lets a policy do, beyond warm-up.

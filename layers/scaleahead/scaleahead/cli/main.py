@@ -74,7 +74,7 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
     for col in ("id", "kind", "resource", "min", "max", "per unit", "warm-up", "mode", "enabled"):
         table.add_column(col)
     table.add_column("paused")
-    pauses = {p.target: p for p in rt.store.pauses()}
+    pauses = rt.store.pauses()
     for t in targets:
         table.add_row(
             t.id,
@@ -86,7 +86,7 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
             f"{t.effective_warmup_seconds // 60} min",
             (t.mode or rt.settings.mode).value,
             "yes" if t.enabled else "no",
-            held.by if (held := pauses.get("*") or pauses.get(t.id)) else "",
+            held.by if (held := rt.store.pause_of(t.id, pauses)) else "",
         )
     Console().print(table)
     return 0
@@ -173,7 +173,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     rt = _runtime(args)
     now = clock.now()
-    rows = [status_of(rt, t, now) for t in rt.store.list_targets()]
+    pauses = rt.store.pauses()
+    rows = [status_of(rt, t, now, pauses) for t in rt.store.list_targets()]
     if args.output == "json":
         _print_json([r.to_dict() for r in rows])
         return 0

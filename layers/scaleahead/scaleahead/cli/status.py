@@ -8,8 +8,10 @@ from typing import Any
 
 from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.domain.controller import planning_warmup
+from scaleahead.domain.plan import units_needed
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.target import Target, TargetError
+from scaleahead.store import Pause
 
 HOUR = 3600
 
@@ -45,7 +47,8 @@ def forecast_error(forecast: Forecast, points: list[tuple[float, float]]) -> flo
     return sum(abs(v - f) for v, f in pairs_ok) / total
 
 
-def status_of(rt: Any, target: Target, now: float) -> Status:
+def status_of(rt: Any, target: Target, now: float, pauses: list[Pause]) -> Status:
+    """One target's row; ``pauses`` is the one reading of the kill switch for all rows."""
     state = rt.store.get_state(target.id)
     warmup, source = planning_warmup(target, state.warmups)
     desired = ready = None
@@ -62,12 +65,12 @@ def status_of(rt: Any, target: Target, now: float) -> Status:
         f = Forecast.from_item(stored.forecast)
         ahead = f.window(now + HOUR, now + HOUR + warmup, upper=True)
         if ahead:
-            planned_in_1h = max(0, math.ceil(max(ahead) / target.capacity_per_unit - 1e-9))
+            planned_in_1h = units_needed(max(ahead), target.capacity_per_unit)
         points = rt.metrics.load_series(target, now - HOUR, now)
         error = forecast_error(f, points)
     elif stored is not None:
         problem = problem or stored.reason
-    paused = rt.paused(target)
+    paused = rt.store.pause_of(target.id, pauses)
     mode = rt.mode(target).value + (" (paused)" if paused else "")
     return Status(
         target.id,

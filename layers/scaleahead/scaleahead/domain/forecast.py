@@ -463,7 +463,6 @@ class _Fit:
                     generated_at=self.now,
                     history_seconds=self.covered,
                     model=self._describe(model, mean, upper, q),
-                    level_window_seconds=float(model.choice.window_seconds),
                     choice=model.choice.to_tuple(),
                     chosen_at=chosen_at,
                 )

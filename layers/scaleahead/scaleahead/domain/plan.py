@@ -24,7 +24,8 @@ class Plan:
     basis: str
 
 
-def _need(load: float, per_unit: float) -> int:
+def units_needed(load: float, per_unit: float) -> int:
+    """Units that serve ``load``: the one rounding rule of the planner, the backtest, the CLI."""
     # A hair of tolerance so that 300.0000001 / 100 does not buy a fourth unit.
     return max(0, math.ceil(load / per_unit - 1e-9))
 
@@ -61,13 +62,13 @@ def predictive_plan(
         if observed_ok and observed_load is not None and observed_load > peak:
             peak = observed_load
             basis = "observed load above the forecast"
-        return Plan(_need(peak, capacity_per_unit), peak, start, end, basis)
+        return Plan(units_needed(peak, capacity_per_unit), peak, start, end, basis)
     why = unavailable_reason or (
         "no forecast" if forecast is None else "the stored forecast does not cover the window"
     )
     if observed_ok and observed_load is not None:
         return Plan(
-            _need(observed_load, capacity_per_unit),
+            units_needed(observed_load, capacity_per_unit),
             observed_load,
             start,
             end,

@@ -39,9 +39,8 @@ class Forecast:
     generated_at: float
     history_seconds: float
     model: str
-    # The window over which the fit measured the load's level (see ``domain.level``).
-    level_window_seconds: float = 1800.0
-    # The fitted model's form, and when it was chosen, for the next refits to keep it.
+    # The fitted model's form (weekly weight, strength, level window s, additive, fade s), and
+    # when it was chosen, for the next refits to keep it.
     choice: tuple[float, ...] | None = None
     chosen_at: float | None = None
 
@@ -77,6 +76,12 @@ class Forecast:
         src = self.upper if upper else self.mean
         return list(src[i0 : i1 + 1])
 
+    @property
+    def level_window_seconds(self) -> float:
+        """The window over which the fit measured the load's level (see ``domain.level``);
+        half an hour for a forecast stored without its model choice."""
+        return self.choice[2] if self.choice is not None else 1800.0
+
     def covers(self, t0: float, t1: float) -> bool:
         return self.start <= t0 and t1 < self.end
 
@@ -91,7 +96,6 @@ class Forecast:
             "generated_at": self.generated_at,
             "history_seconds": self.history_seconds,
             "model": self.model,
-            "level_window_seconds": self.level_window_seconds,
             "choice": list(self.choice) if self.choice is not None else None,
             "chosen_at": self.chosen_at,
         }
@@ -107,7 +111,6 @@ class Forecast:
             generated_at=float(item["generated_at"]),
             history_seconds=float(item["history_seconds"]),
             model=str(item["model"]),
-            level_window_seconds=float(item.get("level_window_seconds", 1800.0)),
             choice=_choice(item.get("choice")),
             chosen_at=float(item["chosen_at"]) if item.get("chosen_at") is not None else None,
         )
