@@ -1,0 +1,108 @@
+"""What the functions tell CloudWatch: one structured log line per decision carrying the event's
+correlation id, and EMF metrics per target that the dashboard in template.yaml plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from scaleahead.handlers import common
+from scaleahead.handlers.common import DECISION_METRICS, observe_decision
+from tests.conftest import NOW, Aws, make_target
+from tests.test_handlers import EVENTS, invoke
+
+
+@pytest.fixture
+def emitted(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Metrics on (the suite turns them off to keep its output quiet), named as in Lambda,
+    where the template's environment is set before the handler module is imported."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setattr(common.metrics.provider, "namespace", "Scaleahead")
+    monkeypatch.setattr(common.metrics.provider, "service", "scaleahead")
+    # While disabled, Powertools keeps what it did not flush: start from nothing.
+    common.metrics.clear_metrics()
+
+
+def lines(out: str) -> list[dict[str, Any]]:
+    found = []
+    for line in out.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            found.append(entry)
+    return found
+
+
+def emf(entries: list[dict[str, Any]], **dims: str) -> list[dict[str, Any]]:
+    return [e for e in entries if "_aws" in e and all(e.get(k) == v for k, v in dims.items())]
+
+
+def test_a_worker_decision_is_logged_and_measured(
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    aws.apply(make_target())
+    aws.put_load([(NOW - 60 * i, 750.0) for i in range(1, 20)])
+    capsys.readouterr()
+    assert invoke("WorkerFunction", "worker-sqs-batch.json") == {"batchItemFailures": []}
+    entries = lines(capsys.readouterr().out)
+    message_id = json.loads((EVENTS / "worker-sqs-batch.json").read_text())["Records"][0][
+        "messageId"
+    ]
+    # The JSON line's fields are the record's (Powertools' handler writes to the stdout of when
+    # it was made, out of capsys's reach), and the correlation id is the message's.
+    [log] = [r.__dict__ for r in caplog.records if r.getMessage() == "decision"]
+    assert common.logger.get_correlation_id() == message_id
+    assert (log["target"], log["kind"], log["before"], log["after"]) == ("web", "ecs", 4, 8)
+    assert log["reason"] == "plan" and log["executed"] is True
+    assert log["levelno"] == logging.INFO
+    [blob] = emf(entries, Target="web")
+    assert blob["service"] == "scaleahead"
+    # EMF carries each metric as a list of values
+    assert (blob["ActualCapacity"], blob["DesiredCapacity"], blob["PlannedCapacity"]) == (
+        [4.0],
+        [8.0],
+        [8.0],
+    )
+    assert blob["ObservedLoad"] == [750.0] and blob["Actions"] == [1.0]
+    assert "ForecastLoad" not in blob  # reactive-only: no forecast to report
+    [namespace] = {m["Namespace"] for m in blob["_aws"]["CloudWatchMetrics"]}
+    assert namespace == "Scaleahead"
+    # the function's own metrics (its cold start is once per process: make sam-local sees it)
+    assert [e["WorkItems"] for e in emf(entries) if "WorkItems" in e] == [[1.0]]
+
+
+def test_a_decision_that_changed_nothing_is_counted_by_reason(
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = make_target()
+    record = {
+        "before": 4,
+        "after": 4,
+        "executed": False,
+        "reason": "stabilising",
+        "inputs": {
+            "plan": 3,
+            "observed_load": 250.0,
+            "forecast_now": 260.0,
+            "forecast_upper_now": 320.0,
+            "forecast_error": 0.125,
+        },
+    }
+    observe_decision(target, record)
+    entries = lines(capsys.readouterr().out)
+    [blob] = [e for e in emf(entries, Target="web") if "ForecastLoad" in e]
+    assert blob["ForecastLoad"] == [260.0] and blob["ForecastUpperLoad"] == [320.0]
+    assert blob["ForecastErrorPercent"] == [12.5]
+    assert "Actions" not in blob
+    units = {m["Name"]: m["Unit"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert units["ForecastErrorPercent"] == "Percent" and units["PlannedCapacity"] == "Count"
+    assert set(units) == set(DECISION_METRICS)  # every metric the dashboard plots was sent
+    [why] = emf(entries, Target="web", Reason="stabilising")
+    assert why["NotScaled"] == [1.0]
+    [dims] = why["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+    assert set(dims) == {"service", "Target", "Reason"}
