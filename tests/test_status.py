@@ -7,8 +7,7 @@ import json
 import pytest
 
 from scaleahead.cli.main import main
-from scaleahead.cli.status import forecast_error
-from scaleahead.domain.series import Forecast
+from scaleahead.domain.series import Forecast, forecast_error
 from scaleahead.domain.warmup import WarmupLog
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws

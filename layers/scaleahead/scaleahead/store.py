@@ -28,12 +28,19 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from scaleahead.domain.events import EventError, PlannedEvent
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.target import Target, TargetError, parse_target
 from scaleahead.domain.warmup import WarmupLog
 
 TARGETS_PK = "TARGET"
 PAUSE_PK = "PAUSE"
+# Planned events, one partition for all targets (sk "<target>#<event id>"): they are few, and a
+# worker batch reads them all in one Query.
+EVENTS_PK = "EVENT"
+# An event is kept after its end for as long as its window lies in the history a fit reads
+# (14 days), so the model keeps leaving it out, plus a day.
+EVENT_RETENTION_SECONDS = 15 * 86400
 ALL_TARGETS = "*"
 # Longer than a function's timeout and botocore's retry budget for one call: a lease that lapsed
 # while its holder was still actuating would let a second actuation in.
@@ -164,6 +171,8 @@ class Store:
         self._ttl = decision_ttl_days * 86400
         # Items read ahead by ``shared_reads`` (key -> item, None when absent), else None.
         self._shared: dict[tuple[str, str], dict[str, Any] | None] | None = None
+        # Every planned event, read once per ``shared_reads`` block (None: not read yet).
+        self._shared_events: list[PlannedEvent] | None = None
 
     # -- reading ahead ---------------------------------------------------------------------
     @contextmanager
@@ -192,6 +201,7 @@ class Store:
             yield
         finally:
             self._shared = None
+            self._shared_events = None
 
     def _read_ahead(self, keys: list[tuple[str, str]]) -> None:
         assert self._shared is not None
@@ -432,6 +442,63 @@ class Store:
         given, is a reading of ``pauses()`` already made (one Query for many targets)."""
         found = {p.target: p for p in (self.pauses() if pauses is None else pauses)}
         return found.get(ALL_TARGETS) or found.get(target_id)
+
+    # -- planned events ----------------------------------------------------------------------
+    def put_event(self, event: PlannedEvent) -> None:
+        """Add or replace (same target and id) a planned event."""
+        self._table.put_item(
+            Item={
+                "pk": EVENTS_PK,
+                "sk": f"{event.target}#{event.id}",
+                **_to_dynamo(event.to_item()),
+                "expires_at": int(event.end + EVENT_RETENTION_SECONDS),
+            }
+        )
+
+    def remove_event(self, target_id: str, event_id: str) -> bool:
+        out = self._table.delete_item(
+            Key={"pk": EVENTS_PK, "sk": f"{target_id}#{event_id}"}, ReturnValues="ALL_OLD"
+        )
+        return bool(out.get("Attributes"))
+
+    def planned_events(
+        self, target_id: str | None = None, now: float | None = None
+    ) -> list[PlannedEvent]:
+        """The planned events of one target (all with None), by start; inside ``shared_reads``
+        one Query serves the whole batch. Items past their TTL are dropped here too: DynamoDB
+        deletes expired items lazily."""
+        if self._shared is not None and self._shared_events is not None:
+            every = self._shared_events
+        else:
+            every = self._query_events()
+            if self._shared is not None:
+                self._shared_events = every
+        return sorted(
+            (
+                e
+                for e in every
+                if (target_id is None or e.target == target_id)
+                and (now is None or e.end + EVENT_RETENTION_SECONDS > now)
+            ),
+            key=lambda e: (e.start, e.target, e.id),
+        )
+
+    def _query_events(self) -> list[PlannedEvent]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(EVENTS_PK)}
+        while True:
+            page = self._table.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        out = []
+        for i in items:
+            try:
+                out.append(PlannedEvent.from_item(_from_dynamo(i)))
+            except (EventError, KeyError, TypeError, ValueError):
+                continue  # only a hand-edited item can be invalid: the CLI validates
+        return out
 
     def record_rejected(self, now: float, reason: str, payload: Any) -> None:
         text = json.dumps(payload, default=str)[:4000]

@@ -275,8 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
 
     from scaleahead.backtest.report import add_parser as add_backtest
+    from scaleahead.cli.events import add_parser as add_events
+    from scaleahead.cli.forecast_chart import add_parser as add_forecast
 
     add_backtest(sub)
+    add_forecast(sub)
+    add_events(sub)
 
     st = sub.add_parser(
         "status",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from scaleahead.aws.capacity import ResourceNotFound
-from scaleahead.domain.controller import planning_warmup
-from scaleahead.domain.plan import units_needed
-from scaleahead.domain.series import Forecast
+from scaleahead.domain.controller import evaluation_interval, forecast_plan, planning_warmup
+from scaleahead.domain.series import Forecast, forecast_error
 from scaleahead.domain.target import Target, TargetError
 from scaleahead.store import Pause
 
@@ -36,17 +34,6 @@ class Status:
         return asdict(self)
 
 
-def forecast_error(forecast: Forecast, points: list[tuple[float, float]]) -> float | None:
-    """Mean absolute error of the forecast mean over the observed points it covers, relative to
-    the observed load (a weighted MAPE: robust to idle minutes near zero); None if none."""
-    pairs = [(v, forecast.at(t)) for t, v in points]
-    pairs_ok = [(v, f) for v, f in pairs if f is not None and math.isfinite(v)]
-    total = sum(abs(v) for v, _ in pairs_ok)
-    if not pairs_ok or total <= 0:
-        return None
-    return sum(abs(v - f) for v, f in pairs_ok) / total
-
-
 def status_of(rt: Any, target: Target, now: float, pauses: list[Pause]) -> Status:
     """One target's row; ``pauses`` is the one reading of the kill switch for all rows."""
     state = rt.store.get_state(target.id)
@@ -63,9 +50,10 @@ def status_of(rt: Any, target: Target, now: float, pauses: list[Pause]) -> Statu
     stored = rt.store.get_forecast(target) if target.forecast.enabled else None
     if stored is not None and stored.status == "ok" and stored.forecast:
         f = Forecast.from_item(stored.forecast)
-        ahead = f.window(now + HOUR, now + HOUR + warmup, upper=True)
-        if ahead:
-            planned_in_1h = units_needed(max(ahead), target.capacity_per_unit)
+        every = evaluation_interval(target, rt.settings.tick_seconds)
+        events = rt.store.planned_events(target.id, now)
+        ahead = forecast_plan(target, f, now + HOUR, every, warmup, events)
+        planned_in_1h = None if ahead is None else ahead.desired
         points = rt.metrics.load_series(target, now - HOUR, now)
         error = forecast_error(f, points)
     elif stored is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, decide
+from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, clamp, decide
+from scaleahead.domain.events import PlannedEvent, floor_in, uplift_in, uplifted
 from scaleahead.domain.level import level_correction
 from scaleahead.domain.plan import Plan, predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
@@ -84,16 +85,23 @@ def plan_tick(
     every: int,
     unavailable: str,
     warmup_seconds: int | None = None,
+    events: Sequence[PlannedEvent] = (),
 ) -> tuple[Plan, float]:
     """The plan for this evaluation, with the level correction it applied; ``warmup_seconds``
-    overrides the target's (the worker passes the learned warm-up, ``planning_warmup``)."""
+    overrides the target's (the worker passes the learned warm-up, ``planning_warmup``).
+
+    Planned events act on the same window as the forecast peak: an uplift multiplies the
+    forecast before anything else (so the level correction compares reality with the uplifted
+    expectation once the event is on), and a ``--min`` floor holds from one warm-up before the
+    event opens until it closes."""
+    warmup = target.effective_warmup_seconds if warmup_seconds is None else warmup_seconds
+    if forecast is not None:
+        forecast = uplifted(forecast, events)
     level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
     plan = predictive_plan(
         forecast,
         now=now,
-        warmup_seconds=(
-            target.effective_warmup_seconds if warmup_seconds is None else warmup_seconds
-        ),
+        warmup_seconds=warmup,
         # The plan must last until the next evaluation, which may be several ticks away.
         tick_seconds=every,
         capacity_per_unit=target.capacity_per_unit,
@@ -101,7 +109,36 @@ def plan_tick(
         observed_load=obs.latest,
         unavailable_reason=unavailable,
     )
+    up = uplift_in(events, plan.window_start, plan.window_end) if forecast is not None else None
+    if up is not None:
+        plan = replace(plan, basis=f"{plan.basis}, with {up.describe()}")
+    held = floor_in(events, plan.window_start, plan.window_end)
+    if (
+        held is not None
+        and held.min_capacity is not None
+        and (plan.desired is None or held.min_capacity > plan.desired)
+    ):
+        plan = replace(plan, desired=held.min_capacity, basis=held.describe())
     return plan, level
+
+
+def forecast_plan(
+    target: Target,
+    forecast: Forecast,
+    at: float,
+    every: int,
+    warmup_seconds: int,
+    events: Sequence[PlannedEvent] = (),
+) -> Plan | None:
+    """The plan a tick at ``at`` will make from this forecast alone, its capacity within the
+    target's bounds, for the operator's look ahead (``status``, ``forecast``): the tick's own
+    law, less what only that tick can know (the load it observes and the level correction it
+    reads from it). None where the forecast does not cover the window."""
+    nothing = Observation([], None, "")
+    plan, _ = plan_tick(target, forecast, nothing, at, every, "", warmup_seconds, events)
+    if plan.desired is None:
+        return None
+    return replace(plan, desired=clamp(plan.desired, target.min_capacity, target.max_capacity))
 
 
 def planning_warmup(target: Target, log: WarmupLog) -> tuple[int, str]:

@@ -76,7 +76,7 @@ class Decision:
         return d
 
 
-def _clamp(value: int, lo: int, hi: int) -> int:
+def clamp(value: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, value))
 
 
@@ -100,7 +100,7 @@ def decide(i: DecisionInput) -> Decision:
         if i.plan is not None:
             why += f", plan {i.plan}"
 
-    if _clamp(wanted, lo, hi) < cur:
+    if clamp(wanted, lo, hi) < cur:
         # Scale-in: every guard must agree; the floor still counts as a lower bound. A guard
         # never keeps capacity above max: that bound is the operator's, not the forecast's.
         def blocked(reason: Reason, message: str) -> Decision:
@@ -116,7 +116,7 @@ def decide(i: DecisionInput) -> Decision:
                 f"not scaling in from {cur} yet: {why}, but the stabilisation window is not full",
             )
         wanted = max(i.stable_plan, i.floor or 0)
-        if _clamp(wanted, lo, hi) >= cur:
+        if clamp(wanted, lo, hi) >= cur:
             return blocked(
                 Reason.STABILISING,
                 f"not scaling in from {cur}: the plan reached {i.stable_plan} within the "
@@ -132,7 +132,7 @@ def decide(i: DecisionInput) -> Decision:
             wanted = i.resource_floor
             why += f"; held at {wanted}: {i.resource_floor_reason or 'resource guard'}"
 
-    target = _clamp(wanted, lo, hi)
+    target = clamp(wanted, lo, hi)
     if target == cur:
         if wanted > hi:
             return _hold(i, Reason.AT_MAX, f"at max {hi}; {why} wants {wanted}")

@@ -126,3 +126,14 @@ def _choice(raw: Any) -> tuple[float, ...] | None:
     except (TypeError, ValueError):
         return None
     return out if all(math.isfinite(x) for x in out) else None
+
+
+def forecast_error(forecast: Forecast, points: list[tuple[float, float]]) -> float | None:
+    """Mean absolute error of the forecast mean over the observed points it covers, relative to
+    the observed load (a weighted MAPE: robust to idle minutes near zero); None if none."""
+    pairs = [(v, forecast.at(t)) for t, v in points]
+    pairs_ok = [(v, f) for v, f in pairs if f is not None and math.isfinite(v)]
+    total = sum(abs(v) for v, _ in pairs_ok)
+    if not pairs_ok or total <= 0:
+        return None
+    return sum(abs(v - f) for v, f in pairs_ok) / total

@@ -21,12 +21,17 @@ from scaleahead.domain.controller import (
     standing,
 )
 from scaleahead.domain.decision import Action, Decision, Reason
+from scaleahead.domain.events import outside_events
 from scaleahead.domain.forecast import fit_forecast
-from scaleahead.domain.series import Forecast, InsufficientHistory
+from scaleahead.domain.series import Forecast, InsufficientHistory, forecast_error
 from scaleahead.domain.target import Target, TargetError
 from scaleahead.service.actuate import carry_out, record_and_observe
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import LeaseHeld, StoredForecast
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
 def refresh_forecast(
@@ -80,9 +85,12 @@ def process_target(
     refresh = target.forecast.enabled and (
         stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
     )
+    events = rt.store.planned_events(target.id, now)
     if refresh:
         history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
-        stored = refresh_forecast(rt, target, now, history, stored)
+        # The model learns from ordinary days: the windows of past planned events are left out.
+        past = [e for e in events if e.start <= now]
+        stored = refresh_forecast(rt, target, now, outside_events(history, past), stored)
     else:
         history = rt.metrics.load_series(target, now - recent_seconds(period), now)
     obs = observe(history, now, period)
@@ -121,7 +129,7 @@ def process_target(
         adapter = rt.adapter(target)
         # Planned under the lease: the learned warm-up lives in the state read with it.
         warmup, warmup_source = planning_warmup(target, state.warmups)
-        plan, level = plan_tick(target, forecast, obs, now, every, unavailable, warmup)
+        plan, level = plan_tick(target, forecast, obs, now, every, unavailable, warmup, events)
         stand = standing(target, plan, now, every, state.plans, state.floor)
         state.plans, state.floor = stand.plans, stand.floor_state
 
@@ -181,6 +189,9 @@ def process_target(
             "forecast_status": stored.status if stored else "disabled",
             "forecast_now": forecast.at(now) if forecast else None,
             "forecast_upper_now": forecast.at(now, upper=True) if forecast else None,
+            # How far the forecast was off over the recent window: the dashboard's accuracy line.
+            "events": [e.describe() for e in events if e.overlaps(now, plan.window_end)] or None,
+            "forecast_error": _rounded(forecast_error(forecast, obs.points)) if forecast else None,
         }
         return carry_out(
             rt, target, state, reading, decision, source="worker", now=now, inputs=inputs
