@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo bench test lint typecheck unit validate clean
+.PHONY: setup demo bench sam-local test lint typecheck unit validate clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,13 @@ demo: $(STAMP)
 # Forecast quality on every trace in traces/ and the speed figures (minutes; prints a table).
 bench: $(STAMP)
 	$(BIN)/python -m scaleahead.backtest.bench
+
+# sam build, then every function in the Lambda container (sam local invoke) with each of its
+# sample events against a moto server, each result and its effect checked. Needs a Docker engine;
+# .ci/run provides one offline.
+# ARGS=--keep leaves the moto server up afterwards for the CLI.
+sam-local: $(STAMP)
+	$(BIN)/python -m scaleahead.demo.sam_local $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
