@@ -27,7 +27,10 @@ from scaleahead.service.alarm import handle_signal
 _CONFIG = idempotency_config("event_id")
 
 
+@tracer.capture_method(capture_response=False)
 def _handle(signal: dict[str, Any]) -> dict[str, Any]:
+    """One alarm state change: its own X-Ray subsegment, annotated with the alarm."""
+    tracer.put_annotation(key="alarm", value=str(signal.get("alarm_name")))
     return handle_signal(runtime(), AlarmSignal(**signal), clock.now())
 
 
