@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from scaleahead.cli.main import main
-from tests.conftest import Aws, target_dict
+from tests.conftest import Aws, make_target, target_dict
 
 
 def write(tmp_path: Path, *targets: dict[str, Any]) -> str:
@@ -103,3 +103,18 @@ def test_decisions_read_back(aws: Aws, capsys: pytest.CaptureFixture[str]) -> No
     )
     assert main(["decisions", "web"]) == 0
     assert "scale out 2 -> 3" in capsys.readouterr().out
+
+
+def test_output_json_is_accepted_after_the_command_too(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.apply(make_target())
+    assert main(["--output", "json", "targets", "list"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["targets", "list", "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == before and before[0]["id"] == "web"
+    assert main(["pause", "web", "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["paused"] == "web"
+    # the text default still holds when neither place says json
+    assert main(["resume", "web"]) == 0
+    assert capsys.readouterr().out.startswith("resumed web")

@@ -1,4 +1,5 @@
-"""``scaleahead``: the operator's command line: targets, pause, decisions, backtest, demo.
+"""``scaleahead``: the operator's command line: targets, status, explain, forecast, events,
+pause, decisions, backtest, demo.
 
 Settings come from the same environment variables the functions read (``STATE_TABLE``,
 ``ALARM_PREFIX``...), with ``--table`` and ``--alarm-prefix`` to override; ``AWS_ENDPOINT_URL``
@@ -238,7 +239,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scaleahead", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="scaleahead", description=" ".join(__doc__.split("\n\n")[0].split())
+    )
     p.add_argument("--table", help="state table name (default: $STATE_TABLE)")
     p.add_argument("--alarm-prefix", help="managed alarm prefix (default: $ALARM_PREFIX)")
     p.add_argument("--output", choices=["text", "json"], default="text")
@@ -301,7 +304,29 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=cmd_explain)
 
     sub.add_parser("demo", help="run the end-to-end demo on moto (see `scaleahead demo --help`)")
+    _accept_output_after_the_command(p)
     return p
+
+
+# Commands with their own output files rather than an --output format.
+_NO_OUTPUT_FORMAT = {"backtest", "demo"}
+
+
+def _accept_output_after_the_command(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """``scaleahead status --output json`` as well as ``scaleahead --output json status``: each
+    command also takes ``--output``, defaulting to the global one (SUPPRESS keeps it unset)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subs:
+        for name, child in action.choices.items():
+            if name not in _NO_OUTPUT_FORMAT:
+                _accept_output_after_the_command(child, top=False)
+    if not top and not subs:
+        parser.add_argument(
+            "--output",
+            choices=["text", "json"],
+            default=argparse.SUPPRESS,
+            help="text (default) or json, for scripts",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
