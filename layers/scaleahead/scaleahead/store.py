@@ -249,15 +249,19 @@ class Store:
         item = self._get(TARGETS_PK, target_id)
         return parse_target(json.loads(item["definition"])) if item else None
 
-    def iter_target_items(self) -> Iterator[dict[str, Any]]:
-        """Raw target items, page by page: a bad definition must not hide the good ones."""
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(TARGETS_PK)}
+    def _pages(self, **query: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a Query, following LastEvaluatedKey."""
         while True:
-            page = self._table.query(**kwargs)
-            yield from page.get("Items", [])
+            page: dict[str, Any] = self._table.query(**query)
+            yield page
             if "LastEvaluatedKey" not in page:
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def iter_target_items(self) -> Iterator[dict[str, Any]]:
+        """Raw target items, page by page: a bad definition must not hide the good ones."""
+        for page in self._pages(KeyConditionExpression=Key("pk").eq(TARGETS_PK)):
+            yield from page.get("Items", [])
 
     def list_targets(self) -> list[Target]:
         return [parse_target(json.loads(i["definition"])) for i in self.iter_target_items()]
@@ -388,18 +392,12 @@ class Store:
 
     def decision_count(self, target_id: str) -> int:
         """How many decisions the log holds for the target (a COUNT query: no items read out)."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(_tpk(target_id))
+        pages = self._pages(
+            KeyConditionExpression=Key("pk").eq(_tpk(target_id))
             & Key("sk").between("DECISION#", "DECISION#~"),
-            "Select": "COUNT",
-        }
-        total = 0
-        while True:
-            page = self._table.query(**kwargs)
-            total += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            Select="COUNT",
+        )
+        return sum(int(page.get("Count", 0)) for page in pages)
 
     # -- the kill switch ---------------------------------------------------------------------
     def pause(self, target_id: str, by: str, reason: str, now: float) -> None:
@@ -421,17 +419,8 @@ class Store:
 
     def pauses(self) -> list[Pause]:
         """Every pause in force, strongly consistent: a pause must hold from the next decision."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(PAUSE_PK),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self._pages(KeyConditionExpression=Key("pk").eq(PAUSE_PK), ConsistentRead=True)
+        items = [i for page in pages for i in page.get("Items", [])]
         return [
             Pause(str(i["sk"]), str(i.get("by", "")), str(i.get("reason", "")), float(i["at"]))
             for i in items
@@ -484,16 +473,9 @@ class Store:
         )
 
     def _query_events(self) -> list[PlannedEvent]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(EVENTS_PK)}
-        while True:
-            page = self._table.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         out = []
-        for i in items:
+        pages = self._pages(KeyConditionExpression=Key("pk").eq(EVENTS_PK))
+        for i in (i for page in pages for i in page.get("Items", [])):
             try:
                 out.append(PlannedEvent.from_item(_from_dynamo(i)))
             except (EventError, KeyError, TypeError, ValueError):
