@@ -19,7 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scaleahead.domain.controller import evaluation_interval, forecast_plan, planning_warmup
+from scaleahead.domain.controller import (
+    STALE_AFTER_REFRESHES,
+    evaluation_interval,
+    forecast_plan,
+    planning_warmup,
+)
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.target import Target, TargetError
@@ -29,9 +34,6 @@ HOUR = 3600
 DEFAULT_HOURS_BACK = 24.0
 # Ahead when there is no forecast to take the horizon from.
 DEFAULT_HOURS_AHEAD = 6.0
-# The worker stops planning on a forecast older than this many refresh intervals
-# (service/worker.py); the chart says so rather than imply a plan nobody will make.
-STALE_REFRESHES = 3
 UNIT_WORD = {"ecs": "tasks", "aurora": "readers", "elasticache": "shards"}
 
 
@@ -141,12 +143,12 @@ def _forecast_of(
         return None, str(stored.status), stored.reason or f"forecast status {stored.status}"
     forecast = Forecast.from_item(stored.forecast)
     age = now - stored.generated_at
-    if age > STALE_REFRESHES * target.forecast.refresh_seconds:
+    if age > STALE_AFTER_REFRESHES * target.forecast.refresh_seconds:
         return (
             forecast,
             "ok",
             f"the stored forecast is {age / HOUR:.1f} h old; the worker plans reactive-only "
-            f"once it is over {STALE_REFRESHES * target.forecast.refresh_seconds / HOUR:g} h "
+            f"once it is over {STALE_AFTER_REFRESHES * target.forecast.refresh_seconds / HOUR:g} h "
             "old, so no plan is drawn from it",
         )
     if forecast.end <= now:
@@ -435,7 +437,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="chart a target's load, forecast band and planned capacity (PNG, or --output json)",
         description="One chart of TARGET: its load history and stored forecast (mean and "
         "headroom band) above, the plans made and the capacity the forecast implies ahead "
-        "below, on one UTC time axis. With the global --output json, the same series as JSON.",
+        "below, on one UTC time axis. With --output json, the same series as JSON.",
     )
     f.add_argument("target", help="a target id")
     f.add_argument("--png", metavar="FILE", help="write the chart here (required without json)")

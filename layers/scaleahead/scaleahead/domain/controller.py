@@ -24,6 +24,9 @@ from scaleahead.domain.warmup import WarmupLog, learned_seconds
 RECENT_SECONDS = 30 * 60
 # How much load history a forecast is fitted on: two weeks, so each weekday is seen twice.
 HISTORY_SECONDS = 14 * 86400
+# A stored forecast older than this many refresh intervals (its refits keep failing) is not
+# planned on: the tick goes reactive-only rather than trust it.
+STALE_AFTER_REFRESHES = 3
 
 
 @dataclass(frozen=True)

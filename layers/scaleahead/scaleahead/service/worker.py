@@ -11,6 +11,7 @@ from typing import Any
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
 from scaleahead.domain.controller import (
     HISTORY_SECONDS,
+    STALE_AFTER_REFRESHES,
     decide_tick,
     evaluation_interval,
     forecast_horizon,
@@ -99,7 +100,7 @@ def process_target(
     unavailable = "forecasting is disabled for this target (reactive-only)"
     if stored is not None:
         if stored.status == "ok" and stored.forecast:
-            if now - stored.generated_at <= 3 * target.forecast.refresh_seconds:
+            if now - stored.generated_at <= STALE_AFTER_REFRESHES * target.forecast.refresh_seconds:
                 forecast = Forecast.from_item(stored.forecast)
             else:
                 unavailable = "the stored forecast is too old"
