@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -105,6 +106,15 @@ def moto_server(port: int) -> Iterator[str]:
     through the Docker bridge), with the same documented extensions the tests install."""
     from moto.server import ThreadedMotoServer
 
+    with socket.socket() as probe:
+        # The server would fail in its own thread and the checks would read whatever else
+        # answers there (a server kept by an earlier run, say).
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            raise SystemExit(
+                f"port {port} is in use (a server kept with --keep?); stop it or pass --port"
+            ) from None
     moto_extensions.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
