@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.handlers import common
 from scaleahead.handlers.common import DECISION_METRICS, observe_decision
 from tests.conftest import NOW, Aws, make_target
-from tests.test_handlers import EVENTS, invoke
+from tests.test_handlers import EVENTS, invoke, resolve_handler
 
 
 @pytest.fixture
@@ -106,3 +107,28 @@ def test_a_decision_that_changed_nothing_is_counted_by_reason(
     assert why["NotScaled"] == [1.0]
     [dims] = why["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert set(dims) == {"service", "Target", "Reason"}
+
+
+def test_failed_work_items_are_counted(
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AWS/Lambda's Errors never sees a failed batch item (the invocation succeeds): the worker
+    counts them itself."""
+    aws.apply(make_target())
+    aws.apply(make_target(id="lost"))
+    aws.put_load([(NOW - 60 * i, 750.0) for i in range(1, 20)])
+    aws.rt.store.put_target(
+        make_target(id="lost", resource={"cluster": "gone", "service": "web"}), NOW
+    )
+    # one good item and one that fails (all failing would fail the invocation instead)
+    event = json.loads((EVENTS / "worker-sqs-batch.json").read_text())
+    bad = json.loads(json.dumps(event["Records"][0]))
+    bad["messageId"] = "bad-one"
+    bad["body"] = json.dumps({"target_id": "lost", "tick": int(NOW)})
+    event["Records"].append(bad)
+    capsys.readouterr()
+    out = resolve_handler("WorkerFunction")(event, LocalContext())
+    assert len(out["batchItemFailures"]) == 1
+    entries = emf(lines(capsys.readouterr().out))
+    counted = [e["FailedWorkItems"] for e in entries if "FailedWorkItems" in e]
+    assert counted == [[1.0]]

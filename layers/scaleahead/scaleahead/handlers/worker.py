@@ -109,4 +109,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             processor=processor,
             context=context,
         )
+    # A failed item fails the item, not the invocation, so AWS/Lambda's Errors never sees it.
+    failed = len(response.get("batchItemFailures", []))
+    if failed:
+        metrics.add_metric(name="FailedWorkItems", unit=MetricUnit.Count, value=failed)
     return response
