@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from scaleahead.demo import sam_local
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
 SAMCONFIG_PATH = ROOT / "samconfig.toml"
@@ -535,7 +537,11 @@ def test_samconfig_environments() -> None:
         assert deploy["region"] == "us-east-1"
         assert deploy["resolve_s3"] is True
         _check_overrides(_overrides(deploy["parameter_overrides"]))
-    assert config["default"]["local_invoke"]["parameters"] == {"skip_pull_image": True}
+    # make sam-local's containers reach the host's moto server by this name
+    assert config["default"]["local_invoke"]["parameters"] == {
+        "skip_pull_image": True,
+        "add_host": [f"{sam_local.CONTAINER_HOST}:host-gateway"],
+    }
     dev = _overrides(config["default"]["deploy"]["parameters"]["parameter_overrides"])
     assert (dev["Mode"], dev["LogLevel"]) == ("ForecastOnly", "DEBUG")
     prod = config["prod"]
