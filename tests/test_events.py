@@ -21,6 +21,7 @@ from scaleahead.service import worker
 from scaleahead.service.worker import process_target
 from scaleahead.store import EVENT_RETENTION_SECONDS
 from tests.conftest import NOW, Aws, make_target
+from tests.test_drivers import slow_and_fast
 from tests.test_worker import history, target
 
 HOUR = 3600
@@ -135,6 +136,28 @@ def test_a_past_events_window_is_left_out_of_the_fit(
     assert not [t for t in times if NOW - 86400 <= t < NOW - 86400 + 2 * HOUR]
     assert NOW - 86400 - 300 in times and NOW - 86400 + 2 * HOUR in times  # the edges stay
     assert len(times) == 3 * 288 - 24  # three days of 5-minute points less two hours
+
+
+def test_an_event_on_one_target_of_a_driver_is_left_out_of_the_shared_fit(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_and_fast(aws)  # two targets planning from one driver's forecast
+    day_before = "2026-11-26T12:05"  # NOW less a day
+    assert main(["events", "add", "fast", "--start", day_before, "--end", "+2h", "--min", "3"]) == 0
+    [event] = aws.rt.store.planned_events("fast")
+    assert event.forecast_key == "DRIVER#front-door"
+    seen: list[list[float]] = []
+    fit = worker.fit_forecast  # type: ignore[attr-defined]
+
+    def spy(times: list[float], values: list[float], **kw: Any) -> Any:
+        seen.append(times)
+        return fit(times, values, **kw)
+
+    monkeypatch.setattr(worker, "fit_forecast", spy)
+    process_target(aws.rt, "slow", NOW)  # the other target refits the driver's forecast
+    [times] = seen
+    assert not [t for t in times if event.start <= t < event.end]
+    assert len(times) == 3 * 288 - 24
 
 
 def test_events_cli(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:

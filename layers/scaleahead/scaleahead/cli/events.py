@@ -73,6 +73,7 @@ def build_event(rt: Any, args: argparse.Namespace, now: float) -> tuple[PlannedE
             note=args.note or "",
             by=args.by or os.environ.get("USER") or "cli",
             created_at=now,
+            forecast_key=target.forecast_key,
         )
     except EventError as err:
         raise TargetError(str(err)) from None

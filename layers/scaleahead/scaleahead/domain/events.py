@@ -46,6 +46,9 @@ class PlannedEvent:
     note: str = ""
     by: str = ""
     created_at: float = 0.0
+    # The forecast the target plans from (its driver's, when it has one): the window is left
+    # out of that fit, whichever of the driver's targets refits it. Empty: the target's own.
+    forecast_key: str = ""
 
     def __post_init__(self) -> None:
         if not EVENT_ID.match(self.id):
@@ -92,6 +95,7 @@ class PlannedEvent:
             "note": self.note,
             "by": self.by,
             "created_at": self.created_at,
+            "forecast_key": self.forecast_key,
         }
 
     @classmethod
@@ -108,7 +112,13 @@ class PlannedEvent:
             note=str(item.get("note", "")),
             by=str(item.get("by", "")),
             created_at=float(item.get("created_at", 0)),
+            forecast_key=str(item.get("forecast_key", "")),
         )
+
+    @property
+    def learned_by(self) -> str:
+        """The forecast whose fit leaves this window out."""
+        return self.forecast_key or f"TARGET#{self.target}"
 
 
 def uplifted(forecast: Forecast, events: Iterable[PlannedEvent]) -> Forecast:

@@ -86,12 +86,14 @@ def process_target(
     refresh = target.forecast.enabled and (
         stored is None or now - stored.generated_at >= target.forecast.refresh_seconds
     )
-    events = rt.store.planned_events(target.id, now)
+    every_event = rt.store.planned_events(None, now)  # one Query per batch (shared_reads)
+    events = [e for e in every_event if e.target == target.id]
     if refresh:
         history = rt.metrics.load_series(target, now - HISTORY_SECONDS, now)
-        # The model learns from ordinary days: the windows of past planned events are left out.
-        past = [e for e in events if e.start <= now]
-        stored = refresh_forecast(rt, target, now, outside_events(history, past), stored)
+        # The model learns from ordinary days: the windows of events begun are left out, those
+        # of every target planning from this forecast (a shared driver's fit serves them all).
+        begun = [e for e in every_event if e.start <= now and e.learned_by == target.forecast_key]
+        stored = refresh_forecast(rt, target, now, outside_events(history, begun), stored)
     else:
         history = rt.metrics.load_series(target, now - recent_seconds(period), now)
     obs = observe(history, now, period)
