@@ -212,19 +212,25 @@ def test_worker_records_a_missing_service_without_retrying(web: Aws) -> None:
     web.rt.store.acquire_lease("web", "someone-else", NOW)
 
 
-def test_worker_failure_is_reported_per_record(web: Aws) -> None:
-    """A failing item fails alone: SQS retries it (then parks it in the DLQ), not the batch."""
-    _recent_load(web, 750.0)
-    web.apply(make_target(id="lost", resource={"cluster": "prod", "service": "web"}))
-    # the cluster of "lost" disappears after apply: DescribeServices raises a ClientError
-    web.rt.store.put_target(
+def batch_with_a_failing_item(aws: Aws) -> dict[str, Any]:
+    """The sample batch plus an item (messageId "bad-one") for a target "lost" whose ECS cluster
+    disappeared after it was applied, so its DescribeServices raises a ClientError."""
+    aws.apply(make_target(id="lost", resource={"cluster": "prod", "service": "web"}))
+    aws.rt.store.put_target(
         make_target(id="lost", resource={"cluster": "gone", "service": "web"}), NOW
     )
-    event = json.loads((EVENTS / "worker-sqs-batch.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS / "worker-sqs-batch.json").read_text())
     bad = json.loads(json.dumps(event["Records"][0]))
     bad["messageId"] = "bad-one"
     bad["body"] = json.dumps({"target_id": "lost", "tick": int(NOW)})
     event["Records"].append(bad)
+    return event
+
+
+def test_worker_failure_is_reported_per_record(web: Aws) -> None:
+    """A failing item fails alone: SQS retries it (then parks it in the DLQ), not the batch."""
+    _recent_load(web, 750.0)
+    event = batch_with_a_failing_item(web)
     out = resolve_handler("WorkerFunction")(event, LocalContext())
     assert [f["itemIdentifier"] for f in out["batchItemFailures"]] == ["bad-one"]
     assert web.desired() == 8  # the good item was processed

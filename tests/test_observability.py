@@ -13,7 +13,7 @@ from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.handlers import common
 from scaleahead.handlers.common import DECISION_METRICS, observe_decision
 from tests.conftest import NOW, Aws, make_target
-from tests.test_handlers import EVENTS, invoke, resolve_handler
+from tests.test_handlers import EVENTS, batch_with_a_failing_item, invoke, resolve_handler
 
 
 @pytest.fixture
@@ -115,17 +115,9 @@ def test_failed_work_items_are_counted(
     """AWS/Lambda's Errors never sees a failed batch item (the invocation succeeds): the worker
     counts them itself."""
     aws.apply(make_target())
-    aws.apply(make_target(id="lost"))
     aws.put_load([(NOW - 60 * i, 750.0) for i in range(1, 20)])
-    aws.rt.store.put_target(
-        make_target(id="lost", resource={"cluster": "gone", "service": "web"}), NOW
-    )
     # one good item and one that fails (all failing would fail the invocation instead)
-    event = json.loads((EVENTS / "worker-sqs-batch.json").read_text())
-    bad = json.loads(json.dumps(event["Records"][0]))
-    bad["messageId"] = "bad-one"
-    bad["body"] = json.dumps({"target_id": "lost", "tick": int(NOW)})
-    event["Records"].append(bad)
+    event = batch_with_a_failing_item(aws)
     capsys.readouterr()
     out = resolve_handler("WorkerFunction")(event, LocalContext())
     assert len(out["batchItemFailures"]) == 1
