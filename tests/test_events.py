@@ -116,13 +116,9 @@ def test_the_worker_holds_the_events_floor(aws: Aws) -> None:
     assert later["inputs"]["plan"] == 2 and later["inputs"]["events"] is None
 
 
-def test_a_past_events_window_is_left_out_of_the_fit(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    history(aws, 3)
-    aws.apply(target())
-    aws.rt.store.put_event(ev(start=NOW - 86400, end=NOW - 86400 + 2 * HOUR, uplift=3.0))
-    aws.rt.store.put_event(ev(id="later", start=NOW + HOUR, end=NOW + 2 * HOUR, uplift=3.0))
+def spy_on_fits(monkeypatch: pytest.MonkeyPatch) -> list[list[float]]:
+    """The times of every history the worker fits from, in order, so a test can see what was
+    left out."""
     seen: list[list[float]] = []
     fit = worker.fit_forecast  # type: ignore[attr-defined]
 
@@ -131,6 +127,17 @@ def test_a_past_events_window_is_left_out_of_the_fit(
         return fit(times, values, **kw)
 
     monkeypatch.setattr(worker, "fit_forecast", spy)
+    return seen
+
+
+def test_a_past_events_window_is_left_out_of_the_fit(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(aws, 3)
+    aws.apply(target())
+    aws.rt.store.put_event(ev(start=NOW - 86400, end=NOW - 86400 + 2 * HOUR, uplift=3.0))
+    aws.rt.store.put_event(ev(id="later", start=NOW + HOUR, end=NOW + 2 * HOUR, uplift=3.0))
+    seen = spy_on_fits(monkeypatch)
     process_target(aws.rt, "web", NOW)
     [times] = seen
     assert not [t for t in times if NOW - 86400 <= t < NOW - 86400 + 2 * HOUR]
@@ -146,14 +153,7 @@ def test_an_event_on_one_target_of_a_driver_is_left_out_of_the_shared_fit(
     assert main(["events", "add", "fast", "--start", day_before, "--end", "+2h", "--min", "3"]) == 0
     [event] = aws.rt.store.planned_events("fast")
     assert event.forecast_key == "DRIVER#front-door"
-    seen: list[list[float]] = []
-    fit = worker.fit_forecast  # type: ignore[attr-defined]
-
-    def spy(times: list[float], values: list[float], **kw: Any) -> Any:
-        seen.append(times)
-        return fit(times, values, **kw)
-
-    monkeypatch.setattr(worker, "fit_forecast", spy)
+    seen = spy_on_fits(monkeypatch)
     process_target(aws.rt, "slow", NOW)  # the other target refits the driver's forecast
     [times] = seen
     assert not [t for t in times if event.start <= t < event.end]
