@@ -14,7 +14,7 @@ from scaleahead.domain.warmup import (
 )
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws
-from tests.test_worker import history, target
+from tests.test_worker import DAY, STEP, target
 
 
 def test_a_scale_out_is_timed_until_its_capacity_is_ready() -> None:
@@ -61,32 +61,45 @@ def _running(n: int) -> None:
     ecs_backends["123456789012"]["us-east-1"].services["prod:web"].running_count = n
 
 
+def _two_step_load(t: float) -> float:
+    """200 a minute, 600 from 12:15 and 1,000 from 12:30 to 15:00 UTC, every day: a morning
+    that needs two scale-outs a quarter of an hour apart."""
+    sec = t % DAY
+    if 12 * 3600 + 15 * 60 <= sec < 12 * 3600 + 30 * 60:
+        return 600.0
+    return 1000.0 if 12 * 3600 + 30 * 60 <= sec < 15 * 3600 else 200.0
+
+
 def test_the_worker_times_its_scale_outs_and_plans_with_what_it_learned(aws: Aws) -> None:
-    history(aws, 3, until=NOW + 600)
+    until = NOW + 1800  # NOW is 12:05; reads never look past the time they are made at
+    aws.put_load([(t, _two_step_load(t)) for t in range(int(until - 3 * DAY), int(until), STEP)])
     aws.apply(target())
     _running(4)
-    rec = process_target(aws.rt, "web", NOW - 540)
+    rec = process_target(aws.rt, "web", NOW - 540)  # 11:56: the step is beyond the warm-up
     assert rec["inputs"]["warmup_source"] == "default for the kind"
     assert "next 6 min" in rec["inputs"]["plan_basis"]
+    assert rec["executed"] is False and aws.desired() == 4
+    rec = process_target(aws.rt, "web", NOW + 300)  # 12:10: 600 from 12:15 is within it
+    assert rec["executed"] is True
     first = aws.desired()
     _running(4)  # moto starts every task at once; the world here is slower
-    rec = process_target(aws.rt, "web", NOW + 360)
+    rec = process_target(aws.rt, "web", NOW + 1200)  # 12:25: 1,000 from 12:30
     assert rec["executed"] is True
     second = aws.desired()
-    assert second > first > 4
+    assert (first, second) == (6, 10)  # 600 then 1,000 at 100 a task
     state = aws.rt.store.get_state("web")
-    assert state.warmups.pending == ((NOW - 540, first), (NOW + 360, second))
+    assert state.warmups.pending == ((NOW + 300, first), (NOW + 1200, second))
     _running(second)
-    process_target(aws.rt, "web", NOW + 600)
+    process_target(aws.rt, "web", NOW + 1500)
     state = aws.rt.store.get_state("web")
-    # Both closed by the reading that found them ready: 19 and 4 minutes after being asked.
-    assert state.warmups.observed == (1140.0, 240.0)
-    assert not [p for p in state.warmups.pending if p[0] < NOW + 600]
+    # Both closed by the reading that found them ready: 20 and 5 minutes after being asked.
+    assert state.warmups.observed == (1200.0, 300.0)
+    assert not [p for p in state.warmups.pending if p[0] < NOW + 1500]
     # With five such observations the plan looks nine minutes ahead instead of five.
-    lease = aws.rt.store.acquire_lease("web", "test", NOW + 601)
+    lease = aws.rt.store.acquire_lease("web", "test", NOW + 1501)
     lease.warmups = WarmupLog(observed=(480.0, 500.0, 510.0, 520.0, 530.0))
     aws.rt.store.commit_state(lease, "test")
-    rec = process_target(aws.rt, "web", NOW + 660)
+    rec = process_target(aws.rt, "web", NOW + 1560)
     assert rec["inputs"]["warmup_seconds"] == 540
     assert rec["inputs"]["warmup_source"] == "learned from 5 scale-outs"
     assert "next 10 min" in rec["inputs"]["plan_basis"]

@@ -24,7 +24,6 @@ math expressions fall back to moto's own implementation unchanged.
 from __future__ import annotations
 
 import bisect
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +33,8 @@ from moto.cloudwatch.models import CloudWatchBackend, MetricDatum, Statistics
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 from moto.dynamodb.models.table import Table
+
+from scaleahead import clock
 
 _original_backend_call = CloudWatchBackend.get_metric_data
 _original_response = CloudWatchResponse.get_metric_data
@@ -100,9 +101,11 @@ def _statistic(stat: str, bucket: list[Any], stamp: datetime) -> Any:
 
 def _round_start(start: datetime) -> datetime:
     """StartTime as CloudWatch rounds it: down to the minute when under 15 days old, to five
-    minutes up to 63 days, to the hour beyond (GetMetricData API reference)."""
+    minutes up to 63 days, to the hour beyond (GetMetricData API reference). Old by the world's
+    clock (``scaleahead.clock``: a test's or the demo's simulated now, the wall clock otherwise),
+    so what a read returns does not depend on the day the tests run."""
     t = _epoch(start)
-    age = time.time() - t
+    age = clock.now() - t
     unit = 60 if age < 15 * 86400 else 300 if age < 63 * 86400 else 3600
     return datetime.fromtimestamp(t - t % unit, start.tzinfo)
 
