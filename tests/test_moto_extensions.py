@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from scaleahead import clock
 from scaleahead.aws import cloudwatch as cw_adapter
 from scaleahead.demo import moto_extensions
 from scaleahead.demo.local_aws import local_env, put_series
@@ -142,3 +143,30 @@ def test_metric_identity_start_rounding_and_validation(cw: Any) -> None:
             StartTime=datetime.fromtimestamp(T0, UTC),
             EndTime=datetime.fromtimestamp(T0 + 600, UTC),
         )
+
+
+def test_start_rounding_goes_by_the_worlds_clock(cw: Any) -> None:
+    """Data 20 days old by the world's clock (a test's or the demo's) has its StartTime rounded
+    to five minutes, whatever the wall clock says: reads do not depend on the day tests run."""
+    moto_extensions.install()
+    assert _query(cw, "Sum", 60, 900, start_offset=130)["Timestamps"][0].timestamp() == T0 + 120
+    clock.set_clock(lambda: T0 + 20 * 86400)
+    try:
+        aged = _query(cw, "Sum", 60, 900, start_offset=130)
+    finally:
+        clock.set_clock(None)
+    assert aged["Timestamps"][0].timestamp() == T0  # 00:02:10 rounded down to 00:00
+
+
+def test_the_adapter_reads_five_minute_data_on_the_clock_grid(cw: Any) -> None:
+    """CloudWatch's periods start at StartTime: read from 00:04 unaligned, a five-minute period
+    would be stamped 00:04 and hold 00:04-00:09. The adapter starts at the boundary and keeps
+    what is stamped from the start asked for, so every value keeps its own timestamp."""
+    moto_extensions.install()
+    target = make_target(
+        load_metric={**make_target().load_metric.model_dump(), "period_seconds": 300}
+    )
+    points = cw_adapter.MetricsAdapter(cw).load_series(target, T0 + 240, T0 + 3600)
+    assert [t for t, _ in points] == [T0 + 300 * k for k in range(1, 12)]
+    put = {float(T0 + 60 * i): float((i * 37) % 11) for i in range(180)}
+    assert [v for _, v in points] == [sum(put[t + 60 * j] for j in range(5)) for t, _ in points]

@@ -35,14 +35,22 @@ class MetricsAdapter:
             self._shared = None
 
     def load_series(self, target: Target, start: float, end: float) -> list[tuple[float, float]]:
-        """(timestamp, value) of the target's load, oldest first; non-finite values dropped."""
+        """(timestamp, value) of the target's load, oldest first; non-finite values dropped.
+
+        CloudWatch starts its periods at StartTime (rounded only to the minute), so an
+        unaligned start would stamp each five-minute datapoint up to four minutes early and
+        every forecast built on it would be shifted by as much: the read starts at the period
+        boundary (as AWS recommends, for speed too) and keeps the datapoints from ``start``."""
+        period = target.load_metric.period_seconds
         queries = target.load_metric.to_api()
         key = (json.dumps(queries, sort_keys=True), end)
         if self._shared is not None and key in self._shared:
             since, cached = self._shared[key]
             if since <= start:
                 return [p for p in cached if p[0] >= start]
-        points = self._read(queries, target.load_metric.returned_id, start, end)
+        aligned = start - start % period
+        points = self._read(queries, target.load_metric.returned_id, aligned, end)
+        points = [p for p in points if p[0] >= start]
         if self._shared is not None:
             self._shared[key] = (start, points)
         return points
