@@ -161,7 +161,8 @@ def test_start_rounding_goes_by_the_worlds_clock(cw: Any) -> None:
 def test_the_adapter_reads_five_minute_data_on_the_clock_grid(cw: Any) -> None:
     """CloudWatch's periods start at StartTime: read from 00:04 unaligned, a five-minute period
     would be stamped 00:04 and hold 00:04-00:09. The adapter starts at the boundary and keeps
-    what is stamped from the start asked for, so every value keeps its own timestamp."""
+    what is stamped from the start asked for, so every value keeps its own timestamp; and it
+    leaves out the period still open at the end, whose Sum reads low."""
     moto_extensions.install()
     target = make_target(
         load_metric={**make_target().load_metric.model_dump(), "period_seconds": 300}
@@ -170,3 +171,9 @@ def test_the_adapter_reads_five_minute_data_on_the_clock_grid(cw: Any) -> None:
     assert [t for t, _ in points] == [T0 + 300 * k for k in range(1, 12)]
     put = {float(T0 + 60 * i): float((i * 37) % 11) for i in range(180)}
     assert [v for _, v in points] == [sum(put[t + 60 * j] for j in range(5)) for t, _ in points]
+    # Two minutes into the next period: its Sum holds two minutes of five, so it is left out.
+    raw = _query(cw, "Sum", 300, 3720, start_offset=3600)
+    assert raw["Timestamps"][0].timestamp() == T0 + 3600
+    assert raw["Values"][0] == put[T0 + 3600] + put[T0 + 3660]
+    later = cw_adapter.MetricsAdapter(cw).load_series(target, T0 + 240, T0 + 3720)
+    assert later == points

@@ -43,9 +43,9 @@ def test_status_shows_every_target(aws: Aws, capsys: pytest.CaptureFixture[str])
     assert row["last_action"] == "scale_out" and row["last_action_at"] == NOW + 360
     assert row["warmup_seconds"] == 420 and row["warmup_source"].startswith("learned")
     # The daily profile is smoothed over five steps, so the forecast rises ten minutes before
-    # the 12:15 step (360 at 12:05, 520 at 12:10) while the load stayed at 200: of the four
-    # points since the fit, (160 + 320) / (4 x 200) off.
-    assert row["forecast_error"] == pytest.approx(0.6)
+    # the 12:15 step (360 at 12:05) while the load stayed at 200. At 12:12 the closed periods
+    # since the fit are 11:55, 12:00 and 12:05 (12:10's is still open): 160 / (3 x 200) off.
+    assert row["forecast_error"] == pytest.approx(160 / 600)
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "web" in out and "(learned)" in out and "paused" in out

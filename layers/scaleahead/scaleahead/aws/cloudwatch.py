@@ -40,7 +40,9 @@ class MetricsAdapter:
         CloudWatch starts its periods at StartTime (rounded only to the minute), so an
         unaligned start would stamp each five-minute datapoint up to four minutes early and
         every forecast built on it would be shifted by as much: the read starts at the period
-        boundary (as AWS recommends, for speed too) and keeps the datapoints from ``start``."""
+        boundary (as AWS recommends, for speed too) and keeps the datapoints from ``start``.
+        A period still open at ``end`` is left out: its Sum reads low until it closes (two
+        minutes into a five-minute period, 40 %), which would pass for a drop in load."""
         period = target.load_metric.period_seconds
         queries = target.load_metric.to_api()
         key = (json.dumps(queries, sort_keys=True), end)
@@ -50,7 +52,7 @@ class MetricsAdapter:
                 return [p for p in cached if p[0] >= start]
         aligned = start - start % period
         points = self._read(queries, target.load_metric.returned_id, aligned, end)
-        points = [p for p in points if p[0] >= start]
+        points = [p for p in points if p[0] >= start and p[0] + period <= end]
         if self._shared is not None:
             self._shared[key] = (start, points)
         return points
