@@ -14,7 +14,7 @@ from scaleahead.domain.warmup import (
 )
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws
-from tests.test_worker import DAY, STEP, target
+from tests.test_worker import DAY, history, target
 
 
 def test_a_scale_out_is_timed_until_its_capacity_is_ready() -> None:
@@ -62,8 +62,8 @@ def _running(n: int) -> None:
 
 
 def _two_step_load(t: float) -> float:
-    """200 a minute, 600 from 12:15 and 1,000 from 12:30 to 15:00 UTC, every day: a morning
-    that needs two scale-outs a quarter of an hour apart."""
+    """200, then 600 from 12:15 and 1,000 from 12:30 to 15:00 UTC, every day (NOW is 12:05): a
+    morning that needs two scale-outs a quarter of an hour apart."""
     sec = t % DAY
     if 12 * 3600 + 15 * 60 <= sec < 12 * 3600 + 30 * 60:
         return 600.0
@@ -71,8 +71,7 @@ def _two_step_load(t: float) -> float:
 
 
 def test_the_worker_times_its_scale_outs_and_plans_with_what_it_learned(aws: Aws) -> None:
-    until = NOW + 1800  # NOW is 12:05; reads never look past the time they are made at
-    aws.put_load([(t, _two_step_load(t)) for t in range(int(until - 3 * DAY), int(until), STEP)])
+    history(aws, 3, until=NOW + 1800, load=_two_step_load)  # reads never look past their now
     aws.apply(target())
     _running(4)
     rec = process_target(aws.rt, "web", NOW - 540)  # 11:56: the step is beyond the warm-up

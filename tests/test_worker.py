@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from scaleahead.demo.lambda_context import LocalContext
@@ -24,10 +25,12 @@ def daily_load(t: float) -> float:
     return 1000.0 if PEAK_START <= sec < PEAK_END else 200.0
 
 
-def history(aws: Aws, days: float, *, until: float = NOW) -> None:
+def history(
+    aws: Aws, days: float, *, until: float = NOW, load: Callable[[float], float] = daily_load
+) -> None:
     start = until - days * DAY
     n = int((until - start) // STEP)
-    aws.put_load([(start + i * STEP, daily_load(start + i * STEP)) for i in range(n)])
+    aws.put_load([(start + i * STEP, load(start + i * STEP)) for i in range(n)])
 
 
 def target(**over: Any) -> Any:
