@@ -44,9 +44,13 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     from scaleahead.cli import targets as tg
 
     console = Console()
+    # Phase 1: the whole file, validated (TargetError: exit 2, nothing written).
     defs = tg.read_target_file(args.file)
     rt = _runtime(args)
     changes = tg.diff(rt, defs, prune=args.prune)
+    # Phase 2: every target's resource looked up, every problem reported (exit 2, nothing
+    # written). A dry run checks as much as a real one.
+    readings = tg.check(rt, defs)
     if args.output == "json" and args.dry_run:
         _print_json([c.__dict__ for c in changes])
         return 0
@@ -57,7 +61,14 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         console.print("dry run: nothing written")
         return 0
-    for line in tg.apply(rt, defs, changes, time.time()):
+    # Phase 3: write. AWS refusing a write half way stops the apply with exactly what was
+    # written and what was not; running the same apply again finishes it.
+    try:
+        lines = tg.write(rt, defs, changes, readings, time.time())
+    except tg.ApplyInterrupted as err:
+        print(f"error: {err.report()}", file=sys.stderr)
+        return 1
+    for line in lines:
         console.print(line)
     return 0
 

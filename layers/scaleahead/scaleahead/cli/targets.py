@@ -2,19 +2,37 @@
 
 An applied target gets its high-load alarm at once, so the reactive path works from the first
 minute without any hand set-up; a removed target loses it.
+
+Applying is all or nothing as far as AWS allows:
+
+1. the whole file is read and validated (``read_target_file``), refusing hostile YAML;
+2. every target's resource is looked up (``check``), and every problem is reported at once;
+3. only then is anything written (``write``). Should AWS refuse a write half way, the apply
+   stops, says exactly what was written and what was not (``ApplyInterrupted``), and running
+   the same apply again finishes the job: what is not on record shows again as add or change.
+
+Write order, per target: the alarm first, then the definition, then the state's alarm
+threshold is forgotten. So a definition on record always has its alarm; a failure in between
+leaves at worst an alarm ahead of its definition, which the next apply rewrites (an alarm for a
+target not yet on record is refused by the alarm handler as "not defined"). Removals (--prune)
+come after every write, alarm first then definition, so a failed removal still shows as
+``remove`` in the next diff and is finished by re-running.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 
-from scaleahead.aws.capacity import ResourceNotFound
+from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
+from scaleahead.aws.errors import AwsCallFailed, TransientAwsError
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.runtime import Runtime
@@ -29,19 +47,181 @@ class Change:
 
 _PAST = {"add": "added", "change": "changed", "same": "unchanged"}
 
+# -- reading: YAML that cannot surprise ------------------------------------------------------
+
+# A target file is a few KB (a target is ~1 KB of YAML); anything this large is not one.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# The deepest real path is ~12 levels (targets/-/load_metric/queries/-/MetricStat/Metric/
+# Dimensions/-/Value); PyYAML's composer recurses per level and hits Python's recursion limit
+# at a few hundred, so depth is bounded well before that.
+MAX_DEPTH = 32
+# Values after aliases are expanded (each use of an alias counts its whole subtree): a
+# 1,000-target file is ~50,000; a "billion laughs" alias bomb is refused as it is read.
+MAX_NODES = 250_000
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_RETYPED = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+class _TargetLoader(yaml.SafeLoader):
+    """``SafeLoader`` with the YAML 1.2 core schema for plain scalars, no duplicate keys and
+    bounded nesting and alias expansion.
+
+    YAML 1.1 (PyYAML's default) reads ``yes``/``no``/``on``/``off`` as booleans, ``010`` as 8,
+    ``1:30`` as 90 and ``2026-01-01`` as a date. Here only ``true``/``false`` are booleans, and
+    integers and floats are decimal, so ``enabled: yes`` reaches validation as the string
+    "yes" and is refused there instead of silently meaning true.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def _peek(self) -> Any:
+        return self.peek_event()  # type: ignore[no-untyped-call]
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self._peek()
+            node: Any = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"alias *{event.anchor} refers to a node that contains it",
+                    event.start_mark,
+                )
+            return node
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self._peek().start_mark,
+                )
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._sizes[id(c)] for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+        else:
+            size = 1
+        if size > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the document expands to more than {MAX_NODES} values (each use of an alias "
+                "counts all it refers to)",
+                node.start_mark,
+            )
+        self._sizes[id(node)] = size
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    key: Any = "<<"
+                else:
+                    key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # an unhashable key: the base class refuses it
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"duplicate key {_quote(key)} (first at line {first}, again at line "
+                        f"{line}); a repeated key would silently keep only the last value",
+                        key_node.start_mark,
+                    )
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _quote(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+_TargetLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _RETYPED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_TargetLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), list("tTfF")
+)
+# Decimal only, no leading zero (YAML 1.1 and PyYAML read 010 as octal 8), at most 300 digits
+# (Python refuses to convert ints of more than 4,300 digits: a ValueError, not a YAML error):
+# any other digit string stays a string and is refused as such. A float has a '.' or an
+# exponent.
+_TargetLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"[-+]?(?:0|[1-9][0-9]{0,299})\Z"), list("-+0123456789")
+)
+_TargetLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?[0-9]+[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+    ),
+    list("-+.0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a target file's text with ``_TargetLoader``; raises ``yaml.YAMLError``."""
+    loader = _TargetLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
 
 def read_target_file(path: str | Path) -> tuple[Target, ...]:
+    """Phase 1: read and validate the whole file, or raise ``TargetError`` naming each problem."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        with p.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise TargetError(f"{p}: no such file") from None
+    except OSError as err:
+        raise TargetError(f"{p}: cannot be read: {err.strerror or err}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise TargetError(f"{p}: larger than {MAX_FILE_BYTES} bytes; not a target file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TargetError(
+            f"{p}: not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start})"
+        ) from None
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         raise TargetError(f"{p}: not valid YAML: {err}") from None
+    except (RecursionError, ValueError, OverflowError) as err:  # belt and braces
+        raise TargetError(f"{p}: not a usable YAML document: {type(err).__name__}") from None
     try:
         return parse_targets(data)
     except TargetError as err:
         raise TargetError(f"{p}: {err}") from None
+
+
+# -- diff ------------------------------------------------------------------------------------
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -71,35 +251,167 @@ def diff(rt: Runtime, targets: Sequence[Target], *, prune: bool) -> list[Change]
     return changes
 
 
-def apply(rt: Runtime, targets: Sequence[Target], changes: list[Change], now: float) -> list[str]:
-    """Write the changed targets and their alarms; returns one line per thing done."""
-    by_id = {t.id: t for t in targets}
-    done = []
-    for c in changes:
-        if c.kind == "remove":
-            remove(rt, c.target_id)
-            done.append(f"removed {c.target_id} and its alarm")
-            continue
-        t = by_id[c.target_id]
+# -- phase 2: every resource looked up before anything is written ----------------------------
+
+
+def check(rt: Runtime, targets: Sequence[Target]) -> dict[str, CapacityReading]:
+    """Read every target's resource; raise one ``TargetError`` listing every problem found.
+
+    Returns each target's reading (its current capacity sets the alarm threshold).
+    """
+    readings: dict[str, CapacityReading] = {}
+    problems: list[str] = []
+    for t in targets:
         try:
-            reading = rt.adapter(t).read(t, scale_in=False)  # only the count is needed
-        except ResourceNotFound as err:
-            raise TargetError(f"target {t.id}: resource: {err}") from None
-        threshold = alarm_threshold(t, reading.desired)
-        name = rt.metrics.put_high_load_alarm(t, rt.settings.alarm_prefix, threshold)
-        if c.kind != "same":
-            rt.store.put_target(t, now)
-        rt.store.forget_alarm_threshold(t.id)
-        done.append(
-            f"{_PAST[c.kind]} {t.id}; alarm {name} at "
-            f"load > {threshold:g} (capacity {reading.desired})"
+            readings[t.id] = rt.adapter(t).read(t, scale_in=False)  # only the count is needed
+        except (ResourceNotFound, TargetError) as err:
+            problems.append(f"target {t.id}: resource: {err}")
+        except (AwsCallFailed, TransientAwsError, ClientError, BotoCoreError) as err:
+            problems.append(f"target {t.id}: resource could not be read: AWS said: {err}")
+    if problems:
+        n = len(problems)
+        raise TargetError(
+            f"{n} target{'s' if n > 1 else ''} cannot be applied; nothing was written:\n  "
+            + "\n  ".join(problems)
         )
+    return readings
+
+
+# -- phase 3: writing, and saying exactly how far it got -------------------------------------
+
+
+class ApplyInterrupted(Exception):
+    """AWS refused a write half way through an apply; ``report()`` says what was written."""
+
+    def __init__(
+        self,
+        *,
+        done: list[str],
+        failed: Change,
+        step: str,
+        partial: list[str],
+        remaining: list[Change],
+        error: Exception,
+    ) -> None:
+        super().__init__(f"apply stopped at {failed.target_id}: {step}: {error}")
+        self.done = done
+        self.failed = failed
+        self.step = step
+        self.partial = partial
+        self.remaining = remaining
+        self.error = error
+
+    def report(self) -> str:
+        f = self.failed
+        lines = [f"the apply stopped part way: {self.step} for {f.target_id} failed: {self.error}"]
+        lines.append("written:" if self.done else "written: nothing")
+        lines.extend(f"  {line}" for line in self.done)
+        partial = "; ".join(self.partial) or "nothing written"
+        if f.kind == "remove":
+            lines.append(f"{f.target_id}: {partial}; still on record, its removal unfinished")
+        elif "definition written" in self.partial:
+            lines.append(f"{f.target_id}: {partial}")
+        elif f.kind == "add":
+            lines.append(f"{f.target_id}: {partial}; definition NOT written (not on record)")
+        else:
+            lines.append(
+                f"{f.target_id}: {partial}; definition NOT written (the previous one stays)"
+            )
+        writes = [c.target_id for c in self.remaining if c.kind != "remove"]
+        removes = [c.target_id for c in self.remaining if c.kind == "remove"]
+        lines.append(f"not written: {', '.join(writes) or 'none'}")
+        if removes:
+            lines.append(f"not removed: {', '.join(removes)}")
+        lines.append(
+            "run the same `scaleahead targets apply` again to finish: its diff shows what is "
+            "still to do"
+        )
+        return "\n".join(lines)
+
+
+def write(
+    rt: Runtime,
+    targets: Sequence[Target],
+    changes: list[Change],
+    readings: dict[str, CapacityReading],
+    now: float,
+) -> list[str]:
+    """Write the changed targets and their alarms, then the removals; one line per change.
+
+    Raises ``ApplyInterrupted`` when AWS refuses a write, saying how far it got.
+    """
+    by_id = {t.id: t for t in targets}
+    ordered = [c for c in changes if c.kind != "remove"] + [
+        c for c in changes if c.kind == "remove"
+    ]
+    done: list[str] = []
+    for n, c in enumerate(ordered):
+        partial: list[str] = []
+        step = ""
+        try:
+            if c.kind == "remove":
+                step = "deleting the alarm"
+                _delete_alarm(rt, c.target_id)
+                partial.append("alarm deleted")
+                step = "deleting the definition"
+                rt.store.delete_target(c.target_id)
+                done.append(f"removed {c.target_id} and its alarm")
+                continue
+            t = by_id[c.target_id]
+            desired = readings[t.id].desired
+            threshold = alarm_threshold(t, desired)
+            step = "writing the alarm"
+            name = rt.metrics.put_high_load_alarm(t, rt.settings.alarm_prefix, threshold)
+            partial.append(f"alarm {name} written")
+            if c.kind != "same":
+                step = "writing the definition"
+                rt.store.put_target(t, now)
+                partial.append("definition written")
+            step = "resetting the recorded alarm threshold"
+            rt.store.forget_alarm_threshold(t.id)
+            done.append(
+                f"{_PAST[c.kind]} {t.id}; alarm {name} at load > {threshold:g} (capacity {desired})"
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise ApplyInterrupted(
+                done=done,
+                failed=c,
+                step=step,
+                partial=partial,
+                remaining=ordered[n + 1 :],
+                error=err,
+            ) from err
     return done
 
 
+def apply(rt: Runtime, targets: Sequence[Target], changes: list[Change], now: float) -> list[str]:
+    """Look every resource up (all problems at once), then write; one line per thing done."""
+    readings = check(rt, targets)
+    return write(rt, targets, changes, readings, now)
+
+
+def _delete_alarm(rt: Runtime, target_id: str) -> None:
+    """Delete the target's alarm; one already gone is fine (a re-run finishing a removal)."""
+    try:
+        rt.metrics.delete_alarms(target_id, rt.settings.alarm_prefix)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ResourceNotFound":
+            raise
+
+
 def remove(rt: Runtime, target_id: str) -> None:
-    rt.metrics.delete_alarms(target_id, rt.settings.alarm_prefix)
+    _delete_alarm(rt, target_id)
     rt.store.delete_target(target_id)
 
 
-__all__ = ["Change", "apply", "diff", "read_target_file", "remove"]
+__all__ = [
+    "ApplyInterrupted",
+    "Change",
+    "apply",
+    "check",
+    "diff",
+    "load_yaml",
+    "read_target_file",
+    "remove",
+    "write",
+]

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -47,45 +48,123 @@ DEFAULT_STABILISATION_SECONDS: dict[Kind, int] = {
     Kind.ELASTICACHE: 3600,
 }
 
-_ID_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-_QUERY_ID_RE = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
+# Ids become DynamoDB keys (``TARGET#<id>``, ``DRIVER#<name>``) and alarm names, so no '#',
+# '/', upper case or space. ``fullmatch``, never ``match`` with ``$``: ``$`` also matches before
+# a trailing newline, and "web\n" must not pass for "web".
+_ID_RE = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# CloudWatch MetricDataQuery Id: 1-255 characters, first a lowercase letter (botocore model).
+_QUERY_ID_RE = re.compile(r"[a-z][a-zA-Z0-9_]{0,254}")
+
+# No silent coercion: a quoted '3' is not an int, 'yes' is not a bool, and 3.0 is not an int.
+# Ints are still accepted where a float is expected. Only numbers and booleans are strict: strict
+# mode would also refuse the plain strings that Enum fields (kind, mode) are given.
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
+# Limits below marked "CloudWatch" are PutMetricAlarm's own (botocore's service model for
+# MetricDataQuery, Metric, Dimension; the API reference for units and the evaluation range):
+# a definition that breaks one would pass validation and then fail halfway through an apply.
+_CW_NAME_MAX = 255  # Namespace, MetricName, Dimension Name, MetricDataQuery Id
+_CW_DIMENSION_VALUE_MAX = 1024
+_CW_DIMENSIONS_MAX = 30
+_CW_EXPRESSION_MAX = 2048
+_CW_UNITS = frozenset(
+    [
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ]
+)
+# CloudWatch: Period x EvaluationPeriods may not exceed one day when the period is under an hour
+# (seven days otherwise, which 3600 s x 30 periods never reaches).
+_CW_EVALUATION_RANGE_MAX = 86_400
+
+# A stored definition is one DynamoDB item (at most 400 KB); a target is a few hundred bytes, so
+# anything near this is a mistake or an attack, refused before it is written.
+MAX_DEFINITION_BYTES = 64 * 1024
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: .inf and .nan are refused in every float field.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Dimension(_Strict):
-    name: str = Field(alias="Name", min_length=1)
-    value: str = Field(alias="Value", min_length=1)
+    name: str = Field(alias="Name", min_length=1, max_length=_CW_NAME_MAX)
+    value: str = Field(alias="Value", min_length=1, max_length=_CW_DIMENSION_VALUE_MAX)
 
 
 class Metric(_Strict):
-    namespace: str = Field(alias="Namespace", min_length=1)
-    metric_name: str = Field(alias="MetricName", min_length=1)
-    dimensions: tuple[Dimension, ...] = Field(default=(), alias="Dimensions")
+    namespace: str = Field(
+        alias="Namespace", min_length=1, max_length=_CW_NAME_MAX, pattern=r"^[^:]"
+    )
+    metric_name: str = Field(alias="MetricName", min_length=1, max_length=_CW_NAME_MAX)
+    dimensions: tuple[Dimension, ...] = Field(
+        default=(), alias="Dimensions", max_length=_CW_DIMENSIONS_MAX
+    )
 
 
 class MetricStat(_Strict):
     metric: Metric = Field(alias="Metric")
-    stat: str = Field(alias="Stat", min_length=1)
+    stat: str = Field(alias="Stat", min_length=1, max_length=_CW_NAME_MAX)
     unit: str | None = Field(default=None, alias="Unit")
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, v: str | None) -> str | None:
+        if v is not None and v not in _CW_UNITS:
+            raise ValueError(
+                "must be a CloudWatch unit (Count, Percent, Seconds, Bytes, Count/Second...)"
+            )
+        return v
 
 
 class MetricDataQuery(_Strict):
     """One CloudWatch ``MetricDataQuery``, spelt as the AWS API spells it so users can paste."""
 
     id: str = Field(alias="Id")
-    expression: str | None = Field(default=None, alias="Expression")
+    expression: str | None = Field(
+        default=None, alias="Expression", min_length=1, max_length=_CW_EXPRESSION_MAX
+    )
     metric_stat: MetricStat | None = Field(default=None, alias="MetricStat")
-    label: str | None = Field(default=None, alias="Label")
-    return_data: bool | None = Field(default=None, alias="ReturnData")
+    label: str | None = Field(default=None, alias="Label", max_length=1024)
+    return_data: StrictBool | None = Field(default=None, alias="ReturnData")
 
     @field_validator("id")
     @classmethod
     def _id_shape(cls, v: str) -> str:
-        if not _QUERY_ID_RE.match(v):
-            raise ValueError("must start with a lowercase letter and hold only letters, digits, _")
+        if not _QUERY_ID_RE.fullmatch(v):
+            raise ValueError(
+                "must be 1-255 characters, start with a lowercase letter and hold only "
+                "letters, digits, _"
+            )
         return v
 
     @model_validator(mode="after")
@@ -102,7 +181,7 @@ class LoadMetric(_Strict):
     """
 
     queries: tuple[MetricDataQuery, ...] = Field(min_length=1, max_length=10)
-    period_seconds: int = Field(default=60, ge=60, le=3600)
+    period_seconds: StrictInt = Field(default=60, ge=60, le=3600)
 
     @field_validator("period_seconds")
     @classmethod
@@ -162,9 +241,24 @@ class LoadMetric(_Strict):
 
 
 class ForecastSettings(_Strict):
-    enabled: bool = True
-    quantile: float = Field(default=0.9, gt=0.5, lt=1.0)
-    refresh_seconds: int = Field(default=3600, ge=60, le=86400)
+    enabled: StrictBool = True
+    quantile: StrictFloat = Field(default=0.9, gt=0.5, lt=1.0)
+    refresh_seconds: StrictInt = Field(default=3600, ge=60, le=86400)
+
+
+# ECS "Tasks per service": the maximum desired count of one service, 5,000 (Amazon ECS service
+# quotas, "Tasks per service ... (the desired count) ... 5,000", ECS Developer Guide). A larger
+# max_capacity could never be reached, only asked for.
+ECS_MAX_TASKS = 5000
+
+# capacity_per_unit is the load one task/reader/shard serves, in the load metric's units. The
+# alarm threshold is desired x capacity_per_unit x threshold_ratio, rounded to 6 decimals when
+# the alarm is put: with capacity_per_unit >= 1e-3 and threshold_ratio >= 0.1 the smallest
+# threshold (1e-4) keeps its digits instead of rounding to 0 (an alarm always in ALARM). 1e12
+# per unit x 5,000 units x 2 is still an exact, finite CloudWatch threshold; more than a
+# trillion units of load per task means the metric's unit is wrong.
+CAPACITY_PER_UNIT_MIN = 1e-3
+CAPACITY_PER_UNIT_MAX = 1e12
 
 
 class AlarmSettings(_Strict):
@@ -172,39 +266,54 @@ class AlarmSettings(_Strict):
 
     Its threshold follows the planned capacity (``threshold_ratio`` x desired x
     ``capacity_per_unit``), so ALARM means exactly "reality beat the plan".
+
+    ``max_step_ratio`` and ``max_step_units`` cap how far ONE alarm episode may raise capacity
+    above the capacity the episode started from (``start``): the episode raises it to at most
+    ``max(start + step, min(ceil(start * max_step_ratio), start + max_step_units))``. The
+    ratio keeps a small fleet from jumping tenfold on one noisy alarm; the units keep a large
+    fleet's ratio from meaning thousands of tasks at once; ``step`` is always allowed.
     """
 
-    threshold_ratio: float = Field(default=1.0, gt=0.0, le=2.0)
-    evaluation_periods: int = Field(default=3, ge=1, le=30)
-    datapoints_to_alarm: int = Field(default=2, ge=1, le=30)
-    step: int = Field(default=1, ge=1, le=100)
+    # Below 0.1 the alarm would fire at a tenth of the planned capacity: always in ALARM.
+    threshold_ratio: StrictFloat = Field(default=1.0, ge=0.1, le=2.0)
+    evaluation_periods: StrictInt = Field(default=3, ge=1, le=30)
+    datapoints_to_alarm: StrictInt = Field(default=2, ge=1, le=30)
+    step: StrictInt = Field(default=1, ge=1, le=100)
+    max_step_ratio: StrictFloat = Field(default=3.0, ge=1.0, le=100.0)
+    max_step_units: StrictInt = Field(default=50, ge=1, le=ECS_MAX_TASKS)
 
     @model_validator(mode="after")
     def _m_of_n(self) -> AlarmSettings:
         if self.datapoints_to_alarm > self.evaluation_periods:
             raise ValueError("datapoints_to_alarm must not exceed evaluation_periods")
+        if self.step > self.max_step_units:
+            raise ValueError(
+                f"step ({self.step}) exceeds max_step_units ({self.max_step_units}): one "
+                "alarm episode could never take the step it asks for"
+            )
         return self
 
 
 class EcsResource(_Strict):
-    cluster: str = Field(min_length=1)
-    service: str = Field(min_length=1)
+    # a name (1-255) or an ARN, which holds the name
+    cluster: str = Field(min_length=1, max_length=1024)
+    service: str = Field(min_length=1, max_length=1024)
 
 
 class _TargetBase(_Strict):
     id: str
     kind: Kind
-    enabled: bool = True
-    min_capacity: int = Field(ge=0)
-    max_capacity: int = Field(ge=1)
-    capacity_per_unit: float = Field(gt=0)
+    enabled: StrictBool = True
+    min_capacity: StrictInt = Field(ge=0)
+    max_capacity: StrictInt = Field(ge=1)
+    capacity_per_unit: StrictFloat = Field(ge=CAPACITY_PER_UNIT_MIN, le=CAPACITY_PER_UNIT_MAX)
     load_metric: LoadMetric
     driver: str | None = Field(
         default=None, description="the shared load definition this target is planned from"
     )
-    warmup_seconds: int | None = Field(default=None, ge=0, le=7200)
-    scale_in_stabilisation_seconds: int | None = Field(default=None, ge=0, le=86400)
-    evaluate_every_seconds: int = Field(default=60, ge=60, le=3600)
+    warmup_seconds: StrictInt | None = Field(default=None, ge=0, le=7200)
+    scale_in_stabilisation_seconds: StrictInt | None = Field(default=None, ge=0, le=86400)
+    evaluate_every_seconds: StrictInt = Field(default=60, ge=60, le=3600)
     forecast: ForecastSettings = ForecastSettings()
     alarm: AlarmSettings = AlarmSettings()
     mode: Mode | None = None
@@ -212,7 +321,7 @@ class _TargetBase(_Strict):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, v: str) -> str:
-        if not _ID_RE.match(v):
+        if not _ID_RE.fullmatch(v):
             raise ValueError(
                 "must be 1-63 characters: lowercase letters, digits and '-', starting with a letter"
             )
@@ -243,6 +352,16 @@ class _TargetBase(_Strict):
             raise ValueError(
                 f"min_capacity ({self.min_capacity}) exceeds max_capacity ({self.max_capacity})"
             )
+        period = self.load_metric.period_seconds
+        if period < 3600 and period * self.alarm.evaluation_periods > _CW_EVALUATION_RANGE_MAX:
+            raise ValueError(
+                f"alarm.evaluation_periods ({self.alarm.evaluation_periods}) x "
+                f"load_metric.period_seconds ({period}) exceeds one day, the longest range "
+                "CloudWatch evaluates for a period under an hour"
+            )
+        size = len(self.model_dump_json(by_alias=True, exclude_none=True).encode())
+        if size > MAX_DEFINITION_BYTES:
+            raise ValueError(f"the definition is {size} bytes; at most {MAX_DEFINITION_BYTES}")
         return self
 
 
@@ -251,6 +370,8 @@ class EcsTarget(_TargetBase):
 
     kind: Literal[Kind.ECS]
     resource: EcsResource
+    min_capacity: StrictInt = Field(ge=0, le=ECS_MAX_TASKS)
+    max_capacity: StrictInt = Field(ge=1, le=ECS_MAX_TASKS)
 
     @property
     def resource_name(self) -> str:
@@ -262,7 +383,8 @@ AURORA_MAX_READERS = 15
 
 
 class AuroraResource(_Strict):
-    cluster: str = Field(min_length=1, description="DBClusterIdentifier")
+    # DBClusterIdentifier: 1-63 letters, digits or hyphens (RDS CreateDBCluster)
+    cluster: str = Field(min_length=1, max_length=63, description="DBClusterIdentifier")
 
 
 class AuroraTarget(_TargetBase):
@@ -270,15 +392,18 @@ class AuroraTarget(_TargetBase):
 
     kind: Literal[Kind.AURORA]
     resource: AuroraResource
-    min_capacity: int = Field(ge=0, le=AURORA_MAX_READERS)
-    max_capacity: int = Field(ge=1, le=AURORA_MAX_READERS)
+    min_capacity: StrictInt = Field(ge=0, le=AURORA_MAX_READERS)
+    max_capacity: StrictInt = Field(ge=1, le=AURORA_MAX_READERS)
     instance_class: str | None = Field(
-        default=None, description="class of the readers added; default: the writer's"
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="class of the readers added; default: the writer's",
     )
     fallback_instance_classes: tuple[str, ...] = Field(
-        default=(), description="tried in order on InsufficientDBInstanceCapacity"
+        default=(), max_length=10, description="tried in order on InsufficientDBInstanceCapacity"
     )
-    keep_one_reader: bool = Field(
+    keep_one_reader: StrictBool = Field(
         default=False, description="read availability: never remove the last reader"
     )
 
@@ -287,8 +412,14 @@ class AuroraTarget(_TargetBase):
         return self.resource.cluster
 
 
+# Cluster mode enabled: up to 500 shards per cluster (Valkey 7.2+ / Redis OSS 5.0.6+; the
+# default node quota of 90 can be raised to 500; AWS::ElastiCache::ReplicationGroup docs).
+ELASTICACHE_MAX_SHARDS = 500
+
+
 class ElastiCacheResource(_Strict):
-    replication_group: str = Field(min_length=1, description="ReplicationGroupId")
+    # ReplicationGroupId: 1-40 letters, digits or hyphens (ElastiCache CreateReplicationGroup)
+    replication_group: str = Field(min_length=1, max_length=40, description="ReplicationGroupId")
 
 
 class ElastiCacheTarget(_TargetBase):
@@ -296,15 +427,17 @@ class ElastiCacheTarget(_TargetBase):
 
     kind: Literal[Kind.ELASTICACHE]
     resource: ElastiCacheResource
-    min_capacity: int = Field(ge=1, le=500)
-    max_capacity: int = Field(ge=1, le=500)
-    max_memory_fill: float = Field(
-        default=0.75, gt=0.0, le=0.95, description="highest share of node memory to fill"
+    min_capacity: StrictInt = Field(ge=1, le=ELASTICACHE_MAX_SHARDS)
+    max_capacity: StrictInt = Field(ge=1, le=ELASTICACHE_MAX_SHARDS)
+    # Below 5 % the memory floor would ask for 20x the shards the data needs.
+    max_memory_fill: StrictFloat = Field(
+        default=0.75, ge=0.05, le=0.95, description="highest share of node memory to fill"
     )
-    max_cpu_for_scale_in: float = Field(
-        default=80.0, gt=0.0, le=100.0, description="EngineCPUUtilization above which no scale-in"
+    # Below 1 % CPU no shard would ever be removed.
+    max_cpu_for_scale_in: StrictFloat = Field(
+        default=80.0, ge=1.0, le=100.0, description="EngineCPUUtilization above which no scale-in"
     )
-    max_shards_per_action: int = Field(default=2, ge=1, le=50)
+    max_shards_per_action: StrictInt = Field(default=2, ge=1, le=50)
 
     @property
     def resource_name(self) -> str:
@@ -337,8 +470,11 @@ class TargetFile(_Strict):
     @classmethod
     def _driver_names(cls, v: dict[str, Driver]) -> dict[str, Driver]:
         for name in v:
-            if not _ID_RE.match(name):
-                raise ValueError(f"driver name {name!r}: lowercase letters, digits and '-'")
+            if not _ID_RE.fullmatch(name):
+                raise ValueError(
+                    f"driver name {_short(name)}: 1-63 lowercase letters, digits and '-', "
+                    "starting with a letter"
+                )
         return v
 
     @model_validator(mode="after")
@@ -356,64 +492,129 @@ class TargetError(ValueError):
     """A target definition that must not be applied; the message names each bad field."""
 
 
-def _describe(err: ValidationError, prefix: str = "") -> str:
+def _short(value: Any, limit: int = 40) -> str:
+    """A value quoted in a message: repr'd (no control characters reach the terminal) and cut."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+_TYPE_HINTS = {
+    "int_type": "write a whole number without quotes",
+    "float_type": "write a number without quotes",
+    "bool_type": "write true or false without quotes",
+}
+
+
+def _target_id(data: Any, index: Any) -> str | None:
+    """The id of ``targets[index]`` in the raw file content, if it is a valid id."""
+    if not isinstance(index, int) or not isinstance(data, dict):
+        return None
+    targets = data.get("targets")
+    if not isinstance(targets, list) or not 0 <= index < len(targets):
+        return None
+    t = targets[index]
+    tid = t.get("id") if isinstance(t, dict) else None
+    return tid if isinstance(tid, str) and _ID_RE.fullmatch(tid) else None
+
+
+def _describe(err: ValidationError, prefix: str = "", data: Any = None) -> str:
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors:
+        if e["type"] == "too_short" and any(
+            o is not e and o["loc"][: len(e["loc"])] == e["loc"] for o in errors
+        ):
+            continue  # "tuple should have at least 1 item" only because its item was refused
         loc = ".".join(str(p) for p in e["loc"] if p not in {k.value for k in Kind})
         where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "target"
-        lines.append(f"{where}: {e['msg']}")
+        msg = e["msg"]
+        hint = _TYPE_HINTS.get(e["type"])
+        if hint and isinstance(e.get("input"), str):
+            # a quoted '3' or 'yes': refused rather than coerced
+            msg = f"{msg}, got the string {_short(e['input'])}; {hint}"
+        elif hint and e["type"] == "int_type" and isinstance(e.get("input"), float):
+            msg = f"{msg}, got {_short(e['input'])}; {hint}"
+        line = f"{where}: {msg}"
+        if e["loc"][:1] == ("targets",) and len(e["loc"]) > 1:
+            tid = _target_id(data, e["loc"][1])
+            if tid:
+                line += f" (target {tid})"
+        lines.append(line)
     return "; ".join(lines)
 
 
+def _kind_problems(data: Any) -> list[str]:
+    """Every target's missing, unknown or unsupported kind, all of them at once."""
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+        return []
+    known = [x.value for x in Kind]
+    problems = []
+    for i, t in enumerate(data["targets"]):
+        k = t.get("kind") if isinstance(t, dict) else None
+        if k is None:
+            problems.append(f"targets.{i}.kind: field required; one of {known}")
+        elif not isinstance(k, str) or k not in known:
+            problems.append(f"targets.{i}.kind: unknown kind {_short(k)}; expected one of {known}")
+        elif Kind(k) not in SUPPORTED_KINDS:
+            problems.append(f"targets.{i}.kind: {k!r} is not supported yet")
+    return problems
+
+
 def parse_targets(data: Any) -> tuple[Target, ...]:
-    """Validate a target file's content (``{"targets": [...]}``) or raise ``TargetError``."""
-    if isinstance(data, dict) and isinstance(data.get("targets"), list):
-        kinds = [t.get("kind") if isinstance(t, dict) else None for t in data["targets"]]
-        for i, k in enumerate(kinds):
-            if k is None:
-                raise TargetError(
-                    f"targets.{i}.kind: field required; one of {[x.value for x in Kind]}"
-                )
-            if k not in {x.value for x in Kind}:
-                raise TargetError(
-                    f"targets.{i}.kind: unknown kind {k!r}; expected one of "
-                    f"{[x.value for x in Kind]}"
-                )
-            if Kind(k) not in SUPPORTED_KINDS:
-                raise TargetError(f"targets.{i}.kind: {k!r} is not supported yet")
+    """Validate a target file's content (``{"targets": [...]}``) or raise ``TargetError``.
+
+    Every problem found is reported, each naming its field (and target, when its id is valid).
+    """
+    if data is None:
+        raise TargetError("the file is empty; it must hold a mapping with a 'targets' list")
+    if not isinstance(data, dict):
+        raise TargetError(
+            f"the top level must be a mapping (drivers:, targets:), not a {type(data).__name__}"
+        )
+    problems = _kind_problems(data)
+    resolved, driver_problems = _resolve_drivers(data)
+    problems += driver_problems
+    if problems:
+        raise TargetError("; ".join(problems))
     try:
-        return TargetFile.model_validate(_resolve_drivers(data)).targets
+        return TargetFile.model_validate(resolved).targets
     except ValidationError as err:
-        raise TargetError(_describe(err)) from None
+        raise TargetError(_describe(err, data=data)) from None
 
 
-def _resolve_drivers(data: Any) -> Any:
+def _resolve_drivers(data: dict[str, Any]) -> tuple[Any, list[str]]:
     """Give every target that names a driver the driver's load metric and forecast settings.
 
     A target names a driver or has its own ``load_metric``, never both: two definitions of the
-    same load would silently disagree.
+    same load would silently disagree. Returns the resolved content and every problem found.
     """
-    if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
-        return data
+    if not isinstance(data.get("targets"), list):
+        return data, []
     drivers = data.get("drivers") or {}
     if not isinstance(drivers, dict):
-        raise TargetError("drivers: must be a mapping of name to {load_metric, forecast}")
+        return data, ["drivers: must be a mapping of name to {load_metric, forecast}"]
     out = []
+    problems = []
     for i, t in enumerate(data["targets"]):
         name = t.get("driver") if isinstance(t, dict) else None
         if name is None:
             out.append(t)
             continue
+        if not isinstance(name, str):
+            problems.append(f"targets.{i}.driver: must be a driver name, got {_short(name)}")
+            continue
         if name not in drivers:
-            raise TargetError(f"targets.{i}.driver: no driver {name!r} in drivers")
+            problems.append(f"targets.{i}.driver: no driver {_short(name)} in drivers")
+            continue
         if "load_metric" in t or "forecast" in t:
-            raise TargetError(
+            problems.append(
                 f"targets.{i}: a target with a driver takes its load_metric and forecast "
                 "from the driver; remove them here"
             )
+            continue
         d = drivers[name] if isinstance(drivers[name], dict) else {}
         out.append({**t, "load_metric": d.get("load_metric"), "forecast": d.get("forecast", {})})
-    return {**data, "targets": out}
+    return {**data, "targets": out}, problems
 
 
 def parse_target(data: Any) -> Target:
