@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -18,6 +20,7 @@ from scaleahead.domain.target import EcsTarget, Target, parse_targets
 from scaleahead.handlers import common
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
+from tests.faults import faults  # noqa: F401  (a fixture every test may ask for)
 
 # 2026-11-27 12:05:00 UTC: the time of the sample events in events/.
 NOW = 1795781100.0
@@ -27,6 +30,29 @@ DIMENSIONS = [{"Name": "LoadBalancer", "Value": "app/web/0123456789abcdef"}]
 
 os.environ.update({k: v for k, v in LOCAL_ENV.items() if k.startswith("AWS_")})
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_carried_over() -> Iterator[None]:
+    """With metrics disabled Powertools keeps what it never flushed, and past 100 entries of a
+    name it serialises them, which needs the namespace the Lambda environment sets: in one long
+    test process that would fail an unrelated test. Each test starts from none."""
+    common.metrics.clear_metrics()
+    yield
+    common.metrics.clear_metrics()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """Every boto3 session of the suite reads the same parsed service models.
+
+    The runtime makes its clients from a new session each (as a cold start does), and each
+    session would parse the DynamoDB, ECS, RDS, ElastiCache, CloudWatch and SQS models again:
+    most of a moto test's set-up time. Sharing the loader changes nothing else."""
+    loader = botocore.loaders.create_loader()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(botocore.session, "create_loader", lambda search_path_string=None: loader)
+        yield
 
 
 def target_dict(**over: Any) -> dict[str, Any]:

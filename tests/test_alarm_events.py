@@ -34,14 +34,14 @@ def test_every_shape_gives_the_same_facts(name: str, source: str) -> None:
     [s] = parse_alarm_event(load(name))
     assert s.alarm_name == "scaleahead-web-high-load"
     assert s.state == "ALARM" and s.previous_state == "OK"
-    assert s.observed == 1720.0 and s.threshold == 1200.0
+    assert s.observed == 520.0 and s.threshold == 400.0
     assert s.source == source and s.event_id
     assert s.timestamp == pytest.approx(1795780990.0)
 
 
 def test_ok_event() -> None:
     [s] = parse_alarm_event(load("alarm-eventbridge-ok.json"))
-    assert s.state == "OK" and s.threshold == 1800.0
+    assert s.state == "OK" and s.threshold == 600.0
 
 
 @pytest.mark.parametrize(

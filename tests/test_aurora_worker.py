@@ -50,5 +50,6 @@ def test_an_alarm_adds_a_reader_at_once(aws: Aws, db: Rds) -> None:
     event = json.loads((EVENTS / "alarm-eventbridge-alarm.json").read_text())
     out = resolve_handler("AlarmFunction")(event, LocalContext())
     assert out["results"][0]["executed"] is True, out
-    # from zero readers: the overshoot over one unit, ceil(1720 / 1200) = 2
-    assert len(db.readers()) == 2 and CLUSTER
+    # from zero readers: 520 over one reader's threshold (100) is 5.2x, capped per episode at
+    # 3x one reader (alarm.max_step_ratio)
+    assert len(db.readers()) == 3 and CLUSTER

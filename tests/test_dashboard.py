@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from scaleahead.demo.local_aws import load_template
+from scaleahead.domain.timing import MAX_AGE_SECONDS
 from scaleahead.handlers.common import ACTIONS_METRIC, DECISION_METRICS, NOT_SCALED_METRIC
-from scaleahead.handlers.worker import STALE_AFTER_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS_DIR = ROOT / "layers" / "scaleahead" / "scaleahead" / "handlers"
@@ -397,7 +397,7 @@ def test_queue_age_marks_when_work_goes_stale(body: dict[str, Any]) -> None:
         if any("ApproximateAgeOfOldestMessage" in row for row in w["properties"]["metrics"])
     ]
     marks = [a["value"] for a in widget["properties"]["annotations"]["horizontal"]]
-    assert STALE_AFTER_SECONDS in marks
+    assert MAX_AGE_SECONDS in marks
 
 
 def test_dashboard_url_output() -> None:

@@ -18,6 +18,7 @@ import pytest
 from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.demo.local_aws import load_template
 from tests.conftest import NOW, Aws, make_target
+from tests.faults import Faults, body_has
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -65,7 +66,7 @@ def test_alarm_to_alarm_scales_out_at_once(web: Aws, event_file: str) -> None:
     out = invoke("AlarmFunction", event_file)
     assert out["status"] == "ok", out
     [res] = out["results"]
-    # floor = max(4 + 1, ceil(4 x 1720 / 1200)) = 6
+    # floor = max(4 + 1, ceil(4 x 520 / 400)) = 6 (400: the threshold of 4 tasks x 100)
     assert res["reason"] == "reactive_floor" and res["executed"] is True
     assert web.desired() == 6
     state = web.rt.store.get_state("web")
@@ -79,7 +80,7 @@ def test_alarm_to_alarm_scales_out_at_once(web: Aws, event_file: str) -> None:
 
 def test_alarm_ok_starts_the_floor_expiry_without_acting(web: Aws) -> None:
     invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
-    web.clock.advance(600)
+    web.clock.advance(1000)  # the OK file's change is at 12:20:10; now is 12:21:40
     out = invoke("AlarmFunction", "alarm-eventbridge-ok.json")
     assert out["status"] == "ok" and out["results"][0]["executed"] is False
     assert web.desired() == 6
@@ -97,6 +98,7 @@ def _event(name: str, state: str, at: str) -> dict[str, Any]:
 
 def test_a_late_older_alarm_does_not_undo_a_newer_ok(web: Aws) -> None:
     handler = resolve_handler("AlarmFunction")
+    web.clock.advance(1000)
     handler(
         _event("alarm-eventbridge-alarm.json", "ALARM", "2026-11-27T12:03:10.000+0000"),
         LocalContext(),
@@ -117,6 +119,7 @@ def test_a_late_older_alarm_does_not_undo_a_newer_ok(web: Aws) -> None:
 
 def test_insufficient_data_starts_the_floor_expiry_too(web: Aws) -> None:
     handler = resolve_handler("AlarmFunction")
+    web.clock.advance(1500)
     handler(
         _event("alarm-eventbridge-alarm.json", "ALARM", "2026-11-27T12:03:10.000+0000"),
         LocalContext(),
@@ -212,13 +215,13 @@ def test_worker_records_a_missing_service_without_retrying(web: Aws) -> None:
     web.rt.store.acquire_lease("web", "someone-else", NOW)
 
 
-def batch_with_a_failing_item(aws: Aws) -> dict[str, Any]:
-    """The sample batch plus an item (messageId "bad-one") for a target "lost" whose ECS cluster
-    disappeared after it was applied, so its DescribeServices raises a ClientError."""
-    aws.apply(make_target(id="lost", resource={"cluster": "prod", "service": "web"}))
-    aws.rt.store.put_target(
-        make_target(id="lost", resource={"cluster": "gone", "service": "web"}), NOW
-    )
+def batch_with_a_failing_item(aws: Aws, faults: Faults) -> dict[str, Any]:
+    """The sample batch plus an item (messageId "bad-one") for a target "lost" whose ECS API
+    keeps answering 503 (botocore's retries exhausted): a transient fault, so that item, and
+    only that one, must be retried by SQS."""
+    aws.add_service("lost-svc", 2)
+    aws.apply(make_target(id="lost", resource={"cluster": "prod", "service": "lost-svc"}))
+    faults.add("ecs", "DescribeServices", "5xx", times=0, when=body_has("lost-svc"))
     event: dict[str, Any] = json.loads((EVENTS / "worker-sqs-batch.json").read_text())
     bad = json.loads(json.dumps(event["Records"][0]))
     bad["messageId"] = "bad-one"
@@ -227,14 +230,28 @@ def batch_with_a_failing_item(aws: Aws) -> dict[str, Any]:
     return event
 
 
-def test_worker_failure_is_reported_per_record(web: Aws) -> None:
+def test_worker_failure_is_reported_per_record(web: Aws, faults: Faults) -> None:
     """A failing item fails alone: SQS retries it (then parks it in the DLQ), not the batch."""
     _recent_load(web, 750.0)
-    event = batch_with_a_failing_item(web)
+    event = batch_with_a_failing_item(web, faults)
     out = resolve_handler("WorkerFunction")(event, LocalContext())
     assert [f["itemIdentifier"] for f in out["batchItemFailures"]] == ["bad-one"]
     assert web.desired() == 8  # the good item was processed
+    assert web.desired("lost-svc") == 2
     web.rt.store.acquire_lease("lost", "someone-else", NOW)  # and the lease was released
+
+
+def test_worker_records_a_deleted_cluster_every_tick_without_retrying(web: Aws) -> None:
+    """ECS answers a deleted cluster with ClusterNotFoundException, not a failure entry: it is
+    "not found" like a deleted service, recorded, and never retried into the dead letters."""
+    _recent_load(web, 750.0)
+    web.rt.store.put_target(
+        make_target(id="web", resource={"cluster": "gone", "service": "web"}), NOW
+    )
+    out = invoke("WorkerFunction", "worker-sqs-batch.json")
+    assert out == {"batchItemFailures": []}
+    [d] = web.rt.store.decisions("web")
+    assert d["reason"] == "failed" and "ClusterNotFoundException" in d["message"]
 
 
 def test_a_redelivered_work_item_is_dropped(web: Aws) -> None:

@@ -13,6 +13,7 @@ from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.handlers import common
 from scaleahead.handlers.common import DECISION_METRICS, observe_decision
 from tests.conftest import NOW, Aws, make_target
+from tests.faults import Faults
 from tests.test_handlers import EVENTS, batch_with_a_failing_item, invoke, resolve_handler
 
 
@@ -110,14 +111,14 @@ def test_a_decision_that_changed_nothing_is_counted_by_reason(
 
 
 def test_failed_work_items_are_counted(
-    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str], faults: Faults
 ) -> None:
     """AWS/Lambda's Errors never sees a failed batch item (the invocation succeeds): the worker
     counts them itself."""
     aws.apply(make_target())
     aws.put_load([(NOW - 60 * i, 750.0) for i in range(1, 20)])
     # one good item and one that fails (all failing would fail the invocation instead)
-    event = batch_with_a_failing_item(aws)
+    event = batch_with_a_failing_item(aws, faults)
     capsys.readouterr()
     out = resolve_handler("WorkerFunction")(event, LocalContext())
     assert len(out["batchItemFailures"]) == 1

@@ -112,6 +112,7 @@ def test_trim_keeps_one_plan_before_the_window_as_proof_of_coverage() -> None:
         (4, 1010.0, 1000.0, 2, 6),  # step beats a small overshoot
         (0, 500.0, 100.0, 1, 5),  # from zero: the overshoot over one unit's threshold
         (4, float("nan"), 1000.0, 1, 5),  # a NaN datapoint is ignored
+        (8, 520.0, 800.0, 1, 8),  # a stale alarm: 8 already serve its load, no step
     ],
 )
 def test_reactive_floor(

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scaleahead.demo import sam_local
 from scaleahead.demo.local_aws import LOCAL_ENV, load_template
-from scaleahead.handlers.worker import STALE_AFTER_SECONDS, parse_work
+from scaleahead.domain.alarm_events import parse_alarm_event
+from scaleahead.domain.timing import untrusted_time
+from scaleahead.handlers.worker import parse_work
 from scaleahead.settings import Settings
 from tests.conftest import NOW
 
@@ -44,10 +48,30 @@ def test_worker_events_are_stamped_fresh_and_the_malformed_item_stays_malformed(
     event = json.loads(sam_local.stamped("worker-sqs-malformed.json", tick).read_text())
     good, bad = (r["body"] for r in event["Records"])
     assert parse_work(good) == {"target_id": "web", "tick": tick}
-    assert tick - parse_work(good)["tick"] <= STALE_AFTER_SECONDS
+    # what the worker in the container sees: stamped with its present, so not refused as old
+    assert parse_work(good, now=tick + 30) == {"target_id": "web", "tick": tick}
     assert (
         bad
         == json.loads((sam_local.EVENTS / "worker-sqs-malformed.json").read_text())["Records"][1][
             "body"
         ]
     )
+
+
+def test_alarm_events_are_shifted_to_the_present_in_order(tmp_path, monkeypatch) -> None:
+    """The alarm function refuses changes stamped over an hour ago: the copies are shifted as a
+    whole, so ALARM still precedes OK, and the Lambda action's copy is 300 ms later (AWS's
+    per-channel jitter) without becoming another change."""
+    monkeypatch.setattr(sam_local, "OUT", tmp_path)
+    tick = int(NOW) + 8 * 86400
+    at = {}
+    for name in ("alarm-eventbridge-alarm.json", "alarm-lambda-action.json", "alarm-sns.json"):
+        [s] = parse_alarm_event(json.loads(sam_local.stamped(name, tick).read_text()))
+        assert s.timestamp is not None and untrusted_time(s.timestamp, tick, "x") == ""
+        at[name] = s.timestamp
+    [ok] = parse_alarm_event(
+        json.loads(sam_local.stamped("alarm-eventbridge-ok.json", tick).read_text())
+    )
+    assert ok.timestamp == tick - 10
+    assert at["alarm-eventbridge-alarm.json"] == at["alarm-sns.json"] < ok.timestamp
+    assert at["alarm-lambda-action.json"] - at["alarm-sns.json"] == pytest.approx(0.3)

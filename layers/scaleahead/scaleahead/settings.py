@@ -21,7 +21,6 @@ class Mode(StrEnum):
 @dataclass(frozen=True)
 class Settings:
     state_table: str
-    idempotency_table: str
     work_queue_url: str
     alarm_prefix: str
     mode: Mode
@@ -40,7 +39,6 @@ class Settings:
             ) from None
         return cls(
             state_table=e.get("STATE_TABLE", "scaleahead-state"),
-            idempotency_table=e.get("IDEMPOTENCY_TABLE", "scaleahead-idempotency"),
             work_queue_url=e.get("WORK_QUEUE_URL", ""),
             alarm_prefix=e.get("ALARM_PREFIX", "scaleahead-"),
             mode=mode,

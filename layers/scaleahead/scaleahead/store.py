@@ -4,7 +4,10 @@ Layout (``pk`` / ``sk``):
 
 - ``TARGET`` / ``<id>``: a target definition (JSON), listed by the tick with one Query.
 - ``TARGET#<id>`` / ``STATE``: runtime state with a version and a short lease, so the alarm
-  path and the worker (and SQS's duplicate deliveries) never actuate one target at once.
+  path and the worker (and SQS's duplicate deliveries) never actuate one target at once. It
+  also holds the alarm episode in force and, between deciding and finishing an action, the
+  intent (``pending``): written before AWS is called, so an invocation that dies half-way
+  leaves a record the next one completes against the resource's real capacity.
 - ``TARGET#<id>`` / ``FORECAST``: the latest forecast, or why there is none.
 - ``TARGET#<id>`` / ``DECISION#<time>#<n>``: the decision log, expiring through ``expires_at``.
 - ``REJECTED`` / ``<time>#<n>``: input refused before it could name a target.
@@ -18,6 +21,8 @@ DynamoDB's Decimal round-trips on hundreds of floats.
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,12 +31,14 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.domain.events import EventError, PlannedEvent
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.target import Target, TargetError, parse_target
 from scaleahead.domain.warmup import WarmupLog
+
+log = logging.getLogger(__name__)
 
 TARGETS_PK = "TARGET"
 PAUSE_PK = "PAUSE"
@@ -62,9 +69,28 @@ def _sortable_time(t: float) -> str:
     return f"{t:015.3f}"
 
 
+# DynamoDB numbers: 38 significant digits, magnitudes from 1E-130 to under 1E+126.
+_DDB_DIGITS = 38
+_DDB_LARGEST = Decimal("1E+126")
+_DDB_SMALLEST = Decimal("1E-130")
+
+
+def _number(value: int | float) -> Any:
+    """A number DynamoDB can hold, else its text: a hostile 1e300 in a record's inputs must not
+    fail the write that records it (after the action it describes)."""
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return None
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if d and (not _DDB_SMALLEST <= abs(d) < _DDB_LARGEST or len(d.as_tuple().digits) > _DDB_DIGITS):
+        return repr(value)
+    return d
+
+
 def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float | int):
+        return _number(value)
     if isinstance(value, dict):
         return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
@@ -82,8 +108,47 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+# What a REJECTED record keeps of the refused input and of the reason (characters).
+MAX_PAYLOAD_CHARS = 4000
+MAX_REASON_CHARS = 1000
+
+
+def excerpt(value: Any, limit: int) -> str:
+    """At most ``limit`` characters of ``value`` as JSON (or text), never raising: a payload
+    nested too deep to serialise is described instead of rendered."""
+    if isinstance(value, str | bytes):
+        text = value if isinstance(value, str) else value[: limit * 4].decode("utf-8", "replace")
+    else:
+        try:
+            text = json.dumps(value, default=str)
+        except (RecursionError, ValueError, TypeError) as err:
+            text = f"<{type(value).__name__} not serialisable: {type(err).__name__}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}... [{len(text) - limit + 40} more characters]"
+
+
 class LeaseHeld(Exception):
     """Another invocation is actuating this target right now."""
+
+
+class Lease:
+    """A held lease and the state read with it; see ``Store.lease``."""
+
+    def __init__(self, store: Store, state: TargetState, owner: str) -> None:
+        self.store = store
+        self.state = state
+        self.owner = owner
+        self.released = False
+
+    def save(self, state: TargetState) -> None:
+        """Write the state and keep holding the lease: the intent goes on record this way."""
+        self.store._put_state(state, self.owner, keep_lease=True)
+
+    def commit(self, state: TargetState) -> None:
+        """Write the state and release the lease in the same write."""
+        self.store.commit_state(state, self.owner)
+        self.released = True
 
 
 @dataclass(frozen=True)
@@ -101,6 +166,40 @@ class Pause:
         return f"{scope} paused by {self.by}{why}"
 
 
+@dataclass(frozen=True)
+class Intent:
+    """A decision about to be carried out, on record before AWS is called.
+
+    ``sk`` is where its decision record goes, so whoever completes it (this invocation, or the
+    next after a crash) writes that one record and no other.
+    """
+
+    sk: str
+    source: str
+    action: str
+    before: int
+    desired: int
+    ready: int
+    reason: str
+    message: str
+    at: float
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Intent | None:
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return cls(**data)
+
+
+def new_decision_sk(now: float) -> str:
+    return f"DECISION#{_sortable_time(now)}#{uuid.uuid4().hex[:8]}"
+
+
 @dataclass
 class TargetState:
     """Per-target runtime state; ``version`` grows by one with every committed change."""
@@ -115,6 +214,9 @@ class TargetState:
     alarm_threshold: float | None = None
     last_tick: int | None = None
     warmups: WarmupLog = field(default_factory=WarmupLog)
+    pending: Intent | None = None
+    # When the lease read with this state expires (not part of ``fields``: the lease is not state).
+    lease_until: float | None = None
 
     @classmethod
     def from_item(cls, target_id: str, item: dict[str, Any] | None) -> TargetState:
@@ -130,6 +232,8 @@ class TargetState:
                 raised_at=it.get("floor_raised_at"),
                 ok_at=it.get("alarm_ok_at"),
                 changed_at=it.get("alarm_changed_at"),
+                opened_at=it.get("alarm_opened_at"),
+                start=it.get("alarm_start"),
             ),
             plans=[(float(t), int(d)) for t, d in json.loads(it.get("plans", "[]"))],
             last_action=it.get("last_action"),
@@ -138,6 +242,8 @@ class TargetState:
             alarm_threshold=it.get("alarm_threshold"),
             last_tick=it.get("last_tick"),
             warmups=WarmupLog.from_json(it.get("warmups")),
+            pending=Intent.from_json(it.get("pending")),
+            lease_until=it.get("lease_until"),
         )
 
     def fields(self) -> dict[str, Any]:
@@ -147,6 +253,8 @@ class TargetState:
             "floor_raised_at": self.floor.raised_at,
             "alarm_ok_at": self.floor.ok_at,
             "alarm_changed_at": self.floor.changed_at,
+            "alarm_opened_at": self.floor.opened_at,
+            "alarm_start": self.floor.start,
             "plans": json.dumps([[round(t, 3), d] for t, d in self.plans]),
             "last_action": self.last_action,
             "last_action_at": self.last_action_at,
@@ -154,6 +262,7 @@ class TargetState:
             "alarm_threshold": self.alarm_threshold,
             "last_tick": self.last_tick,
             "warmups": self.warmups.to_json(),
+            "pending": self.pending.to_json() if self.pending else None,
         }
 
 
@@ -186,22 +295,32 @@ class Store:
         """
         self._shared = {}
         try:
-            ids = list(dict.fromkeys(target_ids))
-            self._read_ahead([(TARGETS_PK, t) for t in ids])
-            keys = []
-            for t in ids:
-                item = self._shared.get((TARGETS_PK, t))
-                try:
-                    target = parse_target(json.loads(item["definition"])) if item else None
-                except (TargetError, ValueError, KeyError):
-                    continue  # get_target reports it when the target is planned
-                if target is not None:
-                    keys.append((target.forecast_key, "FORECAST"))
-            self._read_ahead(list(dict.fromkeys(keys)))
+            try:
+                self._read_shared(list(dict.fromkeys(target_ids)))
+            except (ClientError, BotoCoreError) as err:
+                # Reading ahead saves calls, it is not needed: each target reads its own items
+                # instead, so a failure is each work item's, reported (and retried) per item.
+                log.warning("reading the batch ahead failed, reading per target: %s", err)
+                self._shared = None
             yield
         finally:
             self._shared = None
             self._shared_events = None
+
+    def _read_shared(self, ids: list[str]) -> None:
+        """The definitions of ``ids``, then their forecasts, into the shared reads."""
+        assert self._shared is not None
+        self._read_ahead([(TARGETS_PK, t) for t in ids])
+        keys = []
+        for t in ids:
+            item = self._shared.get((TARGETS_PK, t))
+            try:
+                target = parse_target(json.loads(item["definition"])) if item else None
+            except (TargetError, ValueError, KeyError):
+                continue  # get_target reports it when the target is planned
+            if target is not None:
+                keys.append((target.forecast_key, "FORECAST"))
+        self._read_ahead(list(dict.fromkeys(keys)))
 
     def _read_ahead(self, keys: list[tuple[str, str]]) -> None:
         assert self._shared is not None
@@ -297,14 +416,57 @@ class Store:
             raise
         return TargetState.from_item(target_id, out["Attributes"])
 
-    def commit_state(self, state: TargetState, owner: str) -> TargetState:
-        """Write the whole state and release the lease, only if this owner still holds it.
+    @contextmanager
+    def lease(
+        self, target_id: str, owner: str, now: float, *, tries: int = 1, wait: float = 0.2
+    ) -> Iterator[Lease]:
+        """Hold the target's lease for the block: ``LeaseHeld`` if another invocation keeps it
+        through ``tries`` attempts (``wait`` x attempt seconds apart).
 
-        A conditional put, not an update: the holder of the lease has read the whole state, and
-        rewriting it drops the lease attributes in the same atomic write.
+        Leaving the block releases it however the block ends, unless ``Lease.commit`` already
+        did (in the same write as the state). No path can forget to release it; a process that
+        dies inside the block leaves it to expire after ``LEASE_SECONDS``.
+        """
+        for attempt in range(1, tries + 1):
+            try:
+                state = self.acquire_lease(target_id, owner, now)
+                break
+            except LeaseHeld:
+                if attempt == tries:
+                    raise
+                time.sleep(wait * attempt)
+        held = Lease(self, state, owner)
+        try:
+            yield held
+        finally:
+            if not held.released:
+                try:
+                    self.release_lease(target_id, owner)
+                except (ClientError, BotoCoreError) as err:
+                    # The lease expires by itself; the error that got us here matters more.
+                    log.warning("could not release the lease of %s: %s", target_id, err)
+
+    def _put_state(self, state: TargetState, owner: str, *, keep_lease: bool) -> None:
+        """Write the whole state, only if this owner still holds the lease.
+
+        A conditional put, not an update: the holder of the lease has read the whole state.
+        Without ``keep_lease`` the lease attributes are dropped in the same atomic write.
         """
         item = {k: v for k, v in state.fields().items() if v is not None}
-        item.update({"pk": _tpk(state.target_id), "sk": "STATE", "version": state.version + 1})
+        # A mark of this very write: botocore retries a put whose reply was lost, and the retry
+        # of a commit (which dropped the lease) fails its condition; finding the mark means the
+        # first attempt went through.
+        write_id = uuid.uuid4().hex
+        item.update(
+            {
+                "pk": _tpk(state.target_id),
+                "sk": "STATE",
+                "version": state.version + 1,
+                "write_id": write_id,
+            }
+        )
+        if keep_lease:
+            item.update({"lease_owner": owner, "lease_until": state.lease_until})
         try:
             self._table.put_item(
                 Item=_to_dynamo(item),
@@ -312,10 +474,18 @@ class Store:
                 ExpressionAttributeValues={":o": owner},
             )
         except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            stored = self._table.get_item(
+                Key={"pk": _tpk(state.target_id), "sk": "STATE"}, ConsistentRead=True
+            ).get("Item")
+            if not stored or stored.get("write_id") != write_id:
                 raise LeaseHeld(state.target_id) from None
-            raise
         state.version += 1
+
+    def commit_state(self, state: TargetState, owner: str) -> TargetState:
+        """Write the whole state and release the lease, only if this owner still holds it."""
+        self._put_state(state, owner, keep_lease=False)
         return state
 
     def forget_alarm_threshold(self, target_id: str) -> None:
@@ -364,11 +534,30 @@ class Store:
         )
 
     # -- decision log ----------------------------------------------------------------------
-    def record_decision(self, target_id: str, now: float, record: dict[str, Any]) -> str:
-        sk = f"DECISION#{_sortable_time(now)}#{uuid.uuid4().hex[:8]}"
+    def record_decision(
+        self,
+        target_id: str,
+        now: float,
+        record: dict[str, Any],
+        *,
+        sk: str | None = None,
+        if_absent: bool = False,
+    ) -> str:
+        """Write one decision record; ``sk`` (from ``new_decision_sk``) when its key was fixed
+        beforehand by an intent, ``if_absent`` to keep a record already written there."""
+        sk = sk or new_decision_sk(now)
         item = {"pk": _tpk(target_id), "sk": sk, "at": now, **record}
         item["expires_at"] = int(now + self._ttl)
-        self._table.put_item(Item=_to_dynamo(item))
+        kwargs: dict[str, Any] = {"Item": _to_dynamo(item)}
+        if if_absent:
+            kwargs["ConditionExpression"] = "attribute_not_exists(sk)"
+        try:
+            self._table.put_item(**kwargs)
+        except ClientError as err:
+            if not (
+                if_absent and err.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            ):
+                raise
         return sk
 
     def decisions(
@@ -483,14 +672,16 @@ class Store:
         return out
 
     def record_rejected(self, now: float, reason: str, payload: Any) -> None:
-        text = json.dumps(payload, default=str)[:4000]
+        """Keep refused input on record, whatever it is: a hostile payload (500 KB strings,
+        100,000 levels of nesting) is cut to a bounded excerpt, so the record always fits
+        DynamoDB's 400 KB item and writing it can never fail the way the input did."""
         self._table.put_item(
             Item={
                 "pk": REJECTED_PK,
                 "sk": f"{_sortable_time(now)}#{uuid.uuid4().hex[:8]}",
                 "at": _to_dynamo(now),
-                "reason": reason,
-                "payload": text,
+                "reason": excerpt(reason, MAX_REASON_CHARS),
+                "payload": excerpt(payload, MAX_PAYLOAD_CHARS),
                 "expires_at": int(now + self._ttl),
             }
         )

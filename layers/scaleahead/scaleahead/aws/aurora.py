@@ -116,15 +116,20 @@ def _clean(text: str) -> str:
 def reader_id_base(cluster: str, target_id: str) -> str:
     """The deterministic prefix of the readers a target adds: ``<cluster>-sa-<target>``.
 
-    Kept short enough for a ``-<n>`` suffix within RDS's 63 characters; when it must be cut, a
-    digest of the full cluster and target ids keeps two long names from sharing one prefix.
+    Kept short enough for a ``-<n>`` suffix within RDS's 63 characters. When it must be cut,
+    both ids are shortened but ``-sa-`` always stays (the IAM policy lets the functions tag and
+    delete only instances named ``*-sa-*``), and a digest of the full ids keeps two long names
+    from sharing one prefix.
     """
     base = _clean(f"{cluster}-sa-{target_id}")
     limit = MAX_IDENTIFIER - _SUFFIX_RESERVE
     if len(base) <= limit:
         return base
     digest = hashlib.sha256(f"{cluster}/{target_id}".encode()).hexdigest()[:8]
-    return f"{base[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+    room = limit - len("-sa-") - len(digest) - 1  # for the cluster and target parts
+    head = _clean(cluster)[: max(room - min(len(target_id), room // 2), 1)].strip("-")
+    tail = _clean(target_id)[: room - len(head)].strip("-")
+    return _clean(f"{head}-sa-{tail}-{digest}")
 
 
 class AuroraAdapter:
@@ -245,6 +250,12 @@ class AuroraAdapter:
                     cls += 1
                     n -= 1  # the identifier was not taken: offer it with the next class
                     continue
+                if code == _ALREADY_EXISTS and self._ours(t, c, ident):
+                    # botocore retried a create whose first attempt went through (its reply was
+                    # lost): that reader is the one asked for, not a reason to add another.
+                    used.add(ident)
+                    created.append(f"{ident} ({classes[cls]}, created by a retried call)")
+                    continue
                 if code == _ALREADY_EXISTS and n < 10 * AURORA_MAX_READERS:
                     used.add(ident)  # taken outside this cluster, or still being deleted
                     continue
@@ -272,6 +283,22 @@ class AuroraAdapter:
             f"CreateDBInstance {', '.join(created)}; "
             f"readers {current} -> {current + len(created)}{capped}{notes}{error}",
         )
+
+    def _ours(self, t: AuroraTarget, c: _Cluster, ident: str) -> bool:
+        """Whether ``ident`` is a reader of this cluster that scaleahead added for ``t``."""
+        try:
+            out = self._rds.describe_db_instances(DBInstanceIdentifier=ident)
+        except ClientError:
+            return False
+        for db in out.get("DBInstances", []):
+            tags = {x["Key"]: x.get("Value", "") for x in db.get("TagList", [])}
+            if (
+                db.get("DBClusterIdentifier") == c.id
+                and tags.get(MANAGED_TAG) == "true"
+                and tags.get(TARGET_TAG) == t.id
+            ):
+                return True
+        return False
 
     def _create(
         self, t: AuroraTarget, c: _Cluster, writer: _Instance, ident: str, instance_class: str

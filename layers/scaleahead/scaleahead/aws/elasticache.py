@@ -391,12 +391,10 @@ class ElastiCacheAdapter:
         if asked < current:
             removed = removal_order(node_groups)[: current - asked]
             params["NodeGroupsToRemove"] = removed
-        try:
-            self._ec.modify_replication_group_shard_configuration(**params)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "InvalidReplicationGroupState":
-                return Actuation(False, current, f"not changed: {err}")
-            raise
+        # InvalidReplicationGroupState is not caught here: the group was described available
+        # just above, so it is most likely this very call, retried by botocore after its first
+        # attempt went through. The caller reads the group again before calling it failed.
+        self._ec.modify_replication_group_shard_configuration(**params)
         detail = f"ModifyReplicationGroupShardConfiguration NodeGroupCount {current} -> {asked}"
         if removed:
             detail += f", removing node groups {','.join(removed)}"

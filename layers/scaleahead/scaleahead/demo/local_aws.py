@@ -23,7 +23,7 @@ TEMPLATE = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 
 # Logical id in the template -> the Settings field that names the table locally.
-TABLES = {"StateTable": "state_table", "IdempotencyTable": "idempotency_table"}
+TABLES = {"StateTable": "state_table"}
 
 LOCAL_ENV = {
     "AWS_DEFAULT_REGION": REGION,
@@ -32,7 +32,6 @@ LOCAL_ENV = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "STATE_TABLE": "scaleahead-state",
-    "IDEMPOTENCY_TABLE": "scaleahead-idempotency",
     "ALARM_PREFIX": "scaleahead-",
     "MODE": "ForecastAndScale",
     "TICK_MINUTES": "1",

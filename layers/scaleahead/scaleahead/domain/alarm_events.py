@@ -11,12 +11,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 HIGH_LOAD_SUFFIX = "-high-load"
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
+# CloudWatch alarm names are at most 255 characters; anything longer is not an alarm's.
+MAX_ALARM_NAME = 255
+# A CloudWatch alarm notification is a few kilobytes; SNS allows 256 KB. A message far beyond
+# what CloudWatch writes is refused before it is parsed.
+MAX_SNS_MESSAGE = 64 * 1024
+_ARN = re.compile(r"^arn:aws[a-z-]*:cloudwatch:([a-z0-9-]+):([0-9]{12}):alarm:")
 
 
 class AlarmEventError(ValueError):
@@ -33,6 +39,20 @@ class AlarmSignal:
     threshold: float | None
     source: str
     event_id: str
+    account: str | None = None
+    region: str | None = None
+
+    def foreign(self, account: str | None, region: str | None) -> str:
+        """Why this change does not come from the stack's own account and region, or "".
+
+        The stack's EventBridge rule already filters on both, but the Lambda action and SNS
+        reach the function by other doors; a change from elsewhere must never act here.
+        """
+        if account is not None and self.account != account:
+            return f"comes from account {self.account!r}, not this stack's ({account})"
+        if region is not None and self.region != region:
+            return f"comes from region {self.region!r}, not this stack's ({region})"
+        return ""
 
 
 def alarm_name(prefix: str, target_id: str) -> str:
@@ -73,7 +93,7 @@ def _from_reason_data(raw: Any) -> tuple[float | None, float | None]:
         return None, None
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None, None
     if not isinstance(data, dict):
         return None, None
@@ -107,66 +127,126 @@ def _from_reason_text(text: Any) -> float | None:
     return max(finite) if finite else None
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """A hostile value quoted in an error message, cut to a readable length."""
+    text = (
+        repr(value) if isinstance(value, str | int | float | bool | None) else type(value).__name__
+    )
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _state(value: Any, where: str) -> str:
-    if value not in STATES:
-        raise AlarmEventError(f"{where}: state {value!r} is not one of {list(STATES)}")
-    return str(value)
+    if not isinstance(value, str) or value not in STATES:
+        raise AlarmEventError(f"{where}: state {_short(value)} is not one of {list(STATES)}")
+    return value
 
 
-def _from_alarm_data(data: Any, source: str, event_id: str) -> AlarmSignal:
-    if not isinstance(data, dict) or not isinstance(data.get("alarmName"), str):
+def _name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise AlarmEventError(f"{where}: missing alarmName")
+    if len(value) > MAX_ALARM_NAME:
+        raise AlarmEventError(
+            f"{where}: alarm name of {len(value)} characters; CloudWatch allows {MAX_ALARM_NAME}"
+        )
+    return value
+
+
+def _from_arn(arn: Any) -> tuple[str | None, str | None]:
+    """(account, region) of a CloudWatch alarm ARN, or Nones."""
+    m = _ARN.match(arn) if isinstance(arn, str) else None
+    return (m.group(2), m.group(1)) if m else (None, None)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 64 else None
+
+
+def _from_alarm_data(
+    data: Any, source: str, event_id: str, account: str | None, region: str | None
+) -> AlarmSignal:
+    if not isinstance(data, dict):
         raise AlarmEventError(f"{source}: missing alarmName")
+    name = _name(data.get("alarmName"), source)
     state = data.get("state")
     if not isinstance(state, dict):
         raise AlarmEventError(f"{source}: missing state")
     observed, threshold = _from_reason_data(state.get("reasonData"))
     prev = data.get("previousState")
     return AlarmSignal(
-        alarm_name=data["alarmName"],
+        alarm_name=name,
         state=_state(state.get("value"), source),
-        previous_state=prev.get("value") if isinstance(prev, dict) else None,
+        previous_state=_text(prev.get("value")) if isinstance(prev, dict) else None,
         timestamp=_ts(state.get("timestamp")),
         observed=observed,
         threshold=threshold,
         source=source,
-        event_id=event_id,
+        event_id=event_id[:512],
+        account=account,
+        region=region,
     )
 
 
 def parse_alarm_event(event: Any) -> list[AlarmSignal]:
-    """Every alarm state change in ``event`` (SNS may batch several), or ``AlarmEventError``.
+    """Every alarm state change in ``event``, or ``AlarmEventError`` for the first bad one."""
+    out = []
+    for item in parse_deliveries(event):
+        if isinstance(item, AlarmEventError):
+            raise item
+        out.append(item)
+    return out
 
-    The signal's ``event_id`` is the alarm, its new state and the time of the change, not the
-    delivery's id: one alarm wired to EventBridge, SNS and the Lambda action at once arrives
-    three times with three delivery ids, and must act once.
+
+def parse_deliveries(event: Any) -> list[AlarmSignal | AlarmEventError]:
+    """Each state change in ``event`` (SNS may batch several), or why that one is refused.
+
+    ``AlarmEventError`` is raised when the payload as a whole has no recognisable shape; an
+    SNS batch is judged record by record, so one poison record never hides a good one.
     """
-    return [_dedupe_key(s) for s in _parse(event)]
-
-
-def _dedupe_key(s: AlarmSignal) -> AlarmSignal:
-    if s.timestamp is None:
-        return s
-    return replace(s, event_id=f"{s.alarm_name}#{s.state}#{s.timestamp:.3f}")
-
-
-def _parse(event: Any) -> list[AlarmSignal]:
     if not isinstance(event, dict):
         raise AlarmEventError("expected a JSON object")
     if event.get("detail-type") == "CloudWatch Alarm State Change":
         if event.get("source") != "aws.cloudwatch":
             raise AlarmEventError(
-                f"EventBridge event from unexpected source {event.get('source')!r}"
+                f"EventBridge event from unexpected source {_short(event.get('source'))}"
             )
-        return [_from_alarm_data(event.get("detail"), "eventbridge", str(event.get("id", "")))]
+        return [
+            _from_alarm_data(
+                event.get("detail"),
+                "eventbridge",
+                str(event.get("id", "")),
+                _text(event.get("account")),
+                _text(event.get("region")),
+            )
+        ]
     if "alarmData" in event:
         data = event["alarmData"]
         state = data.get("state") if isinstance(data, dict) else None
         stamp = state.get("timestamp", "") if isinstance(state, dict) else ""
         eid = f"{event.get('alarmArn', '')}#{stamp}"
-        return [_from_alarm_data(data, "lambda-action", eid)]
+        account, region = _from_arn(event.get("alarmArn"))
+        claimed_account, claimed_region = _text(event.get("accountId")), _text(event.get("region"))
+        for what, claimed, in_arn in (
+            ("accountId", claimed_account, account),
+            ("region", claimed_region, region),
+        ):
+            if claimed is not None and in_arn is not None and claimed != in_arn:
+                raise AlarmEventError(
+                    f"lambda-action: {what} {claimed!r} does not match the alarmArn's {in_arn!r}"
+                )
+        return [
+            _from_alarm_data(
+                data, "lambda-action", eid, claimed_account or account, claimed_region or region
+            )
+        ]
     records = event.get("Records")
     if isinstance(records, list) and records:
-        return [_from_sns_record(r) for r in records]
+        out: list[AlarmSignal | AlarmEventError] = []
+        for r in records:
+            try:
+                out.append(_from_sns_record(r))
+            except AlarmEventError as err:
+                out.append(err)
+        return out
     raise AlarmEventError(
         "not an alarm event: expected an EventBridge 'CloudWatch Alarm State Change', "
         "a CloudWatch alarm Lambda action (alarmData) or an SNS notification"
@@ -177,23 +257,38 @@ def _from_sns_record(record: Any) -> AlarmSignal:
     if not isinstance(record, dict) or record.get("EventSource") != "aws:sns":
         raise AlarmEventError("Records: only SNS records are accepted")
     sns = record.get("Sns") or {}
-    try:
-        msg = json.loads(sns.get("Message") or "")
-    except json.JSONDecodeError:
+    raw = sns.get("Message") if isinstance(sns, dict) else None
+    if not isinstance(raw, str):
+        raise AlarmEventError("SNS message is not a CloudWatch alarm notification (no text)")
+    if len(raw) > MAX_SNS_MESSAGE:
         raise AlarmEventError(
-            "SNS message is not a CloudWatch alarm notification (not JSON)"
+            f"SNS message of {len(raw)} characters; an alarm notification is a few kilobytes"
+        )
+    try:
+        msg = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        raise AlarmEventError(
+            "SNS message is not a CloudWatch alarm notification (not JSON, or nested too deep)"
         ) from None
     if not isinstance(msg, dict) or not isinstance(msg.get("AlarmName"), str):
         raise AlarmEventError("SNS message is not a CloudWatch alarm notification (no AlarmName)")
     raw_trigger = msg.get("Trigger")
     trigger: dict[str, Any] = raw_trigger if isinstance(raw_trigger, dict) else {}
+    account, region = _from_arn(msg.get("AlarmArn"))
+    claimed = _text(msg.get("AWSAccountId"))
+    if claimed is not None and account is not None and claimed != account:
+        raise AlarmEventError(
+            f"sns: AWSAccountId {claimed!r} does not match the AlarmArn's account {account!r}"
+        )
     return AlarmSignal(
-        alarm_name=msg["AlarmName"],
+        alarm_name=_name(msg["AlarmName"], "sns"),
         state=_state(msg.get("NewStateValue"), "sns"),
-        previous_state=msg.get("OldStateValue"),
+        previous_state=_text(msg.get("OldStateValue")),
         timestamp=_ts(msg.get("StateChangeTime")),
         observed=_from_reason_text(msg.get("NewStateReason")),
         threshold=_finite(trigger.get("Threshold")),
         source="sns",
-        event_id=str(sns.get("MessageId", "")),
+        event_id=str(sns.get("MessageId", ""))[:512],
+        account=account or claimed,
+        region=region,
     )

@@ -179,8 +179,8 @@ def standing(
     stab = target.effective_stabilisation_seconds
     floor = active_floor(floor_state, now, stab)
     if floor is None and floor_state.floor is not None:
-        # Expired; keep when the alarm last changed so an older delivery stays ignored.
-        floor_state = FloorState(changed_at=floor_state.changed_at)
+        # Expired; keep the episode's identity so an older or copied delivery stays ignored.
+        floor_state = floor_state.expired()
     kept = list(plans)
     if plan.desired is not None:
         kept = trim_plans([*kept, (now, plan.desired)], now, stab)
@@ -238,15 +238,34 @@ def on_alarm(
     acts: bool = True,
     paused: str = "",
 ) -> tuple[FloorState, Decision]:
-    """ALARM: raise the floor at once (never below one still held) and decide on it alone.
+    """ALARM opening a new episode: raise the floor at once (never below one still held) and
+    decide on it alone. ``current`` is the capacity the episode starts from; the floor is
+    derived from it and from the alarm's overshoot, capped per episode by the target's
+    ``alarm.max_step_ratio`` and ``alarm.max_step_units``.
 
+    A copy of a change already applied never reaches this function (``reactive.arrival``);
+    were it to, the floor would come out the same for the same start, never compounded.
     The plan is left to the next tick: this path must not wait for a forecast.
     """
     held = active_floor(floor_state, now, target.effective_stabilisation_seconds)
-    floor = reactive_floor(current, observed, threshold, target.alarm.step)
+    floor = reactive_floor(
+        current,
+        observed,
+        threshold,
+        target.alarm.step,
+        max_ratio=target.alarm.max_step_ratio,
+        max_units=target.alarm.max_step_units,
+    )
     floor = max(floor, held or 0)
-    state = FloorState(floor, "ALARM", now, None, changed_at)
-    decision = decide(
+    state = FloorState(floor, "ALARM", now, None, changed_at, opened_at=changed_at, start=current)
+    return state, floor_decision(target, floor, current, acts=acts, paused=paused)
+
+
+def floor_decision(
+    target: Target, floor: int, current: int, *, acts: bool = True, paused: str = ""
+) -> Decision:
+    """The alarm path's decision: the floor alone, within the bounds."""
+    return decide(
         DecisionInput(
             current=current,
             min_capacity=target.min_capacity,
@@ -258,7 +277,6 @@ def on_alarm(
             paused=paused,
         )
     )
-    return state, decision
 
 
 def on_alarm_cleared(
@@ -268,7 +286,9 @@ def on_alarm_cleared(
     (missing data must not pin a floor for ever either)."""
     f = floor_state
     ok_at = f.ok_at if f.alarm_state != "ALARM" and f.ok_at is not None else changed_at
-    state = FloorState(f.floor, alarm_state, f.raised_at, ok_at, changed_at)
+    state = FloorState(
+        f.floor, alarm_state, f.raised_at, ok_at, changed_at, opened_at=f.opened_at, start=f.start
+    )
     stab = target.effective_stabilisation_seconds
     held_text = (
         f"the floor {state.floor} holds until {stab // 60} min after OK"

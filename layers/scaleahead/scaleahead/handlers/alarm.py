@@ -1,7 +1,11 @@
 """AlarmFunction: CloudWatch alarm state changes from EventBridge, a Lambda action or SNS.
 
-A payload that is no alarm is refused, recorded and answered with the reason; it is never
-retried, since retrying cannot make it valid.
+A payload that is no alarm, or an alarm from another account or region, is refused, recorded
+and answered with the reason; it is never retried, since retrying cannot make it valid. Each
+state change in a batch is judged on its own. Repeated deliveries of one change (three channels,
+Lambda's retries) are recognised against the alarm episode on record (``service.alarm``), so no
+idempotency table is needed: its records expired after an hour, and its keys could not see that
+two channels stamp one change a few hundred milliseconds apart.
 """
 
 from __future__ import annotations
@@ -9,37 +13,35 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
-from scaleahead.domain.alarm_events import AlarmEventError, AlarmSignal, parse_alarm_event
-from scaleahead.handlers.common import (
-    idempotency_config,
-    logger,
-    metrics,
-    persistence,
-    runtime,
-    tracer,
-)
+from scaleahead.domain.alarm_events import AlarmEventError, AlarmSignal, parse_deliveries
+from scaleahead.handlers.common import logger, metrics, runtime, tracer
 from scaleahead.service.alarm import handle_signal
 
-_CONFIG = idempotency_config("event_id")
+
+def stack_origin(context: LambdaContext) -> tuple[str | None, str | None]:
+    """(account, region) of this function, from its own ARN: what every alarm must match."""
+    arn = str(getattr(context, "invoked_function_arn", "") or "")
+    parts = arn.split(":")
+    if len(parts) >= 5 and parts[0] == "arn" and parts[2] == "lambda":
+        return parts[4] or None, parts[3] or None
+    return None, None
 
 
 @tracer.capture_method(capture_response=False)
-def _handle(signal: dict[str, Any]) -> dict[str, Any]:
+def _handle(signal: AlarmSignal, account: str | None, region: str | None) -> dict[str, Any]:
     """One alarm state change: its own X-Ray subsegment, annotated with the alarm."""
-    tracer.put_annotation(key="alarm", value=str(signal.get("alarm_name")))
-    return handle_signal(runtime(), AlarmSignal(**signal), clock.now())
+    tracer.put_annotation(key="alarm", value=signal.alarm_name[:250])
+    return handle_signal(runtime(), signal, clock.now(), account=account, region=region)
 
 
-def _idempotent_handle(signal: dict[str, Any]) -> dict[str, Any]:
-    fn = idempotent_function(
-        data_keyword_argument="signal", config=_CONFIG, persistence_store=persistence("alarm")
-    )(_handle)
-    result: dict[str, Any] = fn(signal=signal)
-    return result
+def _reject(now: float, reason: str, payload: Any) -> dict[str, Any]:
+    logger.error("rejected event", extra={"reason": reason[:1000]})
+    runtime().store.record_rejected(now, f"alarm function: {reason}", payload)
+    metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
+    return {"status": "rejected", "reason": reason}
 
 
 @logger.inject_lambda_context(
@@ -50,18 +52,15 @@ def _idempotent_handle(signal: dict[str, Any]) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
     try:
-        signals = parse_alarm_event(event)
+        deliveries = parse_deliveries(event)
     except AlarmEventError as err:
-        logger.error("rejected event", extra={"reason": str(err)})
-        runtime().store.record_rejected(now, f"alarm function: {err}", event)
-        metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
-        return {"status": "rejected", "reason": str(err)}
-    _CONFIG.register_lambda_context(context)
-    metrics.add_metric(name="AlarmSignals", unit=MetricUnit.Count, value=len(signals))
+        return _reject(now, str(err), event)
+    account, region = stack_origin(context)
+    metrics.add_metric(name="AlarmSignals", unit=MetricUnit.Count, value=len(deliveries))
     results = []
-    for signal in signals:
-        if not signal.event_id:
-            results.append(_handle(signal.__dict__))
+    for item in deliveries:
+        if isinstance(item, AlarmEventError):
+            results.append(_reject(now, str(item), event))
         else:
-            results.append(_idempotent_handle(signal.__dict__))
+            results.append(_handle(item, account, region))
     return {"status": "ok", "results": results}

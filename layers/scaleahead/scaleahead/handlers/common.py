@@ -14,10 +14,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-)
 
 from scaleahead.aws import clients
 from scaleahead.domain.target import Target
@@ -29,7 +25,6 @@ tracer = Tracer()
 metrics = Metrics()
 
 _runtime: Runtime | None = None
-_persistence: dict[str, DynamoDBPersistenceLayer] = {}
 
 
 # The per-target EMF metrics each decision publishes (namespace $POWERTOOLS_METRICS_NAMESPACE,
@@ -106,24 +101,8 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def persistence(function: str) -> DynamoDBPersistenceLayer:
-    """One persistence layer per function: Powertools binds a layer to the first config it is
-    used with, and the demo runs every function in one process."""
-    if function not in _persistence:
-        _persistence[function] = DynamoDBPersistenceLayer(
-            table_name=runtime().settings.idempotency_table,
-            boto3_client=clients.client("dynamodb"),
-        )
-    return _persistence[function]
-
-
-def idempotency_config(key: str) -> IdempotencyConfig:
-    return IdempotencyConfig(event_key_jmespath=key, expires_after_seconds=3600)
-
-
 def reset() -> None:
     """Forget the runtime and clients (tests and the demo start a fresh moto backend)."""
     global _runtime
     _runtime = None
-    _persistence.clear()
     clients.reset()

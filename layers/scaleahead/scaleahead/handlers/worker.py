@@ -4,15 +4,19 @@ Duplicate deliveries are dropped by the target's state (its last handled tick, c
 the lease) rather than by the idempotency table: the check is free where the table would cost
 two writes per target per minute, which at 10,000 targets is most of the bill.
 
-A malformed message is recorded and dropped (a retry cannot fix it); a failure while working
-on a valid one fails that record alone, so SQS redelivers it and, after three tries, parks it
-in the dead-letter queue.
+A malformed message (or one stamped in the future, or too old to be an honest redelivery) is
+recorded and dropped: a retry cannot fix it. A failure while working on a valid one fails that
+record alone, so SQS redelivers it and, after three tries, parks it in the dead-letter queue;
+the age bound (``domain.timing``) is longer than those three tries take, so a failing item
+always gets there rather than being dropped as old.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,6 +29,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
+from scaleahead.domain.timing import untrusted_time
 from scaleahead.handlers.common import (
     logger,
     metrics,
@@ -33,29 +38,56 @@ from scaleahead.handlers.common import (
 )
 from scaleahead.service.worker import process_target
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every item failed is reported like any other (each item listed as failed), not
+# raised: SQS redelivers the same items either way, and FailedWorkItems counts them, where a raise
+# would count a batch of one transient failure as a function error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-# A work item older than this is left to the next tick: acting on a stale tick after a
-# backlog would only repeat work that a fresher message already asks for.
-STALE_AFTER_SECONDS = 600
+# A work item is ``{"target_id": ..., "tick": ...}``: some 60 bytes. Anything far larger is not
+# one of ours, and is refused before it is parsed (SQS accepts 256 KB).
+MAX_WORK_BYTES = 1024
+_TARGET_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")  # domain.target's id rule (fullmatch)
 
 
 class MalformedWork(ValueError):
     pass
 
 
-def parse_work(body: str) -> dict[str, Any]:
+def parse_work(body: Any, now: float | None = None) -> dict[str, Any]:
+    """One work item, bounded and checked on its own, or ``MalformedWork`` with the reason.
+
+    Everything a poison message could break is checked here, before any read shared with the
+    rest of the batch: the size, the nesting (a deep body fails ``json.loads`` with
+    RecursionError), the target id (DynamoDB refuses keys over 1,024 bytes, and would fail the
+    batch's one BatchGetItem), and, given ``now``, the tick's time.
+    """
+    if not isinstance(body, str):
+        raise MalformedWork("work message has no text body")
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_WORK_BYTES:
+        raise MalformedWork(
+            f"work message of {len(body)} characters; a work item is under {MAX_WORK_BYTES} bytes"
+        )
     try:
         work = json.loads(body)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise MalformedWork("work message is not JSON") from None
     if not isinstance(work, dict):
         raise MalformedWork("work message must be a JSON object")
     tid, tick = work.get("target_id"), work.get("tick")
     if not isinstance(tid, str) or not tid:
         raise MalformedWork("work message needs a string target_id")
+    if not _TARGET_ID.fullmatch(tid):
+        raise MalformedWork(f"work message names no valid target id: {tid[:80]!r}")
     if not isinstance(tick, int) or isinstance(tick, bool):
         raise MalformedWork("work message needs an integer tick (epoch seconds)")
+    if now is not None:
+        try:
+            at = float(tick)
+        except OverflowError:  # an int past 1e308
+            at = math.copysign(math.inf, tick)
+        untrusted = untrusted_time(at, now, "tick")
+        if untrusted:
+            raise MalformedWork(f"work item for {tid}: {untrusted}")
     return {"target_id": tid, "tick": tick}
 
 
@@ -67,25 +99,25 @@ def record_handler(record: SQSRecord, now: float | None = None) -> dict[str, Any
     calls inside it are subsegments of their own (Powertools patches botocore)."""
     now = clock.now() if now is None else now
     try:
-        work = parse_work(record.body)
+        body = record.raw_event.get("body")  # absent in a hand-made event: refused below
+        work = parse_work(body, now)
     except MalformedWork as err:
-        logger.error("rejected work item", extra={"reason": str(err)})
-        runtime().store.record_rejected(now, f"worker: {err}", record.body)
+        # Retrying cannot make it valid: recorded, and acknowledged so it fails alone.
+        logger.error("rejected work item", extra={"reason": str(err)[:1000]})
+        runtime().store.record_rejected(now, f"worker: {err}", body)
         return {"status": "rejected", "reason": str(err)}
     tracer.put_annotation(key="target", value=work["target_id"])
-    if now - work["tick"] > STALE_AFTER_SECONDS:
-        logger.warning("stale work item skipped", extra=work)
-        return {"status": "stale", **work}
     return process_target(runtime(), work["target_id"], now, tick=work["tick"])
 
 
-def _target_ids(records: list[Any]) -> list[str]:
-    """The targets the batch names (malformed items are left to ``record_handler``)."""
+def _target_ids(records: list[Any], now: float) -> list[str]:
+    """The targets the batch names; items that do not parse are left to ``record_handler``,
+    which records them, so they never reach the batch's shared reads."""
     ids = []
     for r in records:
         try:
-            ids.append(parse_work(str(r.get("body", "")))["target_id"])
-        except (MalformedWork, AttributeError):
+            ids.append(parse_work(r.get("body") if isinstance(r, dict) else None, now)["target_id"])
+        except MalformedWork:
             continue
     return ids
 
@@ -94,17 +126,30 @@ def _target_ids(records: list[Any]) -> list[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = event.get("Records") if isinstance(event, dict) else None
-    metrics.add_metric(
-        name="WorkItems", unit=MetricUnit.Count, value=len(records) if records else 0
-    )
     # One "now" for the whole batch, so the targets of one driver read its load once; their
     # definitions and forecasts are read ahead in one BatchGetItem each.
     now = clock.now()
     rt = runtime()
-    with rt.metrics.shared_reads(), rt.store.shared_reads(_target_ids(records or [])):
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        reason = "worker: expected an SQS event with a non-empty list of Records"
+        logger.error("rejected event", extra={"reason": reason})
+        rt.store.record_rejected(now, reason, event)
+        return {"batchItemFailures": []}
+    # A record that is not an object has no messageId to report it by: refused on its own, so
+    # the others are processed.
+    usable = [r for r in records if isinstance(r, dict) and isinstance(r.get("messageId"), str)]
+    for r in records:
+        if not (isinstance(r, dict) and isinstance(r.get("messageId"), str)):
+            rt.store.record_rejected(
+                now, "worker: an SQS record that is not an object with a messageId", r
+            )
+    metrics.add_metric(name="WorkItems", unit=MetricUnit.Count, value=len(records))
+    if not usable:
+        return {"batchItemFailures": []}
+    with rt.metrics.shared_reads(), rt.store.shared_reads(_target_ids(usable, now)):
         response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
-            event=event,
+            event={**event, "Records": usable},
             record_handler=functools.partial(record_handler, now=now),
             processor=processor,
             context=context,

@@ -3,6 +3,14 @@
 Both paths end the same way (act or not, keep the alarm's threshold on the capacity now
 planned, write the decision log, tell the observers), so they share this one function and can
 never disagree about what was recorded.
+
+An action is on record before AWS is called: the decision goes into the target's state as an
+*intent* (with the decision record's key), the lease still held. Then AWS is called, then the
+decision record is written under that key, then the state is committed without the intent and
+the lease released. An invocation that dies or times out anywhere in between leaves the
+intent; the next one to take the lease (alarm or worker) ``reconcile``\\ s it against the
+resource's real capacity and writes that one record: done or not done, never acted twice,
+never unrecorded.
 """
 
 from __future__ import annotations
@@ -13,19 +21,125 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scaleahead.aws.capacity import CapacityReading
+from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
+from scaleahead.aws.errors import AwsCallFailed
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.decision import Action, Decision, Reason
-from scaleahead.domain.target import Target
+from scaleahead.domain.reactive import FloorState
+from scaleahead.domain.target import Target, TargetError
+from scaleahead.domain.timing import from_the_future
 from scaleahead.domain.warmup import asked, observe_ready, scaled_in
 from scaleahead.service.runtime import Runtime
-from scaleahead.store import TargetState
+from scaleahead.store import Intent, Lease, TargetState, new_decision_sk
 
 log = logging.getLogger(__name__)
 
 
+def distrust_the_future(state: TargetState, now: float) -> list[str]:
+    """Forget stored times past now (plus the allowed skew), and say so.
+
+    Only a fault (or a version that trusted stamps blindly) can have written them, and kept
+    they would make every genuine tick or alarm look older than the record and be dropped.
+    """
+    notes = []
+    if from_the_future(state.last_tick, now):
+        notes.append(f"stored last_tick {state.last_tick} lies in the future; forgotten")
+        state.last_tick = None
+    f = state.floor
+    if any(from_the_future(t, now) for t in (f.changed_at, f.opened_at, f.ok_at, f.raised_at)):
+        notes.append(
+            f"stored alarm episode ({f.alarm_state} at {f.changed_at}) lies in the future;"
+            " forgotten"
+        )
+        state.floor = FloorState()
+    for note in notes:
+        log.warning("target %s: %s", state.target_id, note)
+    return notes
+
+
+def _moved(intent: Intent, reading: CapacityReading) -> str:
+    """How the resource shows the intended change carried out, or "" if it does not."""
+    if reading.desired == intent.desired:
+        return f"capacity is {reading.desired}, as intended"
+    if intent.action == Action.SCALE_OUT.value and reading.desired > intent.before:
+        return f"capacity went from {intent.before} to {reading.desired}"
+    if intent.action == Action.SCALE_IN.value and reading.desired < intent.before:
+        return f"capacity went from {intent.before} to {reading.desired}"
+    if reading.busy:
+        # The intent was only written after a reading that found nothing in flight, under the
+        # lease: a change in flight now is, all but certainly, this one.
+        return f"a change is in flight ({reading.busy})"
+    return ""
+
+
+def _record_of(
+    intent: Intent, after: int, executed: bool, message: str, detail: str
+) -> dict[str, Any]:
+    return {
+        "source": intent.source,
+        "action": intent.action if executed else Action.NONE.value,
+        "before": intent.before,
+        "after": after,
+        "desired": intent.desired,
+        "ready": intent.ready,
+        "executed": executed,
+        "reason": intent.reason if executed else Reason.FAILED.value,
+        "message": message,
+        "detail": detail,
+        "inputs": intent.inputs,
+    }
+
+
+def _done(state: TargetState, intent: Intent, after: int, now: float) -> None:
+    """The state an executed intent leaves: last action, and a scale-out to time its warm-up."""
+    state.last_action = intent.action
+    state.last_action_at = intent.at
+    state.last_desired = after
+    if after > intent.before:
+        state.warmups = asked(state.warmups, intent.at, after)
+    else:
+        state.warmups = scaled_in(state.warmups, after)
+
+
+def reconcile(rt: Runtime, target: Target, state: TargetState, now: float) -> dict[str, Any] | None:
+    """Complete an intent an earlier invocation left (it died between recording and finishing).
+
+    The resource says whether the change was made; its decision record is written once, under
+    the intent's key (kept if it is already there). The alarm is re-put at the next decision.
+    A transient error reading the resource propagates and leaves the intent for a later try.
+    """
+    intent = state.pending
+    if intent is None:
+        return None
+    prefix = f"{intent.message} [completed by a later invocation after the first was interrupted"
+    try:
+        reading = rt.adapter(target).read(target, scale_in=False)
+    except (ResourceNotFound, TargetError, AwsCallFailed) as err:
+        record = _record_of(intent, intent.before, False, f"{prefix}: cannot check: {err}]", "")
+    else:
+        how = _moved(intent, reading)
+        if how:
+            _done(state, intent, reading.desired, now)
+            record = _record_of(intent, reading.desired, True, f"{prefix}: {how}]", "")
+        else:
+            record = _record_of(
+                intent,
+                reading.desired,
+                False,
+                f"{prefix}: capacity is still {reading.desired}; the change was not made]",
+                "",
+            )
+    record["reconciled"] = True
+    rt.store.record_decision(target.id, intent.at, record, sk=intent.sk, if_absent=True)
+    state.pending = None
+    state.alarm_threshold = None  # unknown whether the alarm was moved: move it again
+    _observe(rt, target, record)
+    return record
+
+
 def carry_out(
     rt: Runtime,
+    lease: Lease,
     target: Target,
     state: TargetState,
     reading: CapacityReading,
@@ -35,9 +149,8 @@ def carry_out(
     now: float,
     inputs: dict[str, Any],
 ) -> dict[str, Any]:
-    """Execute ``decision`` (unless the resource is busy), commit the state (releasing the
-    lease), then record the decision; returns the record."""
-    detail = ""
+    """Execute ``decision`` (unless the resource is busy), record it, commit the state and
+    release the lease; returns the record."""
     # Whatever is decided, this reading may show an earlier scale-out ready: a warm-up observed.
     state.warmups = observe_ready(state.warmups, now, reading.ready)
     if decision.execute and reading.busy:
@@ -47,33 +160,38 @@ def carry_out(
             execute=False,
             message=f"{decision.message}; not now: {reading.busy}, will retry next tick",
         )
+    sk = new_decision_sk(now)
+    detail = ""
     executed = False
+    after = reading.desired
     if decision.execute:
+        intent = Intent(
+            sk=sk,
+            source=source,
+            action=decision.action.value,
+            before=reading.desired,
+            desired=decision.desired,
+            ready=reading.ready,
+            reason=decision.reason.value,
+            message=decision.message,
+            at=now,
+            inputs=inputs,
+        )
+        state.pending = intent
+        lease.save(state)  # the intent is on record before AWS is called
+        # A transient error propagates from here with the intent on record: the retry
+        # reconciles it first, so it can never act a second time.
         try:
             act = rt.adapter(target).set_capacity(target, decision.desired, reading)
-        except (ClientError, BotoCoreError) as err:
-            decision = replace(
-                decision,
-                reason=Reason.FAILED,
-                execute=False,
-                message=f"{decision.message}; the change failed: {err}",
-            )
+        except (AwsCallFailed, ResourceNotFound) as err:
+            decision, executed, after, detail = _refused(rt, target, intent, decision, err)
         else:
-            executed = act.applied
-            detail = act.detail
-            if executed:
-                state.last_action = decision.action.value
-                state.last_action_at = now
-                state.last_desired = act.desired
-                if act.desired > reading.desired:
-                    state.warmups = asked(state.warmups, now, act.desired)
-                else:
-                    state.warmups = scaled_in(state.warmups, act.desired)
+            executed, after, detail = act.applied, act.desired if act.applied else after, act.detail
+        if executed:
+            _done(state, replace(intent, action=decision.action.value), after, now)
+        state.pending = None
 
-    capacity_now = (
-        state.last_desired if executed and state.last_desired is not None else (reading.desired)
-    )
-    threshold = alarm_threshold(target, capacity_now)
+    threshold = alarm_threshold(target, after)
     if state.alarm_threshold is None or abs(state.alarm_threshold - threshold) > 1e-6:
         try:
             rt.metrics.put_high_load_alarm(target, rt.settings.alarm_prefix, threshold)
@@ -87,7 +205,7 @@ def carry_out(
         "kind": target.kind.value,
         "action": decision.action.value if executed or not decision.execute else Action.NONE.value,
         "before": reading.desired,
-        "after": capacity_now,
+        "after": after,
         "desired": decision.desired,
         "ready": reading.ready,
         "executed": executed,
@@ -97,16 +215,44 @@ def carry_out(
         "alarm_threshold": state.alarm_threshold,
         "inputs": inputs,
     }
-    # State first: once capacity has changed, the floor, the plans and the threshold must be on
-    # record even if writing the log line below fails (a retry then sees the change as done).
-    rt.store.commit_state(state, rt.owner)
-    record_and_observe(rt, target, now, record)
+    # The record first, then the state: a failure between the two leaves the intent (or, for a
+    # decision that did not act, a record written twice at worst), never an unrecorded change.
+    rt.store.record_decision(target.id, now, record, sk=sk)
+    lease.commit(state)
+    _observe(rt, target, record)
     return record
+
+
+def _refused(
+    rt: Runtime, target: Target, intent: Intent, decision: Decision, err: Exception
+) -> tuple[Decision, bool, int, str]:
+    """AWS refused the change for good (or the resource vanished). A refusal can follow a
+    success whose reply was lost (botocore retried a call that had gone through), so the
+    resource is read once more before the change is called failed."""
+    try:
+        reading = rt.adapter(target).read(target, scale_in=False)
+    except (AwsCallFailed, ResourceNotFound, TargetError):
+        how = ""
+    else:
+        how = _moved(intent, reading)
+    if how:
+        return decision, True, reading.desired, f"the call answered {err}, but {how}"
+    failed = replace(
+        decision,
+        reason=Reason.FAILED,
+        execute=False,
+        message=f"{decision.message}; the change failed: {err}",
+    )
+    return failed, False, intent.before, ""
 
 
 def record_and_observe(rt: Runtime, target: Target, now: float, record: dict[str, Any]) -> None:
     """Write the decision log entry, then tell the observers; observers never fail a decision."""
     rt.store.record_decision(target.id, now, record)
+    _observe(rt, target, record)
+
+
+def _observe(rt: Runtime, target: Target, record: dict[str, Any]) -> None:
     try:
         rt.on_decision(target, record)
     except Exception:

@@ -13,6 +13,7 @@ from scaleahead.aws.capacity import CapacityAdapter
 from scaleahead.aws.cloudwatch import MetricsAdapter
 from scaleahead.aws.ecs import EcsAdapter
 from scaleahead.aws.elasticache import ElastiCacheAdapter
+from scaleahead.aws.errors import MappedAdapter
 from scaleahead.aws.queue import WorkQueue
 from scaleahead.domain.target import Kind, Target
 from scaleahead.settings import Mode, Settings
@@ -57,7 +58,8 @@ class Runtime:
         )
 
     def adapter(self, target: Target) -> CapacityAdapter:
-        return self.adapters[target.kind]
+        """The target's tier adapter, its AWS errors mapped once (``aws.errors``)."""
+        return MappedAdapter(self.adapters[target.kind])
 
     def acts(self, target: Target) -> bool:
         """Whether the target may change capacity: its own mode overrides the stack's."""

@@ -6,12 +6,15 @@ path never imports it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
+from scaleahead.aws.errors import AwsCallFailed
 from scaleahead.domain.controller import (
     HISTORY_SECONDS,
     STALE_AFTER_REFRESHES,
+    Observation,
     decide_tick,
     evaluation_interval,
     forecast_horizon,
@@ -22,13 +25,18 @@ from scaleahead.domain.controller import (
     standing,
 )
 from scaleahead.domain.decision import Action, Decision, Reason
-from scaleahead.domain.events import outside_events
+from scaleahead.domain.events import PlannedEvent, outside_events
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.series import Forecast, InsufficientHistory, forecast_error
 from scaleahead.domain.target import Target, TargetError
-from scaleahead.service.actuate import carry_out, record_and_observe
+from scaleahead.service.actuate import (
+    carry_out,
+    distrust_the_future,
+    reconcile,
+    record_and_observe,
+)
 from scaleahead.service.runtime import Runtime
-from scaleahead.store import LeaseHeld, StoredForecast
+from scaleahead.store import Lease, LeaseHeld, StoredForecast
 
 
 def _rounded(x: float | None) -> float | None:
@@ -62,6 +70,18 @@ def refresh_forecast(
         stored = StoredForecast("ok", now, fc.model, fc.to_item())
     rt.store.put_forecast(target, stored)
     return stored
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a work item read before taking the lease: the forecast, the load, the events."""
+
+    forecast: Forecast | None
+    stored: StoredForecast | None
+    obs: Observation
+    events: list[PlannedEvent]
+    every: int
+    unavailable: str
 
 
 def process_target(
@@ -111,7 +131,9 @@ def process_target(
     every = evaluation_interval(target, rt.settings.tick_seconds)
 
     try:
-        state = rt.store.acquire_lease(target.id, rt.owner, now)
+        with rt.store.lease(target.id, rt.owner, now) as lease:
+            seen = _Seen(forecast, stored, obs, events, every, unavailable)
+            return _decide_under_lease(rt, lease, target, now, tick, seen)
     except LeaseHeld:
         record = {
             "source": "worker",
@@ -123,82 +145,106 @@ def process_target(
         }
         record_and_observe(rt, target, now, record)
         return record
-    try:
-        if tick is not None and state.last_tick is not None and tick <= state.last_tick:
-            rt.store.release_lease(target.id, rt.owner)
-            return {"target_id": target.id, "reason": "duplicate", "tick": tick}
-        if tick is not None:
-            state.last_tick = tick
-        adapter = rt.adapter(target)
-        # Planned under the lease: the learned warm-up lives in the state read with it.
-        warmup, warmup_source = planning_warmup(target, state.warmups)
-        plan, level = plan_tick(target, forecast, obs, now, every, unavailable, warmup, events)
-        stand = standing(target, plan, now, every, state.plans, state.floor)
-        state.plans, state.floor = stand.plans, stand.floor_state
 
-        paused = rt.paused(target)
 
-        def decide_on(reading: CapacityReading, *, guarded: bool) -> Decision:
-            return decide_tick(
-                target,
-                plan,
-                obs,
-                stand,
-                reading.desired,
-                acts=rt.acts(target),
-                paused=paused,
-                resource_floor=reading.scale_in_floor if guarded else None,
-                resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
-            )
+def _decide_under_lease(
+    rt: Runtime,
+    lease: Lease,
+    target: Target,
+    now: float,
+    tick: int | None,
+    seen: _Seen,
+) -> dict[str, Any]:
+    """Read, decide, act and record, holding the lease: the part that must not run twice."""
+    forecast, stored, obs, events, every = (
+        seen.forecast,
+        seen.stored,
+        seen.obs,
+        seen.events,
+        seen.every,
+    )
+    state = lease.state
+    distrusted = distrust_the_future(state, now)
+    # An action an earlier invocation left half done is completed before anything else.
+    reconciled = reconcile(rt, target, state, now) if state.pending else None
+    # A redelivered tick is dropped, unless it finds its own first attempt's action not made
+    # (the attempt died after recording the intent): then it plans again, from what is now.
+    redo = reconciled is not None and not reconciled["executed"]
+    if tick is not None and state.last_tick is not None and tick <= state.last_tick and not redo:
+        if reconciled is not None or distrusted:
+            lease.commit(state)
+        return {"target_id": target.id, "reason": "duplicate", "tick": tick}
+    if tick is not None:
+        state.last_tick = max(tick, state.last_tick or tick)
+    adapter = rt.adapter(target)
+    # Planned under the lease: the learned warm-up lives in the state read with it.
+    warmup, warmup_source = planning_warmup(target, state.warmups)
+    plan, level = plan_tick(target, forecast, obs, now, every, seen.unavailable, warmup, events)
+    stand = standing(target, plan, now, every, state.plans, state.floor)
+    state.plans, state.floor = stand.plans, stand.floor_state
 
-        try:
-            # The resource's scale-in guards cost reads (ElastiCache: memory and CPU of every
-            # node), so they are evaluated only once a scale-in is on the table.
-            reading = adapter.read(target, scale_in=False)
-            decision = decide_on(reading, guarded=False)
-            if decision.action is Action.SCALE_IN:
-                reading = adapter.read(target)
-                decision = decide_on(reading, guarded=True)
-        except (ResourceNotFound, TargetError) as err:
-            # A configuration fault, not a passing one: record it every tick (the operator sees
-            # it in the log and in `decisions`) rather than retry into the dead-letter queue.
-            record = {
-                "source": "worker",
-                "kind": target.kind.value,
-                "action": "none",
-                "executed": False,
-                "reason": Reason.FAILED.value,
-                "message": f"cannot read capacity: {err}",
-            }
-            rt.store.release_lease(target.id, rt.owner)
-            record_and_observe(rt, target, now, record)
-            return record
-        inputs = {
-            "plan": plan.desired,
-            "plan_basis": plan.basis,
-            "planned_load": plan.planned_load,
-            "observed_load": obs.latest,
-            "data_problem": obs.problem or None,
-            "level": round(level, 4),
-            "floor": stand.floor,
-            "stable_plan": stand.stable,
-            "min": target.min_capacity,
-            "max": target.max_capacity,
-            "mode": rt.mode(target).value,
-            "paused": paused or None,
-            "warmup_seconds": warmup,
-            "warmup_source": warmup_source,
-            "forecast_at": stored.generated_at if stored else None,
-            "forecast_status": stored.status if stored else "disabled",
-            "forecast_now": forecast.at(now) if forecast else None,
-            "forecast_upper_now": forecast.at(now, upper=True) if forecast else None,
-            # How far the forecast was off over the recent window: the dashboard's accuracy line.
-            "events": [e.describe() for e in events if e.overlaps(now, plan.window_end)] or None,
-            "forecast_error": _rounded(forecast_error(forecast, obs.points)) if forecast else None,
-        }
-        return carry_out(
-            rt, target, state, reading, decision, source="worker", now=now, inputs=inputs
+    paused = rt.paused(target)
+
+    def decide_on(reading: CapacityReading, *, guarded: bool) -> Decision:
+        return decide_tick(
+            target,
+            plan,
+            obs,
+            stand,
+            reading.desired,
+            acts=rt.acts(target),
+            paused=paused,
+            resource_floor=reading.scale_in_floor if guarded else None,
+            resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
         )
-    except BaseException:
-        rt.store.release_lease(target.id, rt.owner)
-        raise
+
+    try:
+        # The resource's scale-in guards cost reads (ElastiCache: memory and CPU of every
+        # node), so they are evaluated only once a scale-in is on the table.
+        reading = adapter.read(target, scale_in=False)
+        decision = decide_on(reading, guarded=False)
+        if decision.action is Action.SCALE_IN:
+            reading = adapter.read(target)
+            decision = decide_on(reading, guarded=True)
+    except (ResourceNotFound, TargetError, AwsCallFailed) as err:
+        # A configuration fault, not a passing one: record it every tick (the operator sees
+        # it in the log and in `decisions`) rather than retry into the dead-letter queue. The
+        # tick is not marked handled; a reconciled intent is kept.
+        record = {
+            "source": "worker",
+            "kind": target.kind.value,
+            "action": "none",
+            "executed": False,
+            "reason": Reason.FAILED.value,
+            "message": f"cannot read capacity: {err}",
+        }
+        record_and_observe(rt, target, now, record)
+        lease.commit(state)  # the tick is handled: its redelivery would only say it again
+        return record
+    inputs = {
+        "plan": plan.desired,
+        "plan_basis": plan.basis,
+        "planned_load": plan.planned_load,
+        "observed_load": obs.latest,
+        "data_problem": obs.problem or None,
+        "level": round(level, 4),
+        "floor": stand.floor,
+        "stable_plan": stand.stable,
+        "min": target.min_capacity,
+        "max": target.max_capacity,
+        "mode": rt.mode(target).value,
+        "paused": paused or None,
+        "warmup_seconds": warmup,
+        "warmup_source": warmup_source,
+        "forecast_at": stored.generated_at if stored else None,
+        "forecast_status": stored.status if stored else "disabled",
+        "forecast_now": forecast.at(now) if forecast else None,
+        "forecast_upper_now": forecast.at(now, upper=True) if forecast else None,
+        # How far the forecast was off over the recent window: the dashboard's accuracy line.
+        "events": [e.describe() for e in events if e.overlaps(now, plan.window_end)] or None,
+        "forecast_error": _rounded(forecast_error(forecast, obs.points)) if forecast else None,
+        "distrusted": distrusted or None,
+    }
+    return carry_out(
+        rt, lease, target, state, reading, decision, source="worker", now=now, inputs=inputs
+    )
