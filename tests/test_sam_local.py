@@ -68,6 +68,9 @@ def test_alarm_events_are_shifted_to_the_present_in_order(tmp_path, monkeypatch)
     for name in ("alarm-eventbridge-alarm.json", "alarm-lambda-action.json", "alarm-sns.json"):
         [s] = parse_alarm_event(json.loads(sam_local.stamped(name, tick).read_text()))
         assert s.timestamp is not None and untrusted_time(s.timestamp, tick, "x") == ""
+        # the account `sam local` runs the function in, and a load this world's target beats
+        assert s.account == sam_local.SAM_LOCAL_ACCOUNT
+        assert s.observed == 2 * sam_local.RECENT_LOAD
         at[name] = s.timestamp
     [ok] = parse_alarm_event(
         json.loads(sam_local.stamped("alarm-eventbridge-ok.json", tick).read_text())

@@ -10,7 +10,8 @@ read the very backend the functions wrote to.
 The events are the files in ``events/``, sent as copies stamped with the present
 (``out/sam-local/events/``): the functions refuse a tick or an alarm change stamped more than an
 hour ago (``domain.timing``), as they should. Worker items name the current minute; the alarm
-files are shifted in time as a whole, so their order (ALARM, then OK 17 minutes later) is kept
+files name the account `sam local invoke` runs the function in (``SAM_LOCAL_ACCOUNT``) and are
+shifted in time as a whole, so their order (ALARM, then OK 17 minutes later) is kept
 and the OK lands just before now. The Lambda action's copy of the ALARM is stamped 300 ms after
 the EventBridge one, as AWS stamps them, and must still be recognised as the same change.
 """
@@ -314,6 +315,16 @@ _SAMPLE_LAST_CHANGE = 1795782010.0
 _LAST_CHANGE_BEFORE_TICK = 10.0
 # Per file, how much later than the others AWS stamps that channel's copy of one change.
 _CHANNEL_JITTER = {"alarm-lambda-action.json": 0.3}
+# The account of the sample events (moto's) and the one `sam local invoke` runs a function in
+# (the ARN of its context): the alarm function refuses alarms of any other account than its own,
+# so the copies name the account the function sees, as a deployed stack's alarms do.
+_SAMPLE_ACCOUNT = "123456789012"
+SAM_LOCAL_ACCOUNT = "012345678912"
+# The samples' datapoints (520 and 500 over the 400 of 4 tasks of 100) fit the tests' target.
+# This world's target serves 600 a task and the worker has just scaled it to the surge, and the
+# alarm function measures the overshoot against its own threshold for that capacity: the copies
+# carry twice the surge, which beats whatever the worker planned for it.
+_SAMPLE_POINTS = {"520.0": 2 * RECENT_LOAD, "500.0": 1.9 * RECENT_LOAD}
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{3})?(Z|[+-]\d{2}:?\d{2})")
 
 
@@ -326,7 +337,10 @@ def _shifted_alarm(name: str, tick: int) -> str:
         moved = datetime.fromtimestamp(t + shift, UTC)
         return moved.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moved.microsecond // 1000:03d}+0000"
 
-    return _ISO.sub(move, (EVENTS / name).read_text())
+    text = _ISO.sub(move, (EVENTS / name).read_text())
+    for sample, load in _SAMPLE_POINTS.items():
+        text = text.replace(sample, f"{load:.1f}")
+    return text.replace(_SAMPLE_ACCOUNT, SAM_LOCAL_ACCOUNT)
 
 
 def _write(name: str, text: str) -> Path:
