@@ -188,7 +188,7 @@ def carry_out(
         else:
             executed, after, detail = act.applied, act.desired if act.applied else after, act.detail
         if executed:
-            _done(state, replace(intent, action=decision.action.value), after, now)
+            _done(state, intent, after, now)
         state.pending = None
 
     threshold = alarm_threshold(target, after)
