@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from scaleahead import clock
 from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import LOCAL_ENV, create_tables, local_env, put_series
+from scaleahead.demo.local_aws import LOCAL_ENV, create_ecs, create_tables, local_env, put_series
 from scaleahead.domain.target import EcsTarget, Target, parse_targets
 from scaleahead.handlers import common
 from scaleahead.service.runtime import Runtime
@@ -149,12 +149,8 @@ def aws() -> Iterator[Aws]:
         os.environ["WORK_QUEUE_URL"] = url
         settings = Settings.from_env()
         ecs = boto3.client("ecs")
-        ecs.create_cluster(clusterName="prod")
-        ecs.register_task_definition(
-            family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
-        )
+        create_ecs(ecs, "prod", {"web": 4})
         env = Aws(ecs, boto3.client("cloudwatch"), sqs, ddb, url, fake, settings)
-        env.add_service("web", 4)
         clock.set_clock(fake)
         try:
             yield env

@@ -20,7 +20,7 @@ from moto import mock_aws
 from scaleahead.cli import targets as tg
 from scaleahead.cli.main import main
 from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import create_tables, local_env
+from scaleahead.demo.local_aws import create_ecs, create_tables, local_env
 from scaleahead.domain.target import TargetError
 from scaleahead.handlers import common
 from scaleahead.settings import Settings
@@ -39,18 +39,7 @@ def world() -> Iterator[tuple[Any, Any]]:
         common.reset()
         ddb = boto3.client("dynamodb")
         create_tables(ddb, Settings.from_env())
-        ecs = boto3.client("ecs")
-        ecs.create_cluster(clusterName="prod")
-        ecs.register_task_definition(
-            family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
-        )
-        ecs.create_service(
-            cluster="prod",
-            serviceName="web",
-            taskDefinition="web",
-            desiredCount=4,
-            tags=[{"key": "scaleahead:managed", "value": "true"}],
-        )
+        create_ecs(boto3.client("ecs"), "prod", {"web": 4})
         try:
             yield ddb, boto3.client("cloudwatch")
         finally:

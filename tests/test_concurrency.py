@@ -40,7 +40,7 @@ import pytest
 from scaleahead import clock
 from scaleahead.aws import clients
 from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import LOCAL_ENV, create_tables, put_series
+from scaleahead.demo.local_aws import LOCAL_ENV, create_ecs, create_tables, put_series
 from scaleahead.handlers import common
 from scaleahead.settings import Settings
 from scaleahead.store import LeaseHeld
@@ -161,18 +161,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         url = clients.client("sqs").create_queue(QueueName="scaleahead-work")["QueueUrl"]
         monkeypatch.setenv("WORK_QUEUE_URL", url)
         common.reset()
-        ecs = clients.client("ecs")
-        ecs.create_cluster(clusterName="prod")
-        ecs.register_task_definition(
-            family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
-        )
-        ecs.create_service(
-            cluster="prod",
-            serviceName="web",
-            taskDefinition="web",
-            desiredCount=4,
-            tags=[{"key": "scaleahead:managed", "value": "true"}],
-        )
+        create_ecs(clients.client("ecs"), "prod", {"web": 4})
         from scaleahead.cli import targets as tg
 
         target = make_target()

@@ -117,6 +117,23 @@ def local_env(extra: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
                 os.environ[k] = v
 
 
+def create_ecs(ecs: Any, cluster: str, services: dict[str, int], *, tagged: bool = True) -> None:
+    """An ECS cluster with one nginx task definition and ``services`` (name -> desired count),
+    tagged ``scaleahead:managed=true`` unless ``tagged`` is False."""
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
+    )
+    for name, desired in services.items():
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition="web",
+            desiredCount=desired,
+            tags=[{"key": "scaleahead:managed", "value": "true"}] if tagged else [],
+        )
+
+
 def put_series(
     cloudwatch: Any,
     namespace: str,

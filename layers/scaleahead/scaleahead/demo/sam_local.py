@@ -38,7 +38,14 @@ from typing import Any
 import yaml
 
 from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import LOCAL_ENV, REGION, REPO_ROOT, create_tables, put_series
+from scaleahead.demo.local_aws import (
+    LOCAL_ENV,
+    REGION,
+    REPO_ROOT,
+    create_ecs,
+    create_tables,
+    put_series,
+)
 from scaleahead.settings import Settings
 from scaleahead.traces import load_trace
 
@@ -146,18 +153,7 @@ def seed(endpoint: str) -> World:
     os.environ["WORK_QUEUE_URL"] = url
     settings = Settings.from_env()
     common.reset()
-    ecs = clients.client("ecs")
-    ecs.create_cluster(clusterName="prod")
-    ecs.register_task_definition(
-        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
-    )
-    ecs.create_service(
-        cluster="prod",
-        serviceName="web",
-        taskDefinition="web",
-        desiredCount=4,
-        tags=[{"key": "scaleahead:managed", "value": "true"}],
-    )
+    create_ecs(clients.client("ecs"), "prod", {"web": 4})
     web = _example_target()
     metric = web["load_metric"]["queries"][0]["MetricStat"]["Metric"]
     put_series(

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scaleahead.demo import local_aws
+
 NAMESPACE = "Demo/ALB"
 METRIC = "RequestCount"
 DIMENSIONS = [{"Name": "LoadBalancer", "Value": "app/demo-web/0123456789abcdef"}]
@@ -143,18 +145,7 @@ def need(load: float, per_unit: float) -> int:
 
 
 def create_ecs(ecs: Any, services: dict[str, int]) -> None:
-    ecs.create_cluster(clusterName=ECS_CLUSTER)
-    ecs.register_task_definition(
-        family="web", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 512}]
-    )
-    for name, desired in services.items():
-        ecs.create_service(
-            cluster=ECS_CLUSTER,
-            serviceName=name,
-            taskDefinition="web",
-            desiredCount=desired,
-            tags=[{"key": k, "value": v} for k, v in MANAGED.items()],
-        )
+    local_aws.create_ecs(ecs, ECS_CLUSTER, services)
 
 
 def db_subnet_group(rds: Any, ec2: Any, name: str) -> None:
