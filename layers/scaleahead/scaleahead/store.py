@@ -140,6 +140,9 @@ class Lease:
         self.state = state
         self.owner = owner
         self.released = False
+        # The state read was changed and must be kept even if the block decides nothing
+        # (an interrupted intent completed, a future time forgotten).
+        self.dirty = False
 
     def save(self, state: TargetState) -> None:
         """Write the state and keep holding the lease: the intent goes on record this way."""
@@ -424,8 +427,9 @@ class Store:
         through ``tries`` attempts (``wait`` x attempt seconds apart).
 
         Leaving the block releases it however the block ends, unless ``Lease.commit`` already
-        did (in the same write as the state). No path can forget to release it; a process that
-        dies inside the block leaves it to expire after ``LEASE_SECONDS``.
+        did (in the same write as the state); a block that ends normally with the state marked
+        ``dirty`` commits it. No path can forget to release it, nor to keep a change to the
+        state; a process that dies inside the block leaves it to expire after ``LEASE_SECONDS``.
         """
         for attempt in range(1, tries + 1):
             try:
@@ -438,6 +442,8 @@ class Store:
         held = Lease(self, state, owner)
         try:
             yield held
+            if held.dirty and not held.released:
+                held.commit(held.state)
         finally:
             if not held.released:
                 try:

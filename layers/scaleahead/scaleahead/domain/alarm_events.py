@@ -157,6 +157,29 @@ def _from_arn(arn: Any) -> tuple[str | None, str | None]:
     return (m.group(2), m.group(1)) if m else (None, None)
 
 
+def _origin(
+    where: str,
+    arn_field: str,
+    arn: Any,
+    account: tuple[str, Any],
+    region: tuple[str, Any] = ("region", None),
+) -> tuple[str | None, str | None]:
+    """(account, region) a change comes from: its alarm ARN's, and the ``(field, value)``
+    claims beside it, which must agree with the ARN (a contradiction is a forgery)."""
+    found = _from_arn(arn)
+    out: list[str | None] = []
+    for (field, raw), in_arn, kind in zip(
+        (account, region), found, ("account", "region"), strict=True
+    ):
+        claimed = _text(raw)
+        if claimed is not None and in_arn is not None and claimed != in_arn:
+            raise AlarmEventError(
+                f"{where}: {field} {claimed!r} does not match the {arn_field}'s {kind} {in_arn!r}"
+            )
+        out.append(claimed or in_arn)
+    return out[0], out[1]
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
@@ -223,21 +246,14 @@ def parse_deliveries(event: Any) -> list[AlarmSignal | AlarmEventError]:
         state = data.get("state") if isinstance(data, dict) else None
         stamp = state.get("timestamp", "") if isinstance(state, dict) else ""
         eid = f"{event.get('alarmArn', '')}#{stamp}"
-        account, region = _from_arn(event.get("alarmArn"))
-        claimed_account, claimed_region = _text(event.get("accountId")), _text(event.get("region"))
-        for what, claimed, in_arn in (
-            ("accountId", claimed_account, account),
-            ("region", claimed_region, region),
-        ):
-            if claimed is not None and in_arn is not None and claimed != in_arn:
-                raise AlarmEventError(
-                    f"lambda-action: {what} {claimed!r} does not match the alarmArn's {in_arn!r}"
-                )
-        return [
-            _from_alarm_data(
-                data, "lambda-action", eid, claimed_account or account, claimed_region or region
-            )
-        ]
+        account, region = _origin(
+            "lambda-action",
+            "alarmArn",
+            event.get("alarmArn"),
+            ("accountId", event.get("accountId")),
+            ("region", event.get("region")),
+        )
+        return [_from_alarm_data(data, "lambda-action", eid, account, region)]
     records = event.get("Records")
     if isinstance(records, list) and records:
         out: list[AlarmSignal | AlarmEventError] = []
@@ -274,12 +290,9 @@ def _from_sns_record(record: Any) -> AlarmSignal:
         raise AlarmEventError("SNS message is not a CloudWatch alarm notification (no AlarmName)")
     raw_trigger = msg.get("Trigger")
     trigger: dict[str, Any] = raw_trigger if isinstance(raw_trigger, dict) else {}
-    account, region = _from_arn(msg.get("AlarmArn"))
-    claimed = _text(msg.get("AWSAccountId"))
-    if claimed is not None and account is not None and claimed != account:
-        raise AlarmEventError(
-            f"sns: AWSAccountId {claimed!r} does not match the AlarmArn's account {account!r}"
-        )
+    account, region = _origin(
+        "sns", "AlarmArn", msg.get("AlarmArn"), ("AWSAccountId", msg.get("AWSAccountId"))
+    )
     return AlarmSignal(
         alarm_name=_name(msg["AlarmName"], "sns"),
         state=_state(msg.get("NewStateValue"), "sns"),
@@ -289,6 +302,6 @@ def _from_sns_record(record: Any) -> AlarmSignal:
         threshold=_finite(trigger.get("Threshold")),
         source="sns",
         event_id=str(sns.get("MessageId", ""))[:512],
-        account=account or claimed,
+        account=account,
         region=region,
     )

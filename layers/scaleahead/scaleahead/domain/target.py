@@ -51,7 +51,7 @@ DEFAULT_STABILISATION_SECONDS: dict[Kind, int] = {
 # Ids become DynamoDB keys (``TARGET#<id>``, ``DRIVER#<name>``) and alarm names, so no '#',
 # '/', upper case or space. ``fullmatch``, never ``match`` with ``$``: ``$`` also matches before
 # a trailing newline, and "web\n" must not pass for "web".
-_ID_RE = re.compile(r"[a-z][a-z0-9-]{0,62}")
+TARGET_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 # CloudWatch MetricDataQuery Id: 1-255 characters, first a lowercase letter (botocore model).
 _QUERY_ID_RE = re.compile(r"[a-z][a-zA-Z0-9_]{0,254}")
 
@@ -321,7 +321,7 @@ class _TargetBase(_Strict):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, v: str) -> str:
-        if not _ID_RE.fullmatch(v):
+        if not TARGET_ID.fullmatch(v):
             raise ValueError(
                 "must be 1-63 characters: lowercase letters, digits and '-', starting with a letter"
             )
@@ -470,7 +470,7 @@ class TargetFile(_Strict):
     @classmethod
     def _driver_names(cls, v: dict[str, Driver]) -> dict[str, Driver]:
         for name in v:
-            if not _ID_RE.fullmatch(name):
+            if not TARGET_ID.fullmatch(name):
                 raise ValueError(
                     f"driver name {_short(name)}: 1-63 lowercase letters, digits and '-', "
                     "starting with a letter"
@@ -514,7 +514,7 @@ def _target_id(data: Any, index: Any) -> str | None:
         return None
     t = targets[index]
     tid = t.get("id") if isinstance(t, dict) else None
-    return tid if isinstance(tid, str) and _ID_RE.fullmatch(tid) else None
+    return tid if isinstance(tid, str) and TARGET_ID.fullmatch(tid) else None
 
 
 def _describe(err: ValidationError, prefix: str = "", data: Any = None) -> str:

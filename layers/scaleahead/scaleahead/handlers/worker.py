@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,6 +28,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
+from scaleahead.domain.target import TARGET_ID
 from scaleahead.domain.timing import untrusted_time
 from scaleahead.handlers.common import (
     logger,
@@ -46,7 +46,6 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # A work item is ``{"target_id": ..., "tick": ...}``: some 60 bytes. Anything far larger is not
 # one of ours, and is refused before it is parsed (SQS accepts 256 KB).
 MAX_WORK_BYTES = 1024
-_TARGET_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")  # domain.target's id rule (fullmatch)
 
 
 class MalformedWork(ValueError):
@@ -76,7 +75,7 @@ def parse_work(body: Any, now: float | None = None) -> dict[str, Any]:
     tid, tick = work.get("target_id"), work.get("tick")
     if not isinstance(tid, str) or not tid:
         raise MalformedWork("work message needs a string target_id")
-    if not _TARGET_ID.fullmatch(tid):
+    if not TARGET_ID.fullmatch(tid):
         raise MalformedWork(f"work message names no valid target id: {tid[:80]!r}")
     if not isinstance(tick, int) or isinstance(tick, bool):
         raise MalformedWork("work message needs an integer tick (epoch seconds)")
@@ -138,12 +137,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"batchItemFailures": []}
     # A record that is not an object has no messageId to report it by: refused on its own, so
     # the others are processed.
-    usable = [r for r in records if isinstance(r, dict) and isinstance(r.get("messageId"), str)]
+    usable = []
     for r in records:
-        if not (isinstance(r, dict) and isinstance(r.get("messageId"), str)):
-            rt.store.record_rejected(
-                now, "worker: an SQS record that is not an object with a messageId", r
-            )
+        if isinstance(r, dict) and isinstance(r.get("messageId"), str):
+            usable.append(r)
+        else:
+            reason = "worker: an SQS record that is not an object with a messageId"
+            rt.store.record_rejected(now, reason, r)
     metrics.add_metric(name="WorkItems", unit=MetricUnit.Count, value=len(records))
     if not usable:
         return {"batchItemFailures": []}

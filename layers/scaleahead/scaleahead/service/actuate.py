@@ -16,7 +16,7 @@ never unrecorded.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -57,6 +57,29 @@ def distrust_the_future(state: TargetState, now: float) -> list[str]:
     return notes
 
 
+def settle(rt: Runtime, lease: Lease, target: Target, now: float) -> Settled:
+    """What every invocation does first under the lease: forget stored times from the future
+    and complete an intent an interrupted invocation left. Either marks the lease ``dirty``,
+    so the state is kept whatever the invocation then decides."""
+    state = lease.state
+    distrusted = distrust_the_future(state, now)
+    reconciled = reconcile(rt, target, state, now) if state.pending else None
+    lease.dirty = lease.dirty or bool(distrusted) or reconciled is not None
+    return Settled(distrusted, reconciled)
+
+
+@dataclass(frozen=True)
+class Settled:
+    distrusted: list[str]
+    # The record of an interrupted intent completed now, or None.
+    reconciled: dict[str, Any] | None
+
+    @property
+    def not_done(self) -> bool:
+        """An interrupted intent was found not carried out: its cause should act again."""
+        return self.reconciled is not None and not self.reconciled["executed"]
+
+
 def _moved(intent: Intent, reading: CapacityReading) -> str:
     """How the resource shows the intended change carried out, or "" if it does not."""
     if reading.desired == intent.desired:
@@ -90,7 +113,7 @@ def _record_of(
     }
 
 
-def _done(state: TargetState, intent: Intent, after: int, now: float) -> None:
+def _done(state: TargetState, intent: Intent, after: int) -> None:
     """The state an executed intent leaves: last action, and a scale-out to time its warm-up."""
     state.last_action = intent.action
     state.last_action_at = intent.at
@@ -119,7 +142,7 @@ def reconcile(rt: Runtime, target: Target, state: TargetState, now: float) -> di
     else:
         how = _moved(intent, reading)
         if how:
-            _done(state, intent, reading.desired, now)
+            _done(state, intent, reading.desired)
             record = _record_of(intent, reading.desired, True, f"{prefix}: {how}]", "")
         else:
             record = _record_of(
@@ -188,7 +211,7 @@ def carry_out(
         else:
             executed, after, detail = act.applied, act.desired if act.applied else after, act.detail
         if executed:
-            _done(state, intent, after, now)
+            _done(state, intent, after)
         state.pending = None
 
     threshold = alarm_threshold(target, after)

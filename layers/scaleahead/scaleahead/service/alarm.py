@@ -27,7 +27,7 @@ from scaleahead.domain.controller import (
 from scaleahead.domain.reactive import Arrival, arrival
 from scaleahead.domain.target import Target, TargetError
 from scaleahead.domain.timing import untrusted_time
-from scaleahead.service.actuate import carry_out, distrust_the_future, reconcile
+from scaleahead.service.actuate import carry_out, settle
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import Lease, LeaseHeld
 
@@ -97,8 +97,7 @@ def _apply(
     state = lease.state
     assert signal.timestamp is not None  # untrusted_time refused the rest
     changed_at = signal.timestamp
-    distrusted = distrust_the_future(state, now)
-    reconciled = reconcile(rt, target, state, now) if state.pending else None
+    settled = settle(rt, lease, target, now)
     order = arrival(state.floor, signal.state, changed_at)
     name = signal.alarm_name
 
@@ -106,13 +105,10 @@ def _apply(
         redo = (
             order is Arrival.DUPLICATE
             and signal.state == "ALARM"
-            and reconciled is not None
-            and not reconciled["executed"]
+            and settled.not_done
             and state.floor.floor is not None
         )
         if not redo:
-            if reconciled is not None or distrusted:
-                lease.commit(state)
             applied = state.floor.changed_at or 0.0
             reason = f"alarm {name!r}: {signal.state} at {changed_at:.3f} is " + (
                 f"a copy of the change already applied ({applied:.3f}); nothing done"
@@ -127,8 +123,6 @@ def _apply(
     except (ResourceNotFound, TargetError, AwsCallFailed) as err:
         # A configuration fault: retrying the event cannot fix it; record it and stop. (A
         # transient error propagates instead: Lambda retries the event.)
-        if reconciled is not None or distrusted:
-            lease.commit(state)
         reason = f"alarm {name!r}: cannot read capacity of {target.id!r}: {err}"
         return _refuse(rt, now, "failed", reason, signal)
     paused = rt.paused(target)
@@ -174,7 +168,7 @@ def _apply(
         "max": target.max_capacity,
         "mode": rt.mode(target).value,
         "paused": paused or None,
-        "distrusted": distrusted or None,
+        "distrusted": settled.distrusted or None,
     }
     record = carry_out(
         rt, lease, target, state, reading, decision, source="alarm", now=now, inputs=inputs

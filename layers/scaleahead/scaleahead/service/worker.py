@@ -29,12 +29,7 @@ from scaleahead.domain.events import PlannedEvent, outside_events
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.series import Forecast, InsufficientHistory, forecast_error
 from scaleahead.domain.target import Target, TargetError
-from scaleahead.service.actuate import (
-    carry_out,
-    distrust_the_future,
-    reconcile,
-    record_and_observe,
-)
+from scaleahead.service.actuate import carry_out, record_and_observe, settle
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import Lease, LeaseHeld, StoredForecast
 
@@ -164,15 +159,11 @@ def _decide_under_lease(
         seen.every,
     )
     state = lease.state
-    distrusted = distrust_the_future(state, now)
-    # An action an earlier invocation left half done is completed before anything else.
-    reconciled = reconcile(rt, target, state, now) if state.pending else None
+    settled = settle(rt, lease, target, now)
     # A redelivered tick is dropped, unless it finds its own first attempt's action not made
     # (the attempt died after recording the intent): then it plans again, from what is now.
-    redo = reconciled is not None and not reconciled["executed"]
-    if tick is not None and state.last_tick is not None and tick <= state.last_tick and not redo:
-        if reconciled is not None or distrusted:
-            lease.commit(state)
+    duplicate = tick is not None and state.last_tick is not None and tick <= state.last_tick
+    if duplicate and not settled.not_done:
         return {"target_id": target.id, "reason": "duplicate", "tick": tick}
     if tick is not None:
         state.last_tick = max(tick, state.last_tick or tick)
@@ -243,7 +234,7 @@ def _decide_under_lease(
         # How far the forecast was off over the recent window: the dashboard's accuracy line.
         "events": [e.describe() for e in events if e.overlaps(now, plan.window_end)] or None,
         "forecast_error": _rounded(forecast_error(forecast, obs.points)) if forecast else None,
-        "distrusted": distrusted or None,
+        "distrusted": settled.distrusted or None,
     }
     return carry_out(
         rt, lease, target, state, reading, decision, source="worker", now=now, inputs=inputs
