@@ -26,14 +26,14 @@ demo: $(STAMP)
 
 # Forecast quality on every trace in traces/ and the speed figures (minutes; prints a table).
 bench: $(STAMP)
-	$(BIN)/python -m scaleahead.backtest.bench
+	$(BIN)/python -m scaleahead_tools.backtest.bench
 
 # sam build, then every function in the Lambda container (sam local invoke) with each of its
 # sample events against a moto server, each result and its effect checked. Needs a Docker engine;
 # .ci/run provides one offline.
 # ARGS=--keep leaves the moto server up afterwards for the CLI.
 sam-local: $(STAMP)
-	$(BIN)/python -m scaleahead.demo.sam_local $(ARGS)
+	$(BIN)/python -m scaleahead_tools.demo.sam_local $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

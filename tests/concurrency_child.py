@@ -43,8 +43,8 @@ def _write_json(path: Path, message: dict[str, Any]) -> None:
 
 def _invoke(i: int, job: dict[str, Any], handler: Callable[..., Any], workdir: Path) -> int:
     """The forked process's whole life; returns its exit code."""
-    from scaleahead.demo.lambda_context import LocalContext
     from scaleahead.handlers import common
+    from scaleahead_testkit.lambda_context import LocalContext
 
     signal = os.dup(1)
     with (workdir / f"child-{i}.log").open("w") as log:

@@ -14,12 +14,12 @@ import pytest
 from moto import mock_aws
 
 from scaleahead import clock
-from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import LOCAL_ENV, create_ecs, create_tables, local_env, put_series
 from scaleahead.domain.target import EcsTarget, Target, parse_targets
 from scaleahead.handlers import common
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
+from scaleahead_testkit import moto_extensions
+from scaleahead_testkit.local_aws import LOCAL_ENV, create_ecs, create_tables, local_env, put_series
 from tests.faults import faults  # noqa: F401  (a fixture every test may ask for)
 
 # 2026-11-27 12:05:00 UTC: the time of the sample events in events/.
@@ -130,7 +130,7 @@ class Aws:
         put_series(self.cloudwatch, NAMESPACE, METRIC, DIMENSIONS, points)
 
     def apply(self, target: Target) -> None:
-        from scaleahead.cli import targets as tg
+        from scaleahead_tools.cli import targets as tg
 
         tg.apply(self.rt, (target,), tg.diff(self.rt, (target,), prune=False), self.clock.t)
 
@@ -163,7 +163,7 @@ def aws() -> Iterator[Aws]:
 @pytest.fixture
 def ec(aws: Aws) -> Iterator[Any]:
     """An ElastiCache client on moto with cluster-mode shards modelled (moto_elasticache)."""
-    from scaleahead.demo import moto_elasticache
+    from scaleahead_testkit import moto_elasticache
 
     moto_elasticache.uninstall()
     moto_elasticache.install()

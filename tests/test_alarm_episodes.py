@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.handlers import common
 from scaleahead.store import LEASE_SECONDS, LeaseHeld
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.events_kit import CHANNELS, alarm_event
 from tests.faults import Crash, Faults

@@ -17,13 +17,13 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from scaleahead.cli import targets as tg
-from scaleahead.cli.main import main
-from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import create_ecs, create_tables, local_env
 from scaleahead.domain.target import TargetError
 from scaleahead.handlers import common
 from scaleahead.settings import Settings
+from scaleahead_testkit import moto_extensions
+from scaleahead_testkit.local_aws import create_ecs, create_tables, local_env
+from scaleahead_tools.cli import targets as tg
+from scaleahead_tools.cli.main import main
 
 CORPUS = Path(__file__).resolve().parents[1] / "events" / "invalid" / "targets"
 CASES: list[dict[str, str]] = json.loads((CORPUS / "cases.json").read_text())

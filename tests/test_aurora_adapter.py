@@ -18,9 +18,9 @@ from moto import mock_aws
 
 from scaleahead.aws.aurora import AuroraAdapter, reader_id_base
 from scaleahead.aws.capacity import CapacityAdapter, ResourceNotFound
-from scaleahead.demo import moto_rds
-from scaleahead.demo.stack import db_subnet_group
 from scaleahead.domain.target import AuroraTarget, parse_target
+from scaleahead_testkit import moto_rds
+from scaleahead_tools.demo.stack import db_subnet_group
 from tests.conftest import make_target, target_dict
 
 CLUSTER = "orders"

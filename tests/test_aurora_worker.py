@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from scaleahead.demo import moto_rds
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.service.worker import process_target
+from scaleahead_testkit import moto_rds
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws
 from tests.test_aurora_adapter import CLUSTER, WRITER, Rds, aurora_target, create_cluster
 from tests.test_handlers import EVENTS, resolve_handler

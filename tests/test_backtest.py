@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scaleahead.backtest.metrics import Point, cost_at, frontier, needs, score
-from scaleahead.backtest.policies import Series
-from scaleahead.backtest.replay import FitCache, make_setup, replay, series_of
-from scaleahead.backtest.sim import Fleet, Rules, Setup
-from scaleahead.cli.main import main
 from scaleahead.domain.target import Kind
-from scaleahead.traces import Trace
+from scaleahead_tools.backtest.metrics import Point, cost_at, frontier, needs, score
+from scaleahead_tools.backtest.policies import Series
+from scaleahead_tools.backtest.replay import FitCache, make_setup, replay, series_of
+from scaleahead_tools.backtest.sim import Fleet, Rules, Setup
+from scaleahead_tools.cli.main import main
+from scaleahead_tools.traces import Trace
 
 DAY = 86400
 
@@ -204,8 +204,8 @@ def test_cli_refuses_bad_input_with_a_clear_error(tmp_path, capsys):
 
 
 def test_fits_computed_ahead_in_parallel_are_the_fits_the_replay_would_make(monkeypatch):
-    import scaleahead.backtest.replay as rp
-    from scaleahead.backtest.policies import fit_forecast_for_backtest
+    import scaleahead_tools.backtest.replay as rp
+    from scaleahead_tools.backtest.policies import fit_forecast_for_backtest
 
     step = 1800
     values = _daily_trace(5, step)
@@ -221,7 +221,7 @@ def test_fits_computed_ahead_in_parallel_are_the_fits_the_replay_would_make(monk
 
 
 def test_below_counts_the_frontier_settings_beaten():
-    from scaleahead.backtest.metrics import below
+    from scaleahead_tools.backtest.metrics import below
 
     theirs = [Point(0.3, 3.0, 0.006), Point(0.5, 2.0, 0.02), Point(0.9, 1.2, 0.04)]
     mine = [Point(0.9, 1.5, 0.01), Point(0.99, 3.5, 0.005)]

@@ -11,8 +11,8 @@ import yaml
 from botocore.exceptions import ClientError
 
 from scaleahead.aws import clients
-from scaleahead.cli.main import main
 from scaleahead.domain.target import TargetError
+from scaleahead_tools.cli.main import main
 from tests.conftest import Aws, make_target, target_dict
 
 
@@ -267,7 +267,7 @@ def test_a_removal_failing_midway_is_finished_by_rerunning(
 
 def test_apply_itself_looks_everything_up_before_writing(aws: Aws) -> None:
     """`targets.apply` (the demo's and the tests' entry) is all or nothing too."""
-    from scaleahead.cli import targets as tg
+    from scaleahead_tools.cli import targets as tg
 
     defs = [make_target(id=f"t-{i}") for i in range(3)]
     defs.append(make_target(id="t-3", resource={"cluster": "prod", "service": "nope"}))

@@ -39,11 +39,11 @@ import pytest
 
 from scaleahead import clock
 from scaleahead.aws import clients
-from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import LOCAL_ENV, create_ecs, create_tables, put_series
 from scaleahead.handlers import common
 from scaleahead.settings import Settings
 from scaleahead.store import LeaseHeld
+from scaleahead_testkit import moto_extensions
+from scaleahead_testkit.local_aws import LOCAL_ENV, create_ecs, create_tables, put_series
 from tests.conftest import DIMENSIONS, METRIC, NAMESPACE, make_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setenv("WORK_QUEUE_URL", url)
         common.reset()
         create_ecs(clients.client("ecs"), "prod", {"web": 4})
-        from scaleahead.cli import targets as tg
+        from scaleahead_tools.cli import targets as tg
 
         target = make_target()
         rt = common.runtime()

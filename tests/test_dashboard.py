@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo.local_aws import load_template
 from scaleahead.domain.timing import MAX_AGE_SECONDS
 from scaleahead.handlers.common import ACTIONS_METRIC, DECISION_METRICS, NOT_SCALED_METRIC
+from scaleahead_testkit.local_aws import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS_DIR = ROOT / "layers" / "scaleahead" / "scaleahead" / "handlers"

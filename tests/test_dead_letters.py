@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scaleahead.demo.lambda_context import LocalContext
-from scaleahead.demo.local_aws import load_template
+from scaleahead_testkit.lambda_context import LocalContext
+from scaleahead_testkit.local_aws import load_template
 from tests.conftest import NOW, Aws, make_target
 from tests.events_kit import work
 from tests.faults import Faults

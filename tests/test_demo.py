@@ -7,11 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from scaleahead.demo.alarms import evaluate, state_change_event
-from scaleahead.demo.report import Crossing, ahead, crossings, gave_back, score, sustained_loads
-from scaleahead.demo.run import main
-from scaleahead.demo.world import ServiceModel
 from scaleahead.domain.alarm_events import parse_alarm_event
+from scaleahead_testkit.world import ServiceModel
+from scaleahead_tools.demo.alarms import evaluate, state_change_event
+from scaleahead_tools.demo.report import (
+    Crossing,
+    ahead,
+    crossings,
+    gave_back,
+    score,
+    sustained_loads,
+)
+from scaleahead_tools.demo.run import main
 
 ALARM = {
     "AlarmName": "scaleahead-web-high-load",

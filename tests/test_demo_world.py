@@ -11,9 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from scaleahead.demo import moto_elasticache, moto_rds, stack
-from scaleahead.demo.local_aws import local_env
-from scaleahead.demo.world import AuroraWorld, ElastiCacheWorld
+from scaleahead_testkit import moto_elasticache, moto_rds
+from scaleahead_testkit.local_aws import local_env
+from scaleahead_testkit.world import AuroraWorld, ElastiCacheWorld
+from scaleahead_tools.demo import stack
 
 T0 = 1_795_781_100.0
 

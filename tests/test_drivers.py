@@ -90,8 +90,8 @@ def test_one_forecast_plans_both_and_the_slow_tier_starts_first(aws: Aws) -> Non
 
 
 def test_one_worker_batch_reads_a_drivers_load_once(aws: Aws) -> None:
-    from scaleahead.demo.lambda_context import LocalContext
     from scaleahead.handlers.worker import handler
+    from scaleahead_testkit.lambda_context import LocalContext
 
     slow_and_fast(aws)
     reads: list[dict[str, Any]] = []

@@ -13,9 +13,9 @@ import pytest
 
 from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
 from scaleahead.aws.elasticache import ElastiCacheAdapter, memory_floor, slot_count
-from scaleahead.demo import moto_elasticache
 from scaleahead.domain.cache_nodes import GIB, NODE_MEMORY_BYTES, node_memory_bytes
 from scaleahead.domain.target import ElastiCacheTarget, TargetError, parse_target
+from scaleahead_testkit import moto_elasticache
 from tests.conftest import NOW, Aws, make_target, target_dict
 
 RG = "cache"

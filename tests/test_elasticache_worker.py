@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaleahead.demo import moto_elasticache
 from scaleahead.domain.target import Kind
 from scaleahead.service.worker import process_target
+from scaleahead_testkit import moto_elasticache
 from tests.conftest import NOW, Aws
 from tests.test_elasticache_adapter import LOW_CPU, cache_target, create, describe, put_usage
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from scaleahead.cli.main import main
 from scaleahead.domain.controller import Observation, plan_tick
 from scaleahead.domain.events import (
     EventError,
@@ -20,6 +19,7 @@ from scaleahead.domain.series import Forecast
 from scaleahead.service import worker
 from scaleahead.service.worker import process_target
 from scaleahead.store import EVENT_RETENTION_SECONDS
+from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws, make_target
 from tests.test_drivers import slow_and_fast
 from tests.test_worker import history, target

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleahead.cli.targets import read_target_file
+from scaleahead_tools.cli.targets import read_target_file
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scaleahead.cli.explain import entries, parse_since, render
-from scaleahead.cli.main import main
 from scaleahead.service.worker import process_target
+from scaleahead_tools.cli.explain import entries, parse_since, render
+from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
 from tests.test_worker import history, target
 

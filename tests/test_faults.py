@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo.lambda_context import LocalContext
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.events_kit import alarm_event, work, work_batch
 from tests.faults import KINDS, Faults

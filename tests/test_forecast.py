@@ -20,7 +20,7 @@ import pytest
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.level import level_correction
 from scaleahead.domain.series import Forecast, InsufficientHistory
-from scaleahead.traces import load_trace
+from scaleahead_tools.traces import load_trace
 
 DAY = 86400
 HOUR = 3600

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from scaleahead.cli import forecast_chart
-from scaleahead.cli.main import build_parser
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.plan import units_needed
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.target import TargetError
 from scaleahead.service.worker import process_target
+from scaleahead_tools.cli import forecast_chart
+from scaleahead_tools.cli.main import build_parser
 from tests.conftest import NOW, Aws
 from tests.test_worker import DAY, PEAK_END, PEAK_START, history, target
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo.lambda_context import LocalContext
-from scaleahead.demo.local_aws import load_template
+from scaleahead_testkit.lambda_context import LocalContext
+from scaleahead_testkit.local_aws import load_template
 from tests.conftest import NOW, Aws, make_target
 from tests.faults import Faults, body_has
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.domain.timing import MAX_FUTURE_SKEW_SECONDS
 from scaleahead.store import MAX_PAYLOAD_CHARS, MAX_REASON_CHARS
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.test_handlers import resolve_handler
 

@@ -19,7 +19,7 @@ from scaleahead.domain.level import (
     observed_ratio,
 )
 from scaleahead.domain.series import Forecast
-from scaleahead.traces import load_trace
+from scaleahead_tools.traces import load_trace
 
 NOW = 1_700_000_000.0 - (1_700_000_000 % 300) + 1500  # 25 min into a run of 5-min slots
 

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from scaleahead.demo import moto_elasticache as ext
+from scaleahead_testkit import moto_elasticache as ext
 
 REGION = "us-east-1"
 

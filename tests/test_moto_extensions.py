@@ -14,8 +14,8 @@ from moto import mock_aws
 
 from scaleahead import clock
 from scaleahead.aws import cloudwatch as cw_adapter
-from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import local_env, put_series
+from scaleahead_testkit import moto_extensions
+from scaleahead_testkit.local_aws import local_env, put_series
 from tests.conftest import DIMENSIONS, METRIC, NAMESPACE, Aws, make_target
 
 # Two days before the wall clock: CloudWatch's StartTime rounding depends on the data's age.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.handlers import common
 from scaleahead.handlers.common import DECISION_METRICS, observe_decision
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.faults import Faults
 from tests.test_handlers import EVENTS, batch_with_a_failing_item, invoke, resolve_handler

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from scaleahead.cli.main import main
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.service.worker import process_target
 from scaleahead.store import ALL_TARGETS
+from scaleahead_testkit.lambda_context import LocalContext
+from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws, make_target, target_dict
 from tests.test_handlers import EVENTS, resolve_handler
 from tests.test_worker import history, target

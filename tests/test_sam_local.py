@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from scaleahead.demo import sam_local
-from scaleahead.demo.local_aws import LOCAL_ENV, load_template
 from scaleahead.domain.alarm_events import parse_alarm_event
 from scaleahead.domain.timing import untrusted_time
 from scaleahead.handlers.worker import parse_work
 from scaleahead.settings import Settings
+from scaleahead_testkit.local_aws import LOCAL_ENV, load_template
+from scaleahead_tools.demo import sam_local
 from tests.conftest import NOW
 
 FUNCTIONS = {"alarm": "AlarmFunction", "tick": "TickFunction", "worker": "WorkerFunction"}

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from scaleahead.cli.main import main
 from scaleahead.domain.series import Forecast, forecast_error
 from scaleahead.domain.warmup import WarmupLog
 from scaleahead.service.worker import process_target
+from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
 from tests.test_worker import history, target
 

@@ -17,7 +17,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "targets.yaml"
 
 
 def test_example_file_is_valid() -> None:
-    from scaleahead.cli.targets import read_target_file
+    from scaleahead_tools.cli.targets import read_target_file
 
     [t] = read_target_file(EXAMPLE)
     assert t.id == "web" and t.effective_warmup_seconds == 300

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo import sam_local
+from scaleahead_tools.demo import sam_local
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -41,7 +41,7 @@ SUBPROCESS_ENV = {
 
 def _load_template() -> dict[str, Any]:
     # The same loader the demo and the tests use to create the tables from the template.
-    from scaleahead.demo.local_aws import load_template
+    from scaleahead_testkit.local_aws import load_template
 
     return load_template(TEMPLATE_PATH)
 
@@ -944,8 +944,7 @@ def test_layer_build_files() -> None:
         "--implementation cp",
         '--target "$(SITE)"',
         "SITE = $(ARTIFACTS_DIR)/python",
-        '"$(SITE)/scaleahead/cli"',
-        '"$(SITE)/scaleahead/demo"',
+        "$(PACKAGE_FILES)",
         "__pycache__",
     ):
         assert flag in makefile, flag

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scaleahead.traces import TRACES_DIR, load_trace
+from scaleahead_tools.traces import TRACES_DIR, load_trace
 
 
 def write(tmp_path: Path, text: str) -> Path:

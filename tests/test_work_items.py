@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.handlers import common
 from scaleahead.store import LEASE_SECONDS
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.events_kit import work, work_batch
 from tests.faults import Crash, Faults, body_has

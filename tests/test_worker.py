@@ -7,10 +7,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from scaleahead.demo.lambda_context import LocalContext
 from scaleahead.domain.controller import observe
 from scaleahead.service.worker import process_target
 from scaleahead.settings import Mode
+from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target, target_dict
 from tests.test_handlers import EVENTS, resolve_handler
 

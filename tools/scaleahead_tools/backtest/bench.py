@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from scaleahead.backtest.policies import SWEEP_KNOBS
-from scaleahead.backtest.replay import FitCache
-from scaleahead.backtest.report import run_backtest, summary
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.target import Kind
-from scaleahead.traces import TRACES_DIR, load_trace
+from scaleahead_tools.backtest.policies import SWEEP_KNOBS
+from scaleahead_tools.backtest.replay import FitCache
+from scaleahead_tools.backtest.report import run_backtest, summary
+from scaleahead_tools.traces import TRACES_DIR, load_trace
 
 SPEED_TRACE = "nyc_taxi"
 FIT_TRACE = "elb_request_count_8c0756"

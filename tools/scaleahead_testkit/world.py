@@ -150,7 +150,7 @@ class ElastiCacheWorld:
 
     def step(self, now: float) -> tuple[int, int]:
         """Complete a reshard whose time has come; (shards asked for, shards serving)."""
-        from scaleahead.demo import moto_elasticache
+        from scaleahead_testkit import moto_elasticache
 
         rg = self._group()
         if rg.status == "modifying":

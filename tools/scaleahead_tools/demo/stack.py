@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scaleahead.demo import local_aws
+from scaleahead_testkit import local_aws
 
 NAMESPACE = "Demo/ALB"
 METRIC = "RequestCount"
@@ -166,7 +166,7 @@ def create_aurora(rds: Any, ec2: Any) -> None:
     """The cluster in its subnet group, its writer and the user's own reader; readers added
     later start ``creating`` (``moto_rds.set_create_status``) and the world makes them
     available."""
-    from scaleahead.demo import moto_rds
+    from scaleahead_testkit import moto_rds
 
     moto_rds.install()
     db_subnet_group(rds, ec2, f"{DB_CLUSTER}-subnets")
@@ -189,7 +189,7 @@ def create_aurora(rds: Any, ec2: Any) -> None:
 
 
 def create_cache(elasticache: Any, shards: int) -> None:
-    from scaleahead.demo import moto_elasticache
+    from scaleahead_testkit import moto_elasticache
 
     moto_elasticache.install()
     elasticache.create_replication_group(

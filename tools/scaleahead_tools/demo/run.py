@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from scaleahead.demo.stack import Tier
+from scaleahead_tools.demo.stack import Tier
 
 DEFAULT_TRACE = "nasa_http_jul95"
 
@@ -52,8 +52,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from scaleahead.demo.local_aws import local_env
-    from scaleahead.demo.report import report
+    from scaleahead_testkit.local_aws import local_env
+    from scaleahead_tools.demo.report import report
 
     extra = {
         "TICK_MINUTES": str(args.tick_minutes),
@@ -118,19 +118,20 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
     from moto import mock_aws
 
     from scaleahead import clock
-    from scaleahead.cli import targets as tg
-    from scaleahead.demo import moto_elasticache, moto_extensions, moto_rds, stack
-    from scaleahead.demo.alarms import evaluate, state_change_event
-    from scaleahead.demo.lambda_context import LocalContext
-    from scaleahead.demo.local_aws import create_tables
-    from scaleahead.demo.world import AuroraWorld, EcsWorld, ElastiCacheWorld, publish
     from scaleahead.domain.target import parse_targets
     from scaleahead.handlers import alarm as alarm_fn
     from scaleahead.handlers import common
     from scaleahead.handlers import tick as tick_fn
     from scaleahead.handlers import worker as worker_fn
     from scaleahead.settings import Settings
-    from scaleahead.traces import load_trace
+    from scaleahead_testkit import moto_elasticache, moto_extensions, moto_rds
+    from scaleahead_testkit.lambda_context import LocalContext
+    from scaleahead_testkit.local_aws import create_tables
+    from scaleahead_testkit.world import AuroraWorld, EcsWorld, ElastiCacheWorld, publish
+    from scaleahead_tools.cli import targets as tg
+    from scaleahead_tools.demo import stack
+    from scaleahead_tools.demo.alarms import evaluate, state_change_event
+    from scaleahead_tools.traces import load_trace
 
     trace = load_trace(args.trace if args.trace.endswith(".csv") else f"{args.trace}.csv")
     step = trace.step

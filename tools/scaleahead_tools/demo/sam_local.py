@@ -37,8 +37,9 @@ from typing import Any
 
 import yaml
 
-from scaleahead.demo import moto_extensions
-from scaleahead.demo.local_aws import (
+from scaleahead.settings import Settings
+from scaleahead_testkit import moto_extensions
+from scaleahead_testkit.local_aws import (
     LOCAL_ENV,
     REGION,
     REPO_ROOT,
@@ -46,8 +47,7 @@ from scaleahead.demo.local_aws import (
     create_tables,
     put_series,
 )
-from scaleahead.settings import Settings
-from scaleahead.traces import load_trace
+from scaleahead_tools.traces import load_trace
 
 EVENTS = REPO_ROOT / "events"
 OUT = REPO_ROOT / "out" / "sam-local"
@@ -141,8 +141,8 @@ def seed(endpoint: str) -> World:
     """The stack's tables (from template.yaml), the work queue, the web service, its load, and
     the target, applied with the operator's own CLI against the server."""
     from scaleahead.aws import clients
-    from scaleahead.cli.main import main as cli
     from scaleahead.handlers import common
+    from scaleahead_tools.cli.main import main as cli
 
     os.environ.update({**LOCAL_ENV, "AWS_ENDPOINT_URL": endpoint})
     clients.reset()
@@ -550,7 +550,9 @@ def run(port: int, do_build: bool, keep: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m scaleahead.demo.sam_local", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m scaleahead_tools.demo.sam_local", description=__doc__
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="moto server port")
     p.add_argument("--no-build", action="store_true", help="reuse .aws-sam/build")
     p.add_argument(

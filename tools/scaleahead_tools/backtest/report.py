@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scaleahead.backtest.metrics import below, needs
-from scaleahead.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
-from scaleahead.backtest.replay import (
+from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
+from scaleahead_tools.backtest.metrics import below, needs
+from scaleahead_tools.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
+from scaleahead_tools.backtest.replay import (
     FitCache,
     Progress,
     Run,
@@ -26,9 +27,8 @@ from scaleahead.backtest.replay import (
     series_of,
     sweep,
 )
-from scaleahead.backtest.sim import Setup
-from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
-from scaleahead.traces import Trace, load_trace
+from scaleahead_tools.backtest.sim import Setup
+from scaleahead_tools.traces import Trace, load_trace
 
 KNOB_NAME = {
     "oracle": None,

@@ -12,8 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from scaleahead.backtest.metrics import IntArray, Point, Score, cost_at, frontier, needs, score
-from scaleahead.backtest.policies import (
+from scaleahead.domain.controller import HISTORY_SECONDS
+from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts
+from scaleahead.domain.series import Forecast, InsufficientHistory
+from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
+from scaleahead_tools.backtest.metrics import (
+    IntArray,
+    Point,
+    Score,
+    cost_at,
+    frontier,
+    needs,
+    score,
+)
+from scaleahead_tools.backtest.policies import (
     AP_BUFFER_SECONDS,
     DEFAULT_KNOB,
     POLICIES,
@@ -27,12 +39,8 @@ from scaleahead.backtest.policies import (
     fit_forecast_for_backtest,
     rules_for,
 )
-from scaleahead.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Fleet, Setup
-from scaleahead.domain.controller import HISTORY_SECONDS
-from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts
-from scaleahead.domain.series import Forecast, InsufficientHistory
-from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
-from scaleahead.traces import Trace
+from scaleahead_tools.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Fleet, Setup
+from scaleahead_tools.traces import Trace
 
 Progress = Callable[[int], None]
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # The repo's own copy of the traces, so a fresh clone works without ../shared.
-TRACES_DIR = Path(__file__).resolve().parents[3] / "traces"
+TRACES_DIR = Path(__file__).resolve().parents[2] / "traces"
 
 
 @dataclass(frozen=True)

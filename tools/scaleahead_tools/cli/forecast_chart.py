@@ -396,7 +396,7 @@ def draw(chart: ForecastChart, path: Path) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead.cli.main import _print_json, _runtime
+    from scaleahead_tools.cli.main import _print_json, _runtime
 
     as_json = args.output == "json"
     if not args.png and not as_json:

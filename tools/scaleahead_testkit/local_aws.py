@@ -18,7 +18,7 @@ import yaml
 
 from scaleahead.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
 REGION = "us-east-1"
 

@@ -15,8 +15,6 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from scaleahead.backtest.sim import Fleet, Rules, Setup
-from scaleahead.demo.alarms import evaluate
 from scaleahead.domain.controller import (
     HISTORY_SECONDS,
     alarm_threshold,
@@ -35,6 +33,8 @@ from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import ElastiCacheTarget, Kind, Target, parse_target
+from scaleahead_tools.backtest.sim import Fleet, Rules, Setup
+from scaleahead_tools.demo.alarms import evaluate
 
 FloatArray = npt.NDArray[np.float64]
 

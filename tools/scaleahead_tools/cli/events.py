@@ -104,7 +104,7 @@ def build_event(rt: Any, args: argparse.Namespace, now: float) -> tuple[PlannedE
 
 def cmd_add(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead.cli.main import _print_json, _runtime
+    from scaleahead_tools.cli.main import _print_json, _runtime
 
     rt = _runtime(args)
     now = clock.now()
@@ -122,7 +122,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead.cli.main import _print_json, _runtime
+    from scaleahead_tools.cli.main import _print_json, _runtime
 
     rt = _runtime(args)
     now = clock.now()
@@ -151,7 +151,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from scaleahead.cli.main import _print_json, _runtime
+    from scaleahead_tools.cli.main import _print_json, _runtime
 
     rt = _runtime(args)
     if not rt.store.remove_event(args.target, args.event):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scaleahead.demo.run import Result
+    from scaleahead_tools.demo.run import Result
 
 
 @dataclass(frozen=True)

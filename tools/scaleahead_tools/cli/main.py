@@ -41,7 +41,7 @@ def _print_json(data: Any) -> None:
 def cmd_targets_apply(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from scaleahead.cli import targets as tg
+    from scaleahead_tools.cli import targets as tg
 
     console = Console()
     # Phase 1: the whole file, validated (TargetError: exit 2, nothing written).
@@ -105,7 +105,7 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_targets_remove(args: argparse.Namespace) -> int:
-    from scaleahead.cli import targets as tg
+    from scaleahead_tools.cli import targets as tg
 
     rt = _runtime(args)
     if rt.store.get_target(args.target) is None:
@@ -181,7 +181,7 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead.cli.status import status_of
+    from scaleahead_tools.cli.status import status_of
 
     rt = _runtime(args)
     now = clock.now()
@@ -227,7 +227,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from scaleahead.cli import explain as ex
+    from scaleahead_tools.cli import explain as ex
 
     rt = _runtime(args)
     if rt.store.get_target(args.target) is None:
@@ -288,9 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--by", help="who (default: $USER)")
         sp.set_defaults(func=func)
 
-    from scaleahead.backtest.report import add_parser as add_backtest
-    from scaleahead.cli.events import add_parser as add_events
-    from scaleahead.cli.forecast_chart import add_parser as add_forecast
+    from scaleahead_tools.backtest.report import add_parser as add_backtest
+    from scaleahead_tools.cli.events import add_parser as add_events
+    from scaleahead_tools.cli.forecast_chart import add_parser as add_forecast
 
     add_backtest(sub)
     add_forecast(sub)
@@ -344,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["demo"]:
         # The demo has its own options (`scaleahead demo --help`).
-        from scaleahead.demo.run import main as demo_main
+        from scaleahead_tools.demo.run import main as demo_main
 
         return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
