@@ -18,6 +18,7 @@ from scaleahead.domain.target import EcsTarget, Target, parse_targets
 from scaleahead.handlers import common
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
+from scaleahead.store import Store
 from scaleahead_testkit import moto_extensions
 from scaleahead_testkit.local_aws import LOCAL_ENV, create_ecs, create_tables, local_env, put_series
 from tests.faults import faults  # noqa: F401  (a fixture every test may ask for)
@@ -113,7 +114,7 @@ class Aws:
     settings: Settings
 
     @property
-    def rt(self) -> Runtime:
+    def rt(self) -> Runtime[Store]:
         return common.runtime()
 
     def desired(self, service: str = "web", cluster: str = "prod") -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from scaleahead.domain.record import DecisionRecord
 from scaleahead.handlers import common
 from scaleahead.store import LEASE_SECONDS, LeaseHeld
 from scaleahead_testkit.lambda_context import LocalContext
@@ -49,8 +50,8 @@ def result(out: dict[str, Any]) -> dict[str, Any]:
     return res  # type: ignore[no-any-return]
 
 
-def executed(aws: Aws) -> list[dict[str, Any]]:
-    return [d for d in aws.rt.store.decisions("web") if d.get("executed")]
+def executed(aws: Aws) -> list[DecisionRecord]:
+    return [d for d in aws.rt.store.decisions("web") if d.executed]
 
 
 def test_one_change_through_three_channels_stamped_apart_acts_once(web: Aws) -> None:
@@ -187,7 +188,7 @@ def test_a_retry_after_acting_completes_the_record_and_does_not_act_again(
     assert res["status"] == "duplicate"
     assert web.desired() == 6 and faults.count("ecs", "UpdateService") == 1
     [done] = executed(web)
-    assert done["reconciled"] is True and done["after"] == 6 and done["source"] == "alarm"
+    assert done.reconciled is True and done.after == 6 and done.source == "alarm"
     assert web.rt.store.get_state("web").pending is None
 
 
@@ -201,9 +202,7 @@ def test_a_retry_after_dying_before_the_update_makes_it_once(web: Aws, faults: F
     assert res["executed"] is True and res["after"] == 6
     assert result(alarm(alarm_event("eventbridge", at=T0)))["status"] == "duplicate"
     assert web.desired() == 6
-    outcomes = sorted(
-        (d["executed"], bool(d.get("reconciled"))) for d in web.rt.store.decisions("web")
-    )
+    outcomes = sorted((d.executed, d.reconciled) for d in web.rt.store.decisions("web"))
     assert outcomes == [(False, True), (True, False)]  # the interrupted try, recorded as not done
 
 

@@ -14,8 +14,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 TREES = {
     "scaleahead": ROOT / "layers" / "scaleahead" / "scaleahead",
@@ -85,7 +83,6 @@ def test_the_lambda_package_imports_no_tool_and_no_tool_dependency() -> None:
             assert not tools, (module, tools)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the service still imports aws.*")
 def test_the_domain_is_pure_and_the_service_reaches_aws_only_through_ports() -> None:
     for module in GRAPH:
         if _in(module, "scaleahead.domain"):
@@ -126,7 +123,6 @@ def _cycle(imports: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: cli/main and cli/events still cycle")
 def test_no_import_cycles() -> None:
     cycle = _cycle(GRAPH)
     assert cycle is None, " -> ".join(cycle or [])

@@ -17,8 +17,8 @@ import pytest
 from moto import mock_aws
 
 from scaleahead.aws.aurora import AuroraAdapter, reader_id_base
-from scaleahead.aws.capacity import CapacityAdapter, ResourceNotFound
 from scaleahead.domain.target import AuroraTarget, parse_target
+from scaleahead.service.ports import CapacityPort, NotFound
 from scaleahead_testkit import moto_rds
 from scaleahead_tools.demo.stack import db_subnet_group
 from tests.conftest import make_target, target_dict
@@ -141,9 +141,9 @@ def test_keep_one_reader_sets_the_scale_in_floor(rds: Rds) -> None:
 
 def test_missing_cluster_is_resource_not_found(rds: Rds) -> None:
     t = aurora_target(resource={"cluster": "nope"})
-    with pytest.raises(ResourceNotFound, match="nope"):
+    with pytest.raises(NotFound, match="nope"):
         rds.adapter.read(t)
-    with pytest.raises(ResourceNotFound, match="nope"):
+    with pytest.raises(NotFound, match="nope"):
         rds.adapter.set_capacity(t, 2, rds.adapter.read(aurora_target()))
 
 
@@ -153,7 +153,7 @@ def test_refuses_other_kinds(rds: Rds) -> None:
 
 
 def test_is_a_capacity_adapter(rds: Rds) -> None:
-    adapter: CapacityAdapter = rds.adapter
+    adapter: CapacityPort = rds.adapter
     assert adapter.read(aurora_target()).desired == 0
 
 

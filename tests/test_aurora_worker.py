@@ -13,6 +13,7 @@ from scaleahead.service.worker import process_target
 from scaleahead_testkit import moto_rds
 from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws
+from tests.records import decision
 from tests.test_aurora_adapter import CLUSTER, WRITER, Rds, aurora_target, create_cluster
 from tests.test_handlers import EVENTS, resolve_handler
 
@@ -33,16 +34,16 @@ def test_readers_scale_out_and_the_cluster_is_busy_meanwhile(aws: Aws, db: Rds) 
     aws.put_load([(NOW - 60 * i, 250.0) for i in range(1, 20)])
     aws.apply(aurora_target(id="web", capacity_per_unit=100.0, min_capacity=0, max_capacity=10))
     moto_rds.set_create_status("creating")
-    rec = process_target(aws.rt, "web", NOW)
-    assert rec["executed"] is True and rec["after"] == 3, rec
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert rec.executed is True and rec.after == 3, rec
     assert len(db.readers()) == 3 and WRITER in db.instances()
     # readers still creating count as asked for, and make the cluster busy: no second batch
     aws.put_load([(NOW + 60 * i, 650.0) for i in range(0, 2)])
-    rec = process_target(aws.rt, "web", NOW + 120)
-    assert rec["reason"] == "busy" and len(db.readers()) == 3, rec
+    rec = decision(process_target(aws.rt, "web", NOW + 120))
+    assert rec.reason == "busy" and len(db.readers()) == 3, rec
     moto_rds.complete_pending()
-    rec = process_target(aws.rt, "web", NOW + 180)
-    assert rec["executed"] is True and len(db.readers()) == 7, rec
+    rec = decision(process_target(aws.rt, "web", NOW + 180))
+    assert rec.executed is True and len(db.readers()) == 7, rec
 
 
 def test_an_alarm_adds_a_reader_at_once(aws: Aws, db: Rds) -> None:

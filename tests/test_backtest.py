@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 
 from scaleahead.domain.target import Kind
-from scaleahead_tools.backtest.metrics import Point, cost_at, frontier, needs, score
+from scaleahead_tools.backtest.metrics import Point, cost_at, frontier, score
 from scaleahead_tools.backtest.policies import Series
 from scaleahead_tools.backtest.replay import FitCache, make_setup, replay, series_of
-from scaleahead_tools.backtest.sim import Fleet, Rules, Setup
+from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.cli.main import main
+from scaleahead_tools.sim.scoring import units_needed_array
+from scaleahead_tools.sim.warmup import Fleet, Rules
 from scaleahead_tools.traces import Trace
 
 DAY = 86400
@@ -28,7 +30,7 @@ def test_metrics_on_a_hand_made_trace():
     capacity = np.array([1, 1, 4, 4])
     desired = np.array([1, 4, 4, 4])
     s = score(demand, capacity, desired, 10.0, before=1)
-    assert list(needs(demand, 10.0)) == [1, 2, 3, 4]
+    assert list(units_needed_array(demand, 10.0)) == [1, 2, 3, 4]
     assert s.under_time == 0.25  # step 1: 1 unit for a need of 2
     assert s.unserved == pytest.approx(10 / 100)  # 20 arrived, 10 served
     assert s.cost == pytest.approx(10 / 10)  # 1+1+4+4 over 1+2+3+4

@@ -11,6 +11,8 @@ import yaml
 from botocore.exceptions import ClientError
 
 from scaleahead.aws import clients
+from scaleahead.domain.decision import Action, Reason
+from scaleahead.domain.record import DecisionRecord, Source
 from scaleahead.domain.target import TargetError
 from scaleahead_tools.cli.main import main
 from tests.conftest import Aws, make_target, target_dict
@@ -101,9 +103,10 @@ def test_a_missing_service_is_refused_before_anything_is_written(
 
 
 def test_decisions_read_back(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    aws.rt.store.record_decision(
-        "web", 1000.0, {"source": "worker", "reason": "plan", "message": "scale out 2 -> 3: plan 3"}
+    record = DecisionRecord(
+        Source.WORKER, Action.SCALE_OUT, True, Reason.PLAN, "scale out 2 -> 3: plan 3"
     )
+    aws.rt.store.record_decision("web", 1000.0, record)
     assert main(["decisions", "web"]) == 0
     assert "scale out 2 -> 3" in capsys.readouterr().out
 

@@ -39,6 +39,7 @@ import pytest
 
 from scaleahead import clock
 from scaleahead.aws import clients
+from scaleahead.domain.record import DecisionRecord
 from scaleahead.handlers import common
 from scaleahead.settings import Settings
 from scaleahead.store import LeaseHeld
@@ -381,10 +382,10 @@ def run_together(
 # ------------------------------------------------------------------ the checks
 
 
-def _executed(world: World) -> list[dict[str, Any]]:
+def _executed(world: World) -> list[DecisionRecord]:
     """The executed decisions, oldest first."""
-    rows: list[dict[str, Any]] = world.rt.store.decisions("web")
-    return [d for d in reversed(rows) if d.get("executed") is True]
+    rows = world.rt.store.decisions("web")
+    return [d for d in reversed(rows) if d.executed]
 
 
 def _summary(scenario: str, outcomes: list[Outcome], world: World) -> str:
@@ -406,7 +407,7 @@ def _summary(scenario: str, outcomes: list[Outcome], world: World) -> str:
         default=0.0,
     )
     decisions = [
-        (d.get("source"), d.get("reason"), d.get("executed"))
+        (d.source.value, d.reason.value, d.executed)
         for d in reversed(world.rt.store.decisions("web"))
     ]
     return (
@@ -473,13 +474,13 @@ def test_concurrent_deliveries_scale_once(world: World, scenario: str, tmp_path:
         assert world.calls == [ALARM_FROM_4], summary
         assert _alarm_acted(outcomes) >= 1, summary
         [d] = executed
-        assert (d["source"], d["before"], d["after"]) == ("alarm", 4, ALARM_FROM_4), summary
+        assert (d.source, d.before, d.after) == ("alarm", 4, ALARM_FROM_4), summary
     elif scenario == "worker":
         # One work item, eight copies: whoever gets the lease first scales 4 -> 8 and records
         # the tick; the others find the lease held (and record so) or the tick handled.
         assert world.calls == [WORKER], summary
         [d] = executed
-        assert (d["source"], d["before"], d["after"]) == ("worker", 4, WORKER), summary
+        assert (d.source, d.before, d.after) == ("worker", 4, WORKER), summary
     else:
         # Four alarm copies and four work-item copies. Each path acts at most once, on the
         # capacity it reads under the lease, and the alarm path always decides (it waits for the
@@ -497,7 +498,7 @@ def test_concurrent_deliveries_scale_once(world: World, scenario: str, tmp_path:
         assert tuple(world.calls) in legal, summary
         assert _alarm_acted(outcomes) == (world.calls[0] == ALARM_FROM_4), summary
         # the log is ordered by each invocation's start, not by when it acted: compare sorted
-        made = sorted((d["before"], d["after"], d["source"]) for d in executed)
+        made = sorted((d.before or 0, d.after or 0, d.source.value) for d in executed)
         assert made == sorted(legal[tuple(world.calls)]), summary
     assert world.desired() == world.calls[-1], summary
     _lease_is_free(world)

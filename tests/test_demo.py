@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from scaleahead.domain.alarm_events import parse_alarm_event
+from scaleahead.domain.decision import Action, Reason
+from scaleahead.domain.record import DecisionRecord, Source
 from scaleahead_testkit.world import ServiceModel
-from scaleahead_tools.demo.alarms import evaluate, state_change_event
 from scaleahead_tools.demo.report import (
     Crossing,
     ahead,
@@ -19,6 +19,7 @@ from scaleahead_tools.demo.report import (
     sustained_loads,
 )
 from scaleahead_tools.demo.run import main
+from scaleahead_tools.sim.alarms import evaluate, state_change_event
 
 ALARM = {
     "AlarmName": "scaleahead-web-high-load",
@@ -60,11 +61,11 @@ def test_service_model_warm_up_and_removal() -> None:
 def test_score_counts_short_minutes_unserved_load_and_capacity() -> None:
     load = [100.0, 250.0, 300.0, 50.0]
     ready = [1, 2, 2, 1]  # 100 per unit: short at the 2nd (250 > 200) and 3rd (300 > 200)
-    decisions: list[dict[str, Any]] = [
-        {"executed": True, "source": "alarm"},
-        {"executed": True},
-        {"executed": False},
-    ]
+
+    def made(executed: bool, source: Source) -> DecisionRecord:
+        return DecisionRecord(source, Action.NONE, executed, Reason.PLAN, "")
+
+    decisions = [made(True, Source.ALARM), made(True, Source.WORKER), made(False, Source.WORKER)]
     s = score(load, ready, 100.0, 60.0, decisions)
     assert (s.under_minutes, s.actions, s.alarm_actions) == (2, 2, 1)
     assert s.unserved_share == (50 + 100) / 700

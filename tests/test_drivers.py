@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from scaleahead.aws.errors import MappedMetrics
 from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws, target_dict
+from tests.records import decision, tick_inputs
 from tests.test_worker import STEP, history
 
 
@@ -79,13 +81,13 @@ def test_one_forecast_plans_both_and_the_slow_tier_starts_first(aws: Aws) -> Non
         return real(target, start, end)
 
     aws.rt.metrics.load_series = counting  # type: ignore[method-assign]
-    a = process_target(aws.rt, "slow", NOW)
-    b = process_target(aws.rt, "fast", NOW)
+    a = decision(process_target(aws.rt, "slow", NOW))
+    b = decision(process_target(aws.rt, "fast", NOW))
     # one 14-day read and one fit for the driver; the second target reads only recent data
     assert [c > 86400 for c in calls] == [True, False]
     assert aws.rt.store.get_forecast(slow) == aws.rt.store.get_forecast(fast)
     # the daily peak starts in 10 minutes: inside the slow tier's warm-up, not the fast one's
-    assert a["executed"] is True and aws.desired("web") >= 10, a
+    assert a.executed is True and aws.desired("web") >= 10, a
     assert aws.desired("api") < 10, b
 
 
@@ -98,7 +100,10 @@ def test_one_worker_batch_reads_a_drivers_load_once(aws: Aws) -> None:
     aws.cloudwatch.meta.events.register(
         "before-call.cloudwatch.GetMetricData", lambda params, **_: reads.append(params)
     )
-    aws.rt.metrics._cw = aws.cloudwatch  # count the adapter's calls on this client
+    # count the adapter's calls on this client
+    metrics = aws.rt.metrics
+    assert isinstance(metrics, MappedMetrics)
+    metrics.inner._cw = aws.cloudwatch
     event = {
         "Records": [
             {
@@ -117,8 +122,8 @@ def test_one_worker_batch_reads_a_drivers_load_once(aws: Aws) -> None:
     assert len(reads) == 1
     for tid in ("slow", "fast"):
         [d] = aws.rt.store.decisions(tid)
-        assert d["executed"] is True and "forecast q0.9" in d["message"], d
-        assert d["inputs"]["observed_load"] is not None, d  # the recent load was there too
+        assert d.executed is True and "forecast q0.9" in d.message, d
+        assert tick_inputs(d).observed_load is not None, d  # the recent load was there too
     # outside a batch, each read goes to CloudWatch
     process_target(aws.rt, "fast", NOW + 60)
     assert len(reads) == 2

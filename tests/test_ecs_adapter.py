@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scaleahead.aws.capacity import ResourceNotFound
 from scaleahead.aws.ecs import EcsAdapter
+from scaleahead.service.ports import NotFound
 from tests.conftest import Aws, make_target
 
 
@@ -27,5 +27,5 @@ def test_no_call_when_already_there(aws: Aws) -> None:
 
 def test_missing_service_is_named(aws: Aws) -> None:
     t = make_target(resource={"cluster": "prod", "service": "nope"})
-    with pytest.raises(ResourceNotFound, match="nope"):
+    with pytest.raises(NotFound, match="nope"):
         EcsAdapter(aws.ecs).read(t)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
 from scaleahead.aws.elasticache import ElastiCacheAdapter, memory_floor, slot_count
 from scaleahead.domain.cache_nodes import GIB, NODE_MEMORY_BYTES, node_memory_bytes
-from scaleahead.domain.target import ElastiCacheTarget, TargetError, parse_target
+from scaleahead.domain.target import ElastiCacheTarget, parse_target
+from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound
 from scaleahead_testkit import moto_elasticache
 from tests.conftest import NOW, Aws, make_target, target_dict
 
@@ -319,11 +319,11 @@ def test_cluster_mode_disabled_group_is_rejected(
         NumCacheClusters=2,
     )
     t = cache_target()
-    with pytest.raises(TargetError, match="not cluster mode enabled"):
+    with pytest.raises(NotDrivable, match="not cluster mode enabled"):
         adapter.validate(t)
-    with pytest.raises(TargetError, match="not cluster mode enabled"):
+    with pytest.raises(NotDrivable, match="not cluster mode enabled"):
         adapter.read(t)
-    with pytest.raises(TargetError, match="not cluster mode enabled"):
+    with pytest.raises(NotDrivable, match="not cluster mode enabled"):
         adapter.set_capacity(t, 2, CapacityReading(1, 1))
 
 
@@ -331,14 +331,14 @@ def test_memcached_is_rejected(aws: Aws, ec: Any, adapter: ElastiCacheAdapter) -
     ec.create_cache_cluster(
         CacheClusterId=RG, Engine="memcached", CacheNodeType="cache.t4g.micro", NumCacheNodes=2
     )
-    with pytest.raises(TargetError, match="memcached"):
+    with pytest.raises(NotDrivable, match="memcached"):
         adapter.read(cache_target())
 
 
 def test_missing_group_is_not_found(aws: Aws, ec: Any, adapter: ElastiCacheAdapter) -> None:
-    with pytest.raises(ResourceNotFound, match=RG):
+    with pytest.raises(NotFound, match=RG):
         adapter.read(cache_target())
-    with pytest.raises(ResourceNotFound):
+    with pytest.raises(NotFound):
         adapter.validate(cache_target())
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from scaleahead.aws.errors import MappedAdapter
 from scaleahead.domain.target import Kind
 from scaleahead.service.worker import process_target
 from scaleahead_testkit import moto_elasticache
 from tests.conftest import NOW, Aws
+from tests.records import decision
 from tests.test_elasticache_adapter import LOW_CPU, cache_target, create, describe, put_usage
 
 
@@ -17,15 +19,15 @@ def test_shards_scale_out_in_steps_and_wait_for_the_reshard(aws: Aws, ec: Any) -
     put_usage(aws, {"0001": 2.0, "0002": 2.0, "0003": 2.0}, LOW_CPU)
     aws.put_load([(NOW - 60 * i, 750.0) for i in range(1, 20)])
     aws.apply(cache_target(max_shards_per_action=2))
-    rec = process_target(aws.rt, "cache", NOW)
+    rec = decision(process_target(aws.rt, "cache", NOW))
     # the plan wants 8 shards (750 / 100), one action may add at most two
-    assert rec["executed"] is True and rec["after"] == 5, rec
+    assert rec.executed is True and rec.after == 5, rec
     assert describe(ec)["Status"] == "modifying"
-    rec = process_target(aws.rt, "cache", NOW + 60)
-    assert rec["reason"] == "busy" and "will retry" in rec["message"]
+    rec = decision(process_target(aws.rt, "cache", NOW + 60))
+    assert rec.reason == "busy" and "will retry" in rec.message
     moto_elasticache.complete_pending_changes()
-    rec = process_target(aws.rt, "cache", NOW + 120)
-    assert rec["executed"] is True and rec["before"] == 5 and rec["after"] == 7, rec
+    rec = decision(process_target(aws.rt, "cache", NOW + 120))
+    assert rec.executed is True and rec.before == 5 and rec.after == 7, rec
 
 
 def test_scale_in_guards_are_read_only_when_a_scale_in_is_on_the_table(aws: Aws, ec: Any) -> None:
@@ -39,17 +41,19 @@ def test_scale_in_guards_are_read_only_when_a_scale_in_is_on_the_table(aws: Aws,
         if "AWS/ElastiCache" in namespaces:
             guard_reads.append(params)
 
-    aws.rt.adapters[Kind.ELASTICACHE]._cw.meta.events.register(  # type: ignore[attr-defined]
+    adapter = aws.rt.adapters[Kind.ELASTICACHE]
+    assert isinstance(adapter, MappedAdapter)
+    adapter.inner._cw.meta.events.register(  # type: ignore[attr-defined]
         "provide-client-params.cloudwatch.GetMetricData", spy
     )
     aws.put_load([(NOW - 60 * i, 280.0) for i in range(1, 20)])
     aws.apply(cache_target(scale_in_stabilisation_seconds=120))
-    rec = process_target(aws.rt, "cache", NOW)
-    assert rec["reason"] == "at_desired" and guard_reads == [], rec  # 3 shards for 280
+    rec = decision(process_target(aws.rt, "cache", NOW))
+    assert rec.reason == "at_desired" and guard_reads == [], rec  # 3 shards for 280
 
     aws.put_load([(NOW + 60 * i, 150.0) for i in range(0, 8)])  # 2 shards would do
-    rec = process_target(aws.rt, "cache", NOW + 60)
-    assert rec["reason"] == "stabilising" and guard_reads == [], rec
-    last = [process_target(aws.rt, "cache", NOW + 60 * k) for k in range(2, 6)][-1]
-    assert last["reason"] == "guarded" and "4 shard(s) needed" in last["message"], last
+    rec = decision(process_target(aws.rt, "cache", NOW + 60))
+    assert rec.reason == "stabilising" and guard_reads == [], rec
+    last = decision([process_target(aws.rt, "cache", NOW + 60 * k) for k in range(2, 6)][-1])
+    assert last.reason == "guarded" and "4 shard(s) needed" in last.message, last
     assert guard_reads and describe(ec)["Status"] == "available"  # read, and nothing removed

@@ -19,8 +19,10 @@ from scaleahead.domain.series import Forecast
 from scaleahead.service import worker
 from scaleahead.service.worker import process_target
 from scaleahead.store import EVENT_RETENTION_SECONDS
+from scaleahead.store.keys import EVENTS_PK, event_sk
 from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws, make_target
+from tests.records import decision, tick_inputs
 from tests.test_drivers import slow_and_fast
 from tests.test_worker import history, target
 
@@ -106,14 +108,14 @@ def test_the_worker_holds_the_events_floor(aws: Aws) -> None:
     aws.put_load([(NOW - 60 * i, 200.0) for i in range(1, 20)])
     aws.apply(make_target(warmup_seconds=300))
     assert main(["events", "add", "web", "--start", "+4m", "--end", "+1h", "--min", "15"]) == 0
-    rec = process_target(aws.rt, "web", NOW)
-    assert rec["executed"] is True and aws.desired() == 15
-    assert "planned event event-1127-1209 (at least 15" in rec["inputs"]["plan_basis"]
-    assert rec["inputs"]["events"] == [aws.rt.store.planned_events("web")[0].describe()]
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert rec.executed is True and aws.desired() == 15
+    assert "planned event event-1127-1209 (at least 15" in tick_inputs(rec).plan_basis
+    assert tick_inputs(rec).events == [aws.rt.store.planned_events("web")[0].describe()]
     # once removed, the next plans no longer hold it (scale-in waits for the window as usual)
     assert main(["events", "remove", "web", "event-1127-1209"]) == 0
-    later = process_target(aws.rt, "web", NOW + 60)
-    assert later["inputs"]["plan"] == 2 and later["inputs"]["events"] is None
+    later = tick_inputs(decision(process_target(aws.rt, "web", NOW + 60)))
+    assert later.plan == 2 and later.events is None
 
 
 def spy_on_fits(monkeypatch: pytest.MonkeyPatch) -> list[list[float]]:
@@ -172,7 +174,8 @@ def test_events_cli(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     assert row["id"] == "sale" and row["uplift"] == 1.8 and row["phase"] == "upcoming"
     assert row["end"] - row["start"] == 3 * HOUR
     item = aws.dynamodb.get_item(
-        TableName=aws.settings.state_table, Key={"pk": {"S": "EVENT"}, "sk": {"S": "web#sale"}}
+        TableName=aws.settings.state_table,
+        Key={"pk": {"S": EVENTS_PK}, "sk": {"S": event_sk("web", "sale")}},
     )["Item"]
     assert int(item["expires_at"]["N"]) == int(row["end"] + EVENT_RETENTION_SECONDS)
     assert main(["events", "list", "web"]) == 0

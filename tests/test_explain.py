@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from scaleahead.service.worker import process_target
+from scaleahead.store.records import record_from_dict
 from scaleahead_tools.cli.explain import entries, parse_since, render
 from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
@@ -61,7 +62,7 @@ def test_holds_with_one_reason_become_one_line() -> None:
             "message": "already at 8",
         }
     )
-    found = entries(list(reversed(rows)))  # the store gives newest first
+    found = entries([record_from_dict(r) for r in reversed(rows)])  # the store: newest first
     assert [(e.changed, e.count) for e in found] == [(False, 4), (True, 1), (False, 1)]
     assert "no change at 5 (4 decisions): already where the plan wants it" in render(found[0])
     assert "Last: already at 5: plan 5 (3)" in render(found[0])

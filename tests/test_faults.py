@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from scaleahead.domain.record import DecisionRecord
 from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.events_kit import alarm_event, work, work_batch
@@ -112,8 +113,8 @@ def _deliver(path: str) -> tuple[bool, Any]:
     return bool(out["batchItemFailures"]), out
 
 
-def _executed(aws: Aws) -> list[dict[str, Any]]:
-    return [d for d in aws.rt.store.decisions("web") if d.get("executed")]
+def _executed(aws: Aws) -> list[DecisionRecord]:
+    return [d for d in aws.rt.store.decisions("web") if d.executed]
 
 
 @pytest.mark.parametrize(("path", "call", "nth", "kind", "times"), _cases())

@@ -75,7 +75,7 @@ def test_alarm_to_alarm_scales_out_at_once(web: Aws, event_file: str) -> None:
     alarm = web.cloudwatch.describe_alarms(AlarmNames=["scaleahead-web-high-load"])
     assert alarm["MetricAlarms"][0]["Threshold"] == 600.0
     log = web.rt.store.decisions("web")
-    assert log[0]["source"] == "alarm" and log[0]["after"] == 6
+    assert log[0].source == "alarm" and log[0].after == 6
 
 
 def test_alarm_ok_starts_the_floor_expiry_without_acting(web: Aws) -> None:
@@ -191,7 +191,7 @@ def test_worker_batch_plans_and_scales(web: Aws) -> None:
     # less than 24 h of history: reactive-only, tracking 750 / 100 -> 8 tasks
     assert web.desired() == 8
     [d] = web.rt.store.decisions("web")
-    assert d["executed"] is True and "reactive-only" in d["message"]
+    assert d.executed is True and "reactive-only" in d.message
     fc = web.rt.store.get_forecast("web")
     assert fc is not None and fc.status == "reactive-only" and "24 h" in fc.reason
 
@@ -210,7 +210,7 @@ def test_worker_records_a_missing_service_without_retrying(web: Aws) -> None:
     out = invoke("WorkerFunction", "worker-sqs-batch.json")
     assert out == {"batchItemFailures": []}
     [d] = web.rt.store.decisions("web")
-    assert d["reason"] == "failed" and "web" in d["message"]
+    assert d.reason == "failed" and "web" in d.message
     # the lease was released: the next attempt is not blocked
     web.rt.store.acquire_lease("web", "someone-else", NOW)
 
@@ -251,7 +251,7 @@ def test_worker_records_a_deleted_cluster_every_tick_without_retrying(web: Aws) 
     out = invoke("WorkerFunction", "worker-sqs-batch.json")
     assert out == {"batchItemFailures": []}
     [d] = web.rt.store.decisions("web")
-    assert d["reason"] == "failed" and "ClusterNotFoundException" in d["message"]
+    assert d.reason == "failed" and "ClusterNotFoundException" in d.message
 
 
 def test_a_redelivered_work_item_is_dropped(web: Aws) -> None:

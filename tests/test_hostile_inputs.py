@@ -36,6 +36,7 @@ import pytest
 
 from scaleahead.domain.timing import MAX_FUTURE_SKEW_SECONDS
 from scaleahead.store import MAX_PAYLOAD_CHARS, MAX_REASON_CHARS
+from scaleahead.store.keys import STATE_SK
 from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.test_handlers import resolve_handler
@@ -97,7 +98,7 @@ def load_event(case: dict[str, Any]) -> Any:
 def state_items(aws: Aws) -> list[dict[str, Any]]:
     table = aws.settings.state_table
     items = aws.dynamodb.scan(TableName=table)["Items"]
-    return [i for i in items if i.get("sk", {}).get("S") == "STATE"]
+    return [i for i in items if i.get("sk", {}).get("S") == STATE_SK]
 
 
 def check_records(aws: Aws, expect: dict[str, Any], reasons: list[str]) -> None:

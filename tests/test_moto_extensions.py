@@ -14,6 +14,8 @@ from moto import mock_aws
 
 from scaleahead import clock
 from scaleahead.aws import cloudwatch as cw_adapter
+from scaleahead.domain.decision import Action, Reason
+from scaleahead.domain.record import DecisionRecord, Source
 from scaleahead_testkit import moto_extensions
 from scaleahead_testkit.local_aws import local_env, put_series
 from tests.conftest import DIMENSIONS, METRIC, NAMESPACE, Aws, make_target
@@ -103,8 +105,9 @@ def test_adapter_follows_next_token(cw: Any, monkeypatch: pytest.MonkeyPatch) ->
 def test_dynamodb_query_reads_only_the_partition_with_same_results(aws: Aws) -> None:
     store = aws.rt.store
     for i in range(30):
-        store.record_decision("web", 1000.0 + i, {"reason": f"r{i}"})
-        store.record_decision("api", 1000.0 + i, {"reason": f"a{i}"})
+        for tid in ("web", "api"):
+            record = DecisionRecord(Source.WORKER, Action.NONE, False, Reason.PLAN, f"{tid}{i}")
+            store.record_decision(tid, 1000.0 + i, record)
     fast = store.decisions("web", limit=100)
     moto_extensions.uninstall()
     try:

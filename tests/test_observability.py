@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from scaleahead.domain.decision import Action, Reason
+from scaleahead.domain.record import DecisionRecord, Source, TickInputs
 from scaleahead.handlers import common
 from scaleahead.handlers.common import DECISION_METRICS, observe_decision
 from scaleahead_testkit.lambda_context import LocalContext
@@ -82,19 +84,22 @@ def test_a_decision_that_changed_nothing_is_counted_by_reason(
     aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = make_target()
-    record = {
-        "before": 4,
-        "after": 4,
-        "executed": False,
-        "reason": "stabilising",
-        "inputs": {
-            "plan": 3,
-            "observed_load": 250.0,
-            "forecast_now": 260.0,
-            "forecast_upper_now": 320.0,
-            "forecast_error": 0.125,
-        },
-    }
+    record = DecisionRecord(
+        source=Source.WORKER,
+        action=Action.NONE,
+        before=4,
+        after=4,
+        executed=False,
+        reason=Reason.STABILISING,
+        message="holding",
+        inputs=TickInputs(
+            plan=3,
+            observed_load=250.0,
+            forecast_now=260.0,
+            forecast_upper_now=320.0,
+            forecast_error=0.125,
+        ),
+    )
     observe_decision(target, record)
     entries = lines(capsys.readouterr().out)
     [blob] = [e for e in emf(entries, Target="web") if "ForecastLoad" in e]

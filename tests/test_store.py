@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from scaleahead.domain.decision import Action, Reason
 from scaleahead.domain.reactive import FloorState
-from scaleahead.store import LEASE_SECONDS, LeaseHeld, StoredForecast
+from scaleahead.domain.record import AlarmInputs, DecisionRecord, Source, TickInputs
+from scaleahead.store import LEASE_SECONDS, TARGETS_PK, Intent, LeaseHeld, StoredForecast, keys
+from scaleahead.store.records import record_from_dict, record_to_dict
 from tests.conftest import NOW, Aws, make_target
 
 
@@ -47,18 +53,101 @@ def test_commit_bumps_the_version_and_only_the_holder_may_commit(aws: Aws) -> No
     assert final.version == 2 and final.floor.floor is None
 
 
+def test_the_state_keeps_its_intent_whole(aws: Aws) -> None:
+    store = aws.rt.store
+    sk = keys.new_decision_sk(NOW)
+    intent = Intent(
+        sk, "worker", "scale-out", 4, 8, 4, "forecast", "to 8", NOW, TickInputs(level=1.5, plan=8)
+    )
+    state = store.acquire_lease("web", "a", NOW)
+    state.pending, state.last_tick = intent, 60
+    store.commit_state(state, "a")
+    again = store.get_state("web")
+    assert again.pending == intent and again.last_tick == 60 and again.lease_until is None
+
+
+def test_key_formats_are_the_ones_stored() -> None:
+    """Items already in tables are found by these keys: a format change needs a migration."""
+    assert keys.target_pk("web") == keys.forecast_pk("web") == "TARGET#web"
+    assert keys.forecast_pk(make_target()) == "TARGET#web"
+    sk = keys.new_decision_sk(NOW)
+    assert sk.startswith("DECISION#01795781100.000#") and len(sk) == len("DECISION#") + 15 + 9
+    assert keys.decisions_since(None) == "DECISION#" < keys.decisions_since(NOW) <= sk
+    assert sk < keys.DECISIONS_END
+    assert keys.new_rejected_sk(NOW).startswith("01795781100.000#")
+    assert keys.event_sk("web", "sale") == "web#sale"
+
+
+def _record(message: str, **kw: object) -> DecisionRecord:
+    return DecisionRecord(Source.WORKER, Action.NONE, False, Reason.STABILISING, message, **kw)  # type: ignore[arg-type]
+
+
 def test_decision_log_newest_first_with_ttl(aws: Aws) -> None:
     store = aws.rt.store
     for i in range(3):
-        store.record_decision("web", NOW + i, {"reason": f"r{i}", "value": 1.5})
+        store.record_decision("web", NOW + i, _record(f"r{i}", before=4, after=4))
     rows = store.decisions("web")
-    assert [r["reason"] for r in rows] == ["r2", "r1", "r0"]
-    assert rows[0]["value"] == 1.5
-    assert rows[0]["expires_at"] == int(NOW + 2 + 30 * 86400)
-    assert [r["reason"] for r in store.decisions("web", since=NOW + 1)] == ["r2", "r1"]
+    assert [r.message for r in rows] == ["r2", "r1", "r0"]
+    assert rows[0].at == NOW + 2 and rows[0].target_id == "web" and rows[0].after == 4
+    newest = store._table.query(
+        KeyConditionExpression=Key("pk").eq(keys.target_pk("web"))
+        & Key("sk").begins_with(keys.DECISION_PREFIX),
+        ScanIndexForward=False,
+    )["Items"]
+    raw = newest[0]
+    assert raw["expires_at"] == int(NOW + 2 + 30 * 86400)
+    assert [r.message for r in store.decisions("web", since=NOW + 1)] == ["r2", "r1"]
     # the count sees the decisions only: not the target's state or forecast items
     store.put_forecast("web", StoredForecast("reactive-only", NOW, "only 3 h", None))
     assert store.decision_count("web") == 3 and store.decision_count("api") == 0
+
+
+def test_a_decision_record_reads_back_as_written(aws: Aws) -> None:
+    """Every field and both kinds of inputs survive the store; unset fields are not stored."""
+    tick = _record(
+        "plan 8",
+        before=4,
+        after=8,
+        desired=8,
+        ready=4,
+        detail="",
+        inputs=TickInputs(plan=8, level=1.25, events=["sale"]),
+    )
+    alarm = DecisionRecord(
+        Source.ALARM,
+        Action.SCALE_OUT,
+        True,
+        Reason.REACTIVE_FLOOR,
+        "floor 6",
+        kind="ecs",
+        before=4,
+        after=6,
+        alarm_threshold=600.0,
+        reconciled=True,
+        inputs=AlarmInputs(alarm="a", alarm_state="ALARM", observed_load=520.0, floor=6),
+    )
+    aws.rt.store.record_decision("web", NOW, tick)
+    aws.rt.store.record_decision("web", NOW + 1, alarm)
+    back_alarm, back_tick = aws.rt.store.decisions("web")
+    assert back_tick == replace(tick, target_id="web", at=NOW)
+    assert back_alarm == replace(alarm, target_id="web", at=NOW + 1)
+    assert "alarm_threshold" not in record_to_dict(tick) and "reconciled" not in record_to_dict(
+        tick
+    )
+
+
+def test_a_record_from_an_older_version_still_reads() -> None:
+    old = {
+        "source": "worker",
+        "action": "none",
+        "executed": False,
+        "reason": "plan",
+        "message": "m",
+        "gone_field": 1,
+        "inputs": {"plan": 3, "retired": True},
+    }
+    rec = record_from_dict(old)
+    assert rec.tick is not None and rec.tick.plan == 3 and rec.reason == "plan"
 
 
 def test_forecast_and_rejections(aws: Aws) -> None:
@@ -76,7 +165,7 @@ def test_shared_reads_answer_a_batch_from_two_batch_gets(aws: Aws) -> None:
     for t in (web, api):
         store.put_target(t, NOW)
     store.put_forecast("web", StoredForecast("reactive-only", NOW, "old", None))
-    store._table.put_item(Item={"pk": "TARGET", "sk": "broken", "definition": "{not json"})
+    store._table.put_item(Item={"pk": TARGETS_PK, "sk": "broken", "definition": "{not json"})
     calls: list[str] = []
     store._table.meta.client.meta.events.register(
         "before-call.dynamodb", lambda model, **_: calls.append(model.name)

@@ -200,8 +200,9 @@ def test_handler_resolves(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_environment_covers_settings() -> None:
     """Every variable settings.py reads is set by the template, plus Powertools' own."""
-    source = (PACKAGE_DIR / "settings.py").read_text()
-    read = set(re.findall(r"""\be\.get\(\s*["']([A-Z0-9_]+)["']""", source))
+    from scaleahead.settings import VARIABLES
+
+    read = set(VARIABLES)
     assert read, "settings.py reads no variable: has its shape changed?"
     assert read <= set(GLOBAL_ENV)
     assert GLOBAL_ENV["POWERTOOLS_SERVICE_NAME"] == "scaleahead"
@@ -287,13 +288,13 @@ def test_table_grants() -> None:
 
 
 def _store_constant(name: str) -> str:
-    for node in ast.parse((PACKAGE_DIR / "store.py").read_text()).body:
+    for node in ast.parse((PACKAGE_DIR / "store" / "keys.py").read_text()).body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == name for t in node.targets
         ):
             assert isinstance(node.value, ast.Constant)
             return str(node.value.value)
-    raise AssertionError(f"scaleahead/store.py defines no {name}")
+    raise AssertionError(f"scaleahead/store/keys.py defines no {name}")
 
 
 def _key_prefixes(path: Path, function: str) -> set[str]:
@@ -311,13 +312,13 @@ def _key_prefixes(path: Path, function: str) -> set[str]:
     raise AssertionError(f"{path.name} defines no {function}")
 
 
-# The state table's partitions, from the code that writes them (scaleahead/store.py; a shared
+# The state table's partitions, from the code that writes them (scaleahead/store/keys.py; a shared
 # forecast's key comes from Target.forecast_key).
 TARGETS_PK = _store_constant("TARGETS_PK")
 PAUSE_PK = _store_constant("PAUSE_PK")
 EVENTS_PK = _store_constant("EVENTS_PK")
 REJECTED_PK = _store_constant("REJECTED_PK")
-[TARGET_PREFIX] = _key_prefixes(PACKAGE_DIR / "store.py", "_tpk")
+[TARGET_PREFIX] = _key_prefixes(PACKAGE_DIR / "store" / "keys.py", "target_pk")
 [DRIVER_PREFIX] = _key_prefixes(PACKAGE_DIR / "domain" / "target.py", "forecast_key") - {
     TARGET_PREFIX
 }
@@ -953,7 +954,7 @@ def test_layer_build_files() -> None:
         for line in (LAYER_DIR / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    assert requirements == {"aws-lambda-powertools", "numpy", "pydantic"}
+    assert requirements == {"aws-lambda-powertools", "numpy", "pydantic", "pydantic-settings"}
 
 
 def test_resharding_is_limited_to_tagged_replication_groups() -> None:

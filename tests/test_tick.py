@@ -6,6 +6,7 @@ import itertools
 import json
 
 from scaleahead.service.tick import is_due, run_tick
+from scaleahead.store import TARGETS_PK
 from tests.conftest import NOW, Aws, make_target
 
 
@@ -23,7 +24,7 @@ def test_fans_out_many_targets_in_batches_and_skips_a_bad_definition(aws: Aws) -
     for i in range(23):
         store.put_target(make_target(id=f"t{i:02d}"), NOW)
     store.put_target(make_target(id="slow", evaluate_every_seconds=3600), NOW)
-    aws.rt.store._table.put_item(Item={"pk": "TARGET", "sk": "broken", "definition": "{}"})
+    aws.rt.store._table.put_item(Item={"pk": TARGETS_PK, "sk": "broken", "definition": "{}"})
     result = run_tick(aws.rt, NOW + 60)  # 12:06: not a whole hour
     assert len(result.enqueued) == 23 and result.not_due == ["slow"]
     assert result.invalid == ["broken"]

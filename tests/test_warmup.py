@@ -14,6 +14,7 @@ from scaleahead.domain.warmup import (
 )
 from scaleahead.service.worker import process_target
 from tests.conftest import NOW, Aws
+from tests.records import decision, tick_inputs
 from tests.test_worker import DAY, history, target
 
 
@@ -74,16 +75,18 @@ def test_the_worker_times_its_scale_outs_and_plans_with_what_it_learned(aws: Aws
     history(aws, 3, until=NOW + 1800, load=_two_step_load)  # reads never look past their now
     aws.apply(target())
     _running(4)
-    rec = process_target(aws.rt, "web", NOW - 540)  # 11:56: the step is beyond the warm-up
-    assert rec["inputs"]["warmup_source"] == "default for the kind"
-    assert "next 6 min" in rec["inputs"]["plan_basis"]
-    assert rec["executed"] is False and aws.desired() == 4
-    rec = process_target(aws.rt, "web", NOW + 300)  # 12:10: 600 from 12:15 is within it
-    assert rec["executed"] is True
+    rec = decision(
+        process_target(aws.rt, "web", NOW - 540)
+    )  # 11:56: the step is beyond the warm-up
+    assert tick_inputs(rec).warmup_source == "default for the kind"
+    assert "next 6 min" in tick_inputs(rec).plan_basis
+    assert rec.executed is False and aws.desired() == 4
+    rec = decision(process_target(aws.rt, "web", NOW + 300))  # 12:10: 600 from 12:15 is within it
+    assert rec.executed is True
     first = aws.desired()
     _running(4)  # moto starts every task at once; the world here is slower
-    rec = process_target(aws.rt, "web", NOW + 1200)  # 12:25: 1,000 from 12:30
-    assert rec["executed"] is True
+    rec = decision(process_target(aws.rt, "web", NOW + 1200))  # 12:25: 1,000 from 12:30
+    assert rec.executed is True
     second = aws.desired()
     assert (first, second) == (6, 10)  # 600 then 1,000 at 100 a task
     state = aws.rt.store.get_state("web")
@@ -98,7 +101,7 @@ def test_the_worker_times_its_scale_outs_and_plans_with_what_it_learned(aws: Aws
     lease = aws.rt.store.acquire_lease("web", "test", NOW + 1501)
     lease.warmups = WarmupLog(observed=(480.0, 500.0, 510.0, 520.0, 530.0))
     aws.rt.store.commit_state(lease, "test")
-    rec = process_target(aws.rt, "web", NOW + 1560)
-    assert rec["inputs"]["warmup_seconds"] == 540
-    assert rec["inputs"]["warmup_source"] == "learned from 5 scale-outs"
-    assert "next 10 min" in rec["inputs"]["plan_basis"]
+    rec = decision(process_target(aws.rt, "web", NOW + 1560))
+    assert tick_inputs(rec).warmup_seconds == 540
+    assert tick_inputs(rec).warmup_source == "learned from 5 scale-outs"
+    assert "next 10 min" in tick_inputs(rec).plan_basis

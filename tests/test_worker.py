@@ -12,6 +12,7 @@ from scaleahead.service.worker import process_target
 from scaleahead.settings import Mode
 from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target, target_dict
+from tests.records import decision, tick_inputs
 from tests.test_handlers import EVENTS, resolve_handler
 
 DAY = 86400
@@ -44,11 +45,11 @@ def test_scales_out_one_warmup_before_the_daily_peak(aws: Aws) -> None:
     history(aws, 3)
     t = target(warmup_seconds=900)
     aws.apply(t)
-    rec = process_target(aws.rt, "web", NOW)
+    rec = decision(process_target(aws.rt, "web", NOW))
     # observed load is 200 (2 tasks) but the peak of 1000 starts within warm-up + tick
-    assert rec["executed"] is True and rec["reason"] == "plan", rec
+    assert rec.executed is True and rec.reason == "plan", rec
     assert aws.desired() >= 10
-    assert "forecast" in rec["inputs"]["plan_basis"]
+    assert "forecast" in tick_inputs(rec).plan_basis
     fc = aws.rt.store.get_forecast("web")
     assert fc is not None and fc.status == "ok" and "seasonal" in fc.reason
     # the alarm moved with the capacity
@@ -74,7 +75,7 @@ def test_the_hourly_refit_keeps_the_model_chosen_by_the_previous_one(aws: Aws) -
 def test_short_warmup_waits_for_the_peak(aws: Aws) -> None:
     history(aws, 3)
     aws.apply(target(warmup_seconds=60))
-    rec = process_target(aws.rt, "web", NOW)
+    rec = decision(process_target(aws.rt, "web", NOW))
     assert aws.desired() < 10, rec
 
 
@@ -83,26 +84,26 @@ def test_a_target_evaluated_every_15_minutes_plans_until_its_next_evaluation(aws
     # planned again for 15 min, so the plan must already cover it
     history(aws, 3)
     aws.apply(target(warmup_seconds=60, evaluate_every_seconds=900))
-    rec = process_target(aws.rt, "web", NOW)
-    assert rec["executed"] is True and aws.desired() >= 10, rec
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert rec.executed is True and aws.desired() >= 10, rec
 
 
 def test_forecast_only_records_what_it_would_do(aws: Aws) -> None:
     history(aws, 3)
     aws.apply(target(warmup_seconds=900, mode=Mode.FORECAST_ONLY.value))
-    rec = process_target(aws.rt, "web", NOW)
-    assert rec["executed"] is False and rec["reason"] == "forecast_only"
-    assert "would scale out" in rec["message"] and aws.desired() == 4
-    assert aws.rt.store.decisions("web")[0]["reason"] == "forecast_only"
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert rec.executed is False and rec.reason == "forecast_only"
+    assert "would scale out" in rec.message and aws.desired() == 4
+    assert aws.rt.store.decisions("web")[0].reason == "forecast_only"
 
 
 def test_no_scale_in_when_the_load_data_stops(aws: Aws) -> None:
     history(aws, 3, until=NOW - 3 * 3600)  # nothing for the last three hours
     aws.apply(target(warmup_seconds=60))
     aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
-    rec = process_target(aws.rt, "web", NOW)
-    assert rec["reason"] == "data_missing" and aws.desired() == 8, rec
-    assert "no load datapoint" in rec["message"]
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert rec.reason == "data_missing" and aws.desired() == 8, rec
+    assert "no load datapoint" in rec.message
 
 
 def test_scale_in_waits_for_the_whole_stabilisation_window(aws: Aws) -> None:
@@ -112,8 +113,8 @@ def test_scale_in_waits_for_the_whole_stabilisation_window(aws: Aws) -> None:
     aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
     reasons = []
     for k in range(11):  # one tick a minute, as the target is evaluated
-        rec = process_target(aws.rt, "web", NOW - 600 + k * 60)
-        reasons.append(rec["reason"])
+        rec = decision(process_target(aws.rt, "web", NOW - 600 + k * 60))
+        reasons.append(rec.reason)
     assert reasons[:10] == ["stabilising"] * 10, reasons
     assert reasons[10] == "plan" and aws.desired() < 8
 
@@ -124,16 +125,16 @@ def test_a_gap_in_the_ticks_restarts_the_window(aws: Aws) -> None:
     aws.apply(target(warmup_seconds=60, scale_in_stabilisation_seconds=600))
     aws.ecs.update_service(cluster="prod", service="web", desiredCount=8)
     process_target(aws.rt, "web", NOW - 900)
-    rec = process_target(aws.rt, "web", NOW)  # 15 minutes without a plan in between
-    assert rec["reason"] == "stabilising" and aws.desired() == 8
+    rec = decision(process_target(aws.rt, "web", NOW))  # 15 minutes without a plan in between
+    assert rec.reason == "stabilising" and aws.desired() == 8
 
 
 def test_lease_held_by_another_invocation_is_recorded_not_acted(aws: Aws) -> None:
     history(aws, 1.5)
     aws.apply(target(warmup_seconds=900))
     aws.rt.store.acquire_lease("web", "alarm-path", NOW)
-    rec = process_target(aws.rt, "web", NOW)
-    assert rec["reason"] == "lease_held" and aws.desired() == 4
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert rec.reason == "lease_held" and aws.desired() == 4
 
 
 def test_reactive_floor_from_an_alarm_holds_against_a_lower_plan(aws: Aws) -> None:
@@ -143,21 +144,21 @@ def test_reactive_floor_from_an_alarm_holds_against_a_lower_plan(aws: Aws) -> No
     resolve_handler("AlarmFunction")(alarm, LocalContext())
     assert aws.desired() == 6
     aws.clock.advance(120)
-    rec = process_target(aws.rt, "web", NOW + 120)
-    assert aws.desired() == 6 and rec["inputs"]["floor"] == 6, rec
+    rec = decision(process_target(aws.rt, "web", NOW + 120))
+    assert aws.desired() == 6 and tick_inputs(rec).floor == 6, rec
 
 
 def test_reactive_only_below_a_day_of_history_and_says_so(aws: Aws) -> None:
     history(aws, 0.5)
     aws.apply(target())
-    rec = process_target(aws.rt, "web", NOW)
-    assert "reactive-only" in rec["inputs"]["plan_basis"]
-    assert "24 h" in rec["inputs"]["plan_basis"]
+    rec = decision(process_target(aws.rt, "web", NOW))
+    assert "reactive-only" in tick_inputs(rec).plan_basis
+    assert "24 h" in tick_inputs(rec).plan_basis
 
 
 def test_unknown_target_is_recorded(aws: Aws) -> None:
     out = process_target(aws.rt, "ghost", NOW)
-    assert out["reason"] == "unknown_target"
+    assert out.reason == "unknown_target"
     assert "ghost" in aws.rt.store.rejected()[0]["reason"]
 
 

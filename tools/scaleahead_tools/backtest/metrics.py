@@ -1,10 +1,10 @@
-"""How a policy is scored against a trace: pure arithmetic on the scored steps.
+"""How a backtest scores a policy over a trace, and compares policies over their knob sweeps.
 
-With need_t = ceil(demand_t / unit): ``under_time`` is the share of steps with capacity below
-need (SPEC's under-provisioning time share), ``unserved`` the load above capacity over all load,
-``cost`` capacity-steps over need-steps (the oracle pays 1), ``accuracy_under``/``_over`` the
-mean units short and in excess per step (SPEC's accuracy metrics), ``actions`` the changes of
-the desired count.
+With need_t = ``units_needed(demand_t, unit)`` (``sim.scoring``, the product's rule):
+``under_time`` is the share of steps with capacity below need (SPEC's under-provisioning time
+share), ``unserved`` the load above capacity over all load, ``cost`` capacity-steps over
+need-steps (the oracle pays 1), ``accuracy_under``/``_over`` the mean units short and in excess
+per step (SPEC's accuracy metrics), ``actions`` the changes of the desired count.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
+from scaleahead_tools.sim.scoring import (
+    FloatArray,
+    IntArray,
+    units_needed_array,
+    unserved_share,
+)
 
 ONE_PERCENT = 0.01
 
@@ -40,12 +43,6 @@ class Score:
         }
 
 
-def needs(demand: FloatArray, per_unit: float) -> IntArray:
-    """``domain.plan.units_needed`` over an array: ceil(demand / unit), the same tolerance."""
-    out: IntArray = np.maximum(np.ceil(demand / per_unit - 1e-9), 0).astype(np.int64)
-    return out
-
-
 def score(
     demand: FloatArray, capacity: IntArray, desired: IntArray, per_unit: float, *, before: int
 ) -> Score:
@@ -53,13 +50,11 @@ def score(
     so that a change on the first scored step counts as an action."""
     if demand.size == 0:
         raise ValueError("no steps to score")
-    need = needs(demand, per_unit)
+    need = units_needed_array(demand, per_unit)
     cap = capacity.astype(np.int64)
     short = np.maximum(need - cap, 0)
     excess = np.maximum(cap - need, 0)
-    total = float(np.sum(demand))
-    served = np.minimum(demand, cap * per_unit)
-    unserved = float(np.sum(np.maximum(demand - served, 0.0))) / total if total > 0 else 0.0
+    unserved = unserved_share(demand, cap, per_unit)
     need_sum = int(np.sum(need))
     cost = float(np.sum(cap)) / need_sum if need_sum else (math.inf if np.any(cap) else 1.0)
     changes = int(np.count_nonzero(np.diff(np.concatenate([[before], desired]))))

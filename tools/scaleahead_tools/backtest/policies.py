@@ -33,8 +33,9 @@ from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import ElastiCacheTarget, Kind, Target, parse_target
-from scaleahead_tools.backtest.sim import Fleet, Rules, Setup
-from scaleahead_tools.demo.alarms import evaluate
+from scaleahead_tools.backtest.sim import Setup
+from scaleahead_tools.sim.alarms import evaluate
+from scaleahead_tools.sim.warmup import Fleet, Rules
 
 FloatArray = npt.NDArray[np.float64]
 

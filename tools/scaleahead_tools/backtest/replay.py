@@ -16,15 +16,7 @@ from scaleahead.domain.controller import HISTORY_SECONDS
 from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
-from scaleahead_tools.backtest.metrics import (
-    IntArray,
-    Point,
-    Score,
-    cost_at,
-    frontier,
-    needs,
-    score,
-)
+from scaleahead_tools.backtest.metrics import Point, Score, cost_at, frontier, score
 from scaleahead_tools.backtest.policies import (
     AP_BUFFER_SECONDS,
     DEFAULT_KNOB,
@@ -39,7 +31,9 @@ from scaleahead_tools.backtest.policies import (
     fit_forecast_for_backtest,
     rules_for,
 )
-from scaleahead_tools.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Fleet, Setup
+from scaleahead_tools.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Setup
+from scaleahead_tools.sim.scoring import IntArray, units_needed_array
+from scaleahead_tools.sim.warmup import Fleet
 from scaleahead_tools.traces import Trace
 
 Progress = Callable[[int], None]
@@ -266,7 +260,7 @@ def replay(
     demand = series.demand
     n = demand.size
     lo, hi = setup.min_capacity, setup.max_capacity
-    need = needs(demand, setup.per_unit)
+    need = units_needed_array(demand, setup.per_unit)
     detail: dict[str, Any] = {}
     if policy == "oracle":
         desired = np.clip(need, lo, hi)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
-from scaleahead_tools.backtest.metrics import below, needs
+from scaleahead_tools.backtest.metrics import below
 from scaleahead_tools.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
 from scaleahead_tools.backtest.replay import (
     FitCache,
@@ -28,6 +28,7 @@ from scaleahead_tools.backtest.replay import (
     sweep,
 )
 from scaleahead_tools.backtest.sim import Setup
+from scaleahead_tools.sim.scoring import units_needed_array
 from scaleahead_tools.traces import Trace, load_trace
 
 KNOB_NAME = {
@@ -255,7 +256,7 @@ def chart(
         for i in range(s0, len(trace.values))
     ]
     demand = np.asarray(trace.values[s0:], dtype=np.float64)
-    need = needs(demand, setup.per_unit)
+    need = units_needed_array(demand, setup.per_unit)
     panels = 2 if sweeps else 1
     fig, axes = plt.subplots(
         panels, 1, figsize=(13, 5.5 * panels), squeeze=False, height_ratios=[1.6, 1][:panels]

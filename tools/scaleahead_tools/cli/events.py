@@ -14,6 +14,7 @@ from typing import Any
 
 from scaleahead.domain.events import EventError, PlannedEvent
 from scaleahead.domain.target import TargetError
+from scaleahead_tools.cli.common import print_json, runtime
 
 _OFFSET = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([mhd])$")
 _UNIT = {"m": 60, "h": 3600, "d": 86400}
@@ -104,15 +105,14 @@ def build_event(rt: Any, args: argparse.Namespace, now: float) -> tuple[PlannedE
 
 def cmd_add(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead_tools.cli.main import _print_json, _runtime
 
-    rt = _runtime(args)
+    rt = runtime(args)
     now = clock.now()
     event, warnings = build_event(rt, args, now)
     replaced = any(e.id == event.id for e in rt.store.planned_events(event.target))
     rt.store.put_event(event)
     if args.output == "json":
-        _print_json({**event.to_item(), "replaced": replaced, "warnings": warnings})
+        print_json({**event.to_item(), "replaced": replaced, "warnings": warnings})
         return 0
     print(f"{'replaced' if replaced else 'added'} {event.describe()} for {event.target}")
     for w in warnings:
@@ -122,15 +122,14 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead_tools.cli.main import _print_json, _runtime
 
-    rt = _runtime(args)
+    rt = runtime(args)
     now = clock.now()
     if args.target and rt.store.get_target(args.target) is None:
         raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
     events = rt.store.planned_events(args.target or None, now)
     if args.output == "json":
-        _print_json([{**e.to_item(), "phase": phase(e, now)} for e in events])
+        print_json([{**e.to_item(), "phase": phase(e, now)} for e in events])
         return 0
     if not events:
         print("no planned event" + (f" for {args.target}" if args.target else ""))
@@ -151,15 +150,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from scaleahead_tools.cli.main import _print_json, _runtime
 
-    rt = _runtime(args)
+    rt = runtime(args)
     if not rt.store.remove_event(args.target, args.event):
         raise TargetError(
             f"no event {args.event!r} for {args.target!r}; `scaleahead events list` shows them"
         )
     if args.output == "json":
-        _print_json({"removed": args.event, "target": args.target})
+        print_json({"removed": args.event, "target": args.target})
     else:
         print(f"removed {args.event} of {args.target}: it no longer plans capacity")
     return 0

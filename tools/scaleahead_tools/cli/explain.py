@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from scaleahead.domain.record import DecisionRecord
+
 # What each reason means to someone reading the log (the message then says the details).
 REASON_WORDS: dict[str, str] = {
     "plan": "the forecast plan",
@@ -62,8 +64,8 @@ class Entry:
     source: str
     reason: str
     changed: bool
-    before: Any
-    after: Any
+    before: int | None
+    after: int | None
     message: str
     count: int = 1
     sources: set[str] = field(default_factory=set)
@@ -82,32 +84,21 @@ class Entry:
         }
 
 
-def entries(rows: list[dict[str, Any]]) -> list[Entry]:
+def entries(rows: list[DecisionRecord]) -> list[Entry]:
     """Oldest first; consecutive holds with the same reason become one entry."""
     out: list[Entry] = []
-    for r in sorted(rows, key=lambda r: float(r.get("at", 0))):
-        at = float(r.get("at", 0))
-        changed = bool(r.get("executed"))
-        reason = str(r.get("reason", ""))
-        source = str(r.get("source", ""))
+    for r in sorted(rows, key=lambda r: r.at or 0.0):
+        at = r.at or 0.0
+        changed = r.executed
+        reason, source = r.reason.value, r.source.value
         prev = out[-1] if out else None
         if prev and not changed and not prev.changed and prev.reason == reason:
-            prev.last, prev.count, prev.message = at, prev.count + 1, str(r.get("message", ""))
-            prev.after = r.get("after", prev.after)
+            prev.last, prev.count, prev.message = at, prev.count + 1, r.message
+            prev.after = r.after if r.after is not None else prev.after
             prev.sources.add(source)
             continue
         out.append(
-            Entry(
-                at,
-                at,
-                source,
-                reason,
-                changed,
-                r.get("before"),
-                r.get("after"),
-                str(r.get("message", "")),
-                sources={source},
-            )
+            Entry(at, at, source, reason, changed, r.before, r.after, r.message, sources={source})
         )
     return out
 

@@ -27,8 +27,12 @@ from scaleahead.domain.controller import (
 )
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.series import Forecast
+from scaleahead.domain.state import StoredForecast
 from scaleahead.domain.target import Target, TargetError
-from scaleahead.store import StoredForecast
+from scaleahead.domain.tick import FORECAST_DISABLED, FORECAST_TOO_OLD, forecast_view
+from scaleahead.service.runtime import Runtime
+from scaleahead.store import Store
+from scaleahead_tools.cli.common import print_json, runtime
 
 HOUR = 3600
 DEFAULT_HOURS_BACK = 24.0
@@ -122,16 +126,20 @@ def _utc(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
 
 
-def _number(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
 def _forecast_of(
     target: Target, stored: StoredForecast | None, now: float
 ) -> tuple[Forecast | None, str, str]:
-    """The stored forecast, its status, and why it will not be planned on ("" if it will)."""
-    if not target.forecast.enabled:
-        return None, "disabled", "forecasting is disabled for this target (reactive-only)"
+    """The stored forecast, its status, and why it will not be planned on ("" if it will).
+
+    Whether it will is the worker's own rule (``domain.tick.forecast_view``); this only says
+    why at more length, and still draws a forecast too old to plan from."""
+    view = forecast_view(target, stored, now)
+    if view.forecast is not None:
+        if view.forecast.end <= now:
+            return view.forecast, "ok", f"the stored forecast ended at {_utc(view.forecast.end)}Z"
+        return view.forecast, "ok", ""
+    if view.unavailable == FORECAST_DISABLED:
+        return None, "disabled", view.unavailable
     if stored is None:
         return (
             None,
@@ -139,21 +147,16 @@ def _forecast_of(
             "no forecast stored yet: the worker has not run for this target since it was "
             "applied (it fits one on its next tick)",
         )
-    if stored.status != "ok" or not stored.forecast:
-        return None, str(stored.status), stored.reason or f"forecast status {stored.status}"
-    forecast = Forecast.from_item(stored.forecast)
-    age = now - stored.generated_at
-    if age > STALE_AFTER_REFRESHES * target.forecast.refresh_seconds:
+    if view.unavailable == FORECAST_TOO_OLD and stored.forecast:
+        age = now - stored.generated_at
+        limit = STALE_AFTER_REFRESHES * target.forecast.refresh_seconds
         return (
-            forecast,
+            Forecast.from_item(stored.forecast),
             "ok",
             f"the stored forecast is {age / HOUR:.1f} h old; the worker plans reactive-only "
-            f"once it is over {STALE_AFTER_REFRESHES * target.forecast.refresh_seconds / HOUR:g} h "
-            "old, so no plan is drawn from it",
+            f"once it is over {limit / HOUR:g} h old, so no plan is drawn from it",
         )
-    if forecast.end <= now:
-        return forecast, "ok", f"the stored forecast ended at {_utc(forecast.end)}Z"
-    return forecast, "ok", ""
+    return None, str(stored.status), view.unavailable or f"forecast status {stored.status}"
 
 
 def implied_plan(
@@ -186,7 +189,7 @@ def implied_plan(
 
 
 def collect(
-    rt: Any,
+    rt: Runtime[Store],
     target: Target,
     now: float,
     *,
@@ -225,12 +228,12 @@ def collect(
     plans: dict[float, int] = {t: u for t, u in state.plans if start <= t <= now}
     capacity: list[tuple[float, int, int]] = []
     for row in reversed(rows):
-        at = float(row["at"])
-        inputs = row.get("inputs") or {}
-        if row.get("source") == "worker" and _number(inputs.get("plan")):
-            plans.setdefault(at, int(inputs["plan"]))
-        if _number(row.get("before")) and _number(row.get("after")):
-            capacity.append((at, int(row["before"]), int(row["after"])))
+        at = row.at or 0.0
+        tick = row.tick
+        if tick is not None and tick.plan is not None:
+            plans.setdefault(at, tick.plan)
+        if row.before is not None and row.after is not None:
+            capacity.append((at, row.before, row.after))
 
     return ForecastChart(
         target=target.id,
@@ -396,7 +399,6 @@ def draw(chart: ForecastChart, path: Path) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     from scaleahead import clock
-    from scaleahead_tools.cli.main import _print_json, _runtime
 
     as_json = args.output == "json"
     if not args.png and not as_json:
@@ -404,7 +406,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     for flag, value in (("--hours-back", args.hours_back), ("--hours-ahead", args.hours_ahead)):
         if value is not None and not value > 0:
             raise TargetError(f"forecast: {flag} must be a positive number of hours, not {value}")
-    rt = _runtime(args)
+    rt = runtime(args)
     target = rt.store.get_target(args.target)
     if target is None:
         raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
@@ -418,7 +420,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if args.png:
         draw(chart, Path(args.png))
     if as_json:
-        _print_json({**chart.to_dict(), "png": args.png})
+        print_json({**chart.to_dict(), "png": args.png})
         return 0
     print(
         f"wrote {args.png}: {len(chart.history)} load points, {len(chart.forecast)} forecast "

@@ -14,28 +14,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.domain.target import TargetError
-from scaleahead.settings import Settings
-
-
-def _runtime(args: argparse.Namespace) -> Any:
-    from scaleahead.service.runtime import Runtime
-
-    settings = Settings.from_env()
-    if args.table:
-        settings = replace(settings, state_table=args.table)
-    if args.alarm_prefix:
-        settings = replace(settings, alarm_prefix=args.alarm_prefix)
-    return Runtime.from_settings(settings)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+from scaleahead.store.records import record_to_dict
+from scaleahead_tools.cli.common import print_json, runtime
 
 
 def cmd_targets_apply(args: argparse.Namespace) -> int:
@@ -46,13 +30,13 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     console = Console()
     # Phase 1: the whole file, validated (TargetError: exit 2, nothing written).
     defs = tg.read_target_file(args.file)
-    rt = _runtime(args)
+    rt = runtime(args)
     changes = tg.diff(rt, defs, prune=args.prune)
     # Phase 2: every target's resource looked up, every problem reported (exit 2, nothing
     # written). A dry run checks as much as a real one.
     readings = tg.check(rt, defs)
     if args.output == "json" and args.dry_run:
-        _print_json([c.__dict__ for c in changes])
+        print_json([c.__dict__ for c in changes])
         return 0
     for c in changes:
         style = {"add": "green", "change": "yellow", "remove": "red", "same": "dim"}[c.kind]
@@ -74,10 +58,10 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_targets_list(args: argparse.Namespace) -> int:
-    rt = _runtime(args)
+    rt = runtime(args)
     targets = rt.store.list_targets()
     if args.output == "json":
-        _print_json([json.loads(t.model_dump_json(by_alias=True)) for t in targets])
+        print_json([json.loads(t.model_dump_json(by_alias=True)) for t in targets])
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -107,7 +91,7 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
 def cmd_targets_remove(args: argparse.Namespace) -> int:
     from scaleahead_tools.cli import targets as tg
 
-    rt = _runtime(args)
+    rt = runtime(args)
     if rt.store.get_target(args.target) is None:
         raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
     tg.remove(rt, args.target)
@@ -125,7 +109,7 @@ def _scope(args: argparse.Namespace, verb: str) -> str:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    rt = _runtime(args)
+    rt = runtime(args)
     scope = _scope(args, "pause")
     if not args.all and rt.store.get_target(scope) is None:
         raise TargetError(f"no target {scope!r}; `scaleahead targets list` shows them")
@@ -135,7 +119,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
     rt.store.pause(scope, by, args.reason or "", clock.now())
     what = "every target" if args.all else scope
     if args.output == "json":
-        _print_json({"paused": scope, "by": by, "reason": args.reason or ""})
+        print_json({"paused": scope, "by": by, "reason": args.reason or ""})
     else:
         print(
             f"paused {what}: no capacity changes from the next decision on; each one is still "
@@ -147,7 +131,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from scaleahead.store import ALL_TARGETS
 
-    rt = _runtime(args)
+    rt = runtime(args)
     scope = _scope(args, "resume")
     if scope == ALL_TARGETS:
         # --all lifts every pause, the global one and each target's.
@@ -156,7 +140,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         lifted = [scope] if rt.store.resume(scope) else []
     still = [p for p in rt.store.pauses() if p.target == ALL_TARGETS]
     if args.output == "json":
-        _print_json({"resumed": lifted, "still_paused": [p.describe() for p in still]})
+        print_json({"resumed": lifted, "still_paused": [p.describe() for p in still]})
         return 0
     if not lifted:
         print(f"nothing to resume: {'no pause' if args.all else scope + ' was not paused'}")
@@ -168,14 +152,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_decisions(args: argparse.Namespace) -> int:
-    rt = _runtime(args)
+    rt = runtime(args)
     rows = rt.store.decisions(args.target, limit=args.limit)
     if args.output == "json":
-        _print_json(rows)
+        print_json([record_to_dict(r, keyed=True) for r in rows])
         return 0
     for r in reversed(rows):
-        at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(r["at"])))
-        print(f"{at}Z [{r.get('source')}] {r.get('reason')}: {r.get('message')}")
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.at or 0.0))
+        print(f"{at}Z [{r.source}] {r.reason}: {r.message}")
     return 0
 
 
@@ -183,12 +167,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     from scaleahead import clock
     from scaleahead_tools.cli.status import status_of
 
-    rt = _runtime(args)
+    rt = runtime(args)
     now = clock.now()
     pauses = rt.store.pauses()
     rows = [status_of(rt, t, now, pauses) for t in rt.store.list_targets()]
     if args.output == "json":
-        _print_json([r.to_dict() for r in rows])
+        print_json([r.to_dict() for r in rows])
         return 0
     from rich import box
     from rich.console import Console
@@ -229,7 +213,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from scaleahead_tools.cli import explain as ex
 
-    rt = _runtime(args)
+    rt = runtime(args)
     if rt.store.get_target(args.target) is None:
         raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
     try:
@@ -239,7 +223,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     rows = rt.store.decisions(args.target, since=since, limit=args.limit)
     found = ex.entries(rows)
     if args.output == "json":
-        _print_json([e.to_dict() for e in found])
+        print_json([e.to_dict() for e in found])
         return 0
     if not found:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(since))

@@ -21,6 +21,7 @@ come after every write, alarm first then definition, so a failed removal still s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Sequence
@@ -31,11 +32,11 @@ from typing import Any
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
-from scaleahead.aws.errors import AwsCallFailed, TransientAwsError
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.target import Target, TargetError, parse_targets
+from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound, PortError
 from scaleahead.service.runtime import Runtime
+from scaleahead.store import Store
 
 
 @dataclass
@@ -233,7 +234,7 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): d}
 
 
-def diff(rt: Runtime, targets: Sequence[Target], *, prune: bool) -> list[Change]:
+def diff(rt: Runtime[Store], targets: Sequence[Target], *, prune: bool) -> list[Change]:
     current = {str(i["sk"]): json.loads(i["definition"]) for i in rt.store.iter_target_items()}
     changes = []
     for t in targets:
@@ -254,7 +255,7 @@ def diff(rt: Runtime, targets: Sequence[Target], *, prune: bool) -> list[Change]
 # -- phase 2: every resource looked up before anything is written ----------------------------
 
 
-def check(rt: Runtime, targets: Sequence[Target]) -> dict[str, CapacityReading]:
+def check(rt: Runtime[Store], targets: Sequence[Target]) -> dict[str, CapacityReading]:
     """Read every target's resource; raise one ``TargetError`` listing every problem found.
 
     Returns each target's reading (its current capacity sets the alarm threshold).
@@ -264,9 +265,9 @@ def check(rt: Runtime, targets: Sequence[Target]) -> dict[str, CapacityReading]:
     for t in targets:
         try:
             readings[t.id] = rt.adapter(t).read(t, scale_in=False)  # only the count is needed
-        except (ResourceNotFound, TargetError) as err:
+        except (NotFound, NotDrivable, TargetError) as err:
             problems.append(f"target {t.id}: resource: {err}")
-        except (AwsCallFailed, TransientAwsError, ClientError, BotoCoreError) as err:
+        except PortError as err:
             problems.append(f"target {t.id}: resource could not be read: AWS said: {err}")
     if problems:
         n = len(problems)
@@ -330,7 +331,7 @@ class ApplyInterrupted(Exception):
 
 
 def write(
-    rt: Runtime,
+    rt: Runtime[Store],
     targets: Sequence[Target],
     changes: list[Change],
     readings: dict[str, CapacityReading],
@@ -372,7 +373,7 @@ def write(
             done.append(
                 f"{_PAST[c.kind]} {t.id}; alarm {name} at load > {threshold:g} (capacity {desired})"
             )
-        except (ClientError, BotoCoreError) as err:
+        except (ClientError, BotoCoreError, PortError) as err:
             raise ApplyInterrupted(
                 done=done,
                 failed=c,
@@ -384,22 +385,21 @@ def write(
     return done
 
 
-def apply(rt: Runtime, targets: Sequence[Target], changes: list[Change], now: float) -> list[str]:
+def apply(
+    rt: Runtime[Store], targets: Sequence[Target], changes: list[Change], now: float
+) -> list[str]:
     """Look every resource up (all problems at once), then write; one line per thing done."""
     readings = check(rt, targets)
     return write(rt, targets, changes, readings, now)
 
 
-def _delete_alarm(rt: Runtime, target_id: str) -> None:
+def _delete_alarm(rt: Runtime[Store], target_id: str) -> None:
     """Delete the target's alarm; one already gone is fine (a re-run finishing a removal)."""
-    try:
+    with contextlib.suppress(NotFound):
         rt.metrics.delete_alarms(target_id, rt.settings.alarm_prefix)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ResourceNotFound":
-            raise
 
 
-def remove(rt: Runtime, target_id: str) -> None:
+def remove(rt: Runtime[Store], target_id: str) -> None:
     _delete_alarm(rt, target_id)
     rt.store.delete_target(target_id)
 

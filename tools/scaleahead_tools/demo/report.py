@@ -1,8 +1,10 @@
 """What the demo prints and draws: each tier's capacity against its need, and the order in
 which the tiers moved.
 
-Pure functions over the recorded minutes (``score``, ``leads``, ``lags``) so that the figures
-in the README can be checked by tests on hand-made series.
+``Result`` is what a run records, minute by minute; ``demo.run`` fills it and imports this
+module, never the reverse. Pure functions over the recorded minutes (``score``, ``crossings``,
+``ahead``, ``gave_back``) so that the figures in the README can be checked by tests on
+hand-made series; a load's units are counted as the planner counts them (``sim.scoring``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,45 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from scaleahead_tools.demo.run import Result
+import numpy as np
+
+from scaleahead.domain.record import DecisionRecord
+from scaleahead_tools.demo.stack import Tier, need
+from scaleahead_tools.sim.scoring import units_needed_array, unserved_share
+
+
+@dataclass
+class Result:
+    """What a replay recorded, minute by minute: what the report reads."""
+
+    trace: str
+    tiers: list[Tier]
+    minutes: list[float] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+    ready: dict[str, list[int]] = field(default_factory=dict)
+    asked: dict[str, list[int]] = field(default_factory=dict)
+    forecast_t: list[float] = field(default_factory=list)
+    forecast_upper: list[float] = field(default_factory=list)
+    forecast_mean: list[float] = field(default_factory=list)
+    decisions: dict[str, list[DecisionRecord]] = field(default_factory=dict)
+    alarm_events: int = 0
+    wall_seconds: float = 0.0
+
+    def merge(self, other: Result) -> Result:
+        """This run and another on the same trace and minutes (another stack's targets)."""
+        if (self.trace, self.minutes) != (other.trace, other.minutes):
+            raise ValueError("only runs over the same trace and minutes can be merged")
+        self.tiers = [*self.tiers, *other.tiers]
+        self.ready.update(other.ready)
+        self.asked.update(other.asked)
+        self.decisions.update(other.decisions)
+        self.alarm_events += other.alarm_events
+        return self
 
 
 @dataclass(frozen=True)
@@ -29,10 +63,6 @@ class Score:
     unit_hours: float
     actions: int
     alarm_actions: int
-
-
-def needs(load: Sequence[float], per_unit: float) -> list[int]:
-    return [max(1, math.ceil(v / per_unit)) for v in load]
 
 
 def sustained_loads(load: Sequence[float], window: int = 15) -> list[float]:
@@ -55,20 +85,23 @@ def score(
     ready: Sequence[int],
     per_unit: float,
     step_seconds: float,
-    decisions: Sequence[dict[str, Any]],
+    decisions: Sequence[DecisionRecord],
 ) -> Score:
     """Minutes with load above what the ready capacity serves, the load it left unserved, the
     capacity paid for, and the changes made."""
+    if len(load) != len(ready):
+        raise ValueError(f"{len(load)} minutes of load against {len(ready)} of capacity")
     step_min = step_seconds / 60
-    under = sum(1 for v, r in zip(load, ready, strict=True) if v > r * per_unit)
-    unserved = sum(max(0.0, v - r * per_unit) for v, r in zip(load, ready, strict=True))
-    executed = [d for d in decisions if d.get("executed")]
+    demand = np.asarray(load, dtype=np.float64)
+    serving = np.asarray(ready, dtype=np.int64)
+    under = int(np.count_nonzero(units_needed_array(demand, per_unit) > serving))
+    executed = [d for d in decisions if d.executed]
     return Score(
         under_minutes=int(under * step_min),
-        unserved_share=unserved / max(sum(load), 1e-9),
+        unserved_share=unserved_share(demand, serving, per_unit),
         unit_hours=sum(ready) * step_min / 60,
         actions=len(executed),
-        alarm_actions=sum(1 for d in executed if d.get("source") == "alarm"),
+        alarm_actions=sum(1 for d in executed if d.source == "alarm"),
     )
 
 
@@ -142,7 +175,7 @@ def summarise(result: Result) -> dict[str, Any]:
     ramps = crossings(sustained, levels, int(86400 / step))
     tiers: dict[str, Any] = {}
     for t in result.tiers:
-        need = needs(result.load, t.per_unit)
+        needed = [need(v, t.per_unit) for v in result.load]
         s = score(result.load, result.ready[t.id], t.per_unit, step, result.decisions.get(t.id, []))
         asked: list[float] = []
         serving: list[float] = []
@@ -163,7 +196,7 @@ def summarise(result: Result) -> dict[str, Any]:
             "warmup_minutes": t.warmup // 60,
             "forecast": t.forecast,
             **asdict(s),
-            "need_unit_hours": sum(need) * step / 3600,
+            "need_unit_hours": sum(needed) * step / 3600,
             "asked_ahead_minutes": _median(asked),
             "serving_ahead_minutes": _median(serving),
             "gave_back_after_minutes": _median(back),
@@ -245,10 +278,10 @@ def report(result: Result, args: argparse.Namespace) -> dict[str, Any]:
     )
     for tid in ahead_tiers:
         decisions = result.decisions.get(tid, [])
-        shown = [d for d in decisions if d.get("executed") and d.get("source") == "worker"][:1]
-        shown += [d for d in decisions if d.get("reason") in ("guarded", "busy")][:1]
+        shown = [d for d in decisions if d.executed and d.source == "worker"][:1]
+        shown += [d for d in decisions if d.reason in ("guarded", "busy")][:1]
         for d in shown:
-            console.print(escape(f"  {tid} [{d.get('source')}] {d.get('message')}"))
+            console.print(escape(f"  {tid} [{d.source}] {d.message}"))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     write_steps(result, out / "steps.csv")
     chart = out / "demo.png"
@@ -305,9 +338,9 @@ def _chart(result: Result, path: Path) -> None:
     colors = {"web": "tab:blue", "db": "tab:green", "cache": "tab:orange"}
     for axis, tid in zip(axes[1:], panels, strict=True):
         t = by_id[tid]
-        need = needs(result.load, t.per_unit)
+        needed = [need(v, t.per_unit) for v in result.load]
         axis.fill_between(
-            ts, need, step="post", color="0.8", lw=0, label=f"{t.unit} the load needs"
+            ts, needed, step="post", color="0.8", lw=0, label=f"{t.unit} the load needs"
         )
         axis.step(
             ts,
@@ -326,7 +359,7 @@ def _chart(result: Result, path: Path) -> None:
             lw=1.5,
             label=f"{t.unit} serving ({t.warmup // 60} min warm-up)",
         )
-        short = [n if r < n else math.nan for n, r in zip(need, result.ready[tid], strict=True)]
+        short = [n if r < n else math.nan for n, r in zip(needed, result.ready[tid], strict=True)]
         axis.plot(ts, short, "v", ms=3, color="tab:red", label="short")
         if tid == "web":
             axis.step(

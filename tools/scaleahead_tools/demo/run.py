@@ -3,7 +3,8 @@
 What runs is what Lambda runs: the tick handler enqueues on SQS, the worker handler consumes
 the batch, the alarm handler receives the EventBridge events that this simulation's alarm
 evaluator emits, and every decision lands in DynamoDB. Only time is simulated, through
-``scaleahead.clock``, and the world (``demo.world``) gives each tier its real warm-up.
+``scaleahead.clock``, and the world (``scaleahead_testkit.world``) gives each tier its real
+warm-up.
 
 One load (requests to the NASA web server, July 1995) drives ECS tasks, Aurora readers and
 ElastiCache shards through one forecast (``demo.stack``); a fourth target is the ECS service
@@ -21,11 +22,11 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from scaleahead_tools.demo.stack import Tier
+from scaleahead_tools.demo.report import Result, report
 
 DEFAULT_TRACE = "nasa_http_jul95"
 
@@ -53,7 +54,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from scaleahead_testkit.local_aws import local_env
-    from scaleahead_tools.demo.report import report
 
     extra = {
         "TICK_MINUTES": str(args.tick_minutes),
@@ -84,33 +84,6 @@ def run_stacks(args: argparse.Namespace) -> Result:
         return ahead.merge(control.result())
 
 
-@dataclass
-class Result:
-    trace: str
-    tiers: list[Tier]
-    minutes: list[float] = field(default_factory=list)
-    load: list[float] = field(default_factory=list)
-    ready: dict[str, list[int]] = field(default_factory=dict)
-    asked: dict[str, list[int]] = field(default_factory=dict)
-    forecast_t: list[float] = field(default_factory=list)
-    forecast_upper: list[float] = field(default_factory=list)
-    forecast_mean: list[float] = field(default_factory=list)
-    decisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    alarm_events: int = 0
-    wall_seconds: float = 0.0
-
-    def merge(self, other: Result) -> Result:
-        """This run and another on the same trace and minutes (another stack's targets)."""
-        if (self.trace, self.minutes) != (other.trace, other.minutes):
-            raise ValueError("only runs over the same trace and minutes can be merged")
-        self.tiers = [*self.tiers, *other.tiers]
-        self.ready.update(other.ready)
-        self.asked.update(other.asked)
-        self.decisions.update(other.decisions)
-        self.alarm_events += other.alarm_events
-        return self
-
-
 def simulate(args: argparse.Namespace, stack_name: str) -> Result:
     """Replay the trace through one stack: ``ahead`` (web, db and cache on one driver) or
     ``reactive`` (the web tier with forecasting off)."""
@@ -118,7 +91,8 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
     from moto import mock_aws
 
     from scaleahead import clock
-    from scaleahead.domain.target import parse_targets
+    from scaleahead.domain.record import DecisionRecord
+    from scaleahead.domain.target import Target, parse_targets
     from scaleahead.handlers import alarm as alarm_fn
     from scaleahead.handlers import common
     from scaleahead.handlers import tick as tick_fn
@@ -130,7 +104,7 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
     from scaleahead_testkit.world import AuroraWorld, EcsWorld, ElastiCacheWorld, publish
     from scaleahead_tools.cli import targets as tg
     from scaleahead_tools.demo import stack
-    from scaleahead_tools.demo.alarms import evaluate, state_change_event
+    from scaleahead_tools.sim.alarms import evaluate, state_change_event
     from scaleahead_tools.traces import load_trace
 
     trace = load_trace(args.trace if args.trace.endswith(".csv") else f"{args.trace}.csv")
@@ -210,8 +184,8 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
             # quarter of its time, so the log is only counted against them at the end.
             observe = rt.on_decision
 
-            def collect(target: Any, record: dict[str, Any]) -> None:
-                result.decisions[target.id].append({**record, "at": clock.now()})
+            def collect(target: Target, record: DecisionRecord) -> None:
+                result.decisions[target.id].append(replace(record, at=clock.now()))
                 observe(target, record)
 
             rt.on_decision = collect
@@ -273,11 +247,11 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
                     )
             # The forecast each worker decision used, as recorded in its inputs.
             for d in result.decisions.get("web", []):
-                inputs = d.get("inputs") or {}
-                if d.get("source") == "worker" and inputs.get("forecast_now") is not None:
-                    result.forecast_t.append(float(d["at"]))
-                    result.forecast_mean.append(float(inputs["forecast_now"]))
-                    result.forecast_upper.append(float(inputs["forecast_upper_now"]))
+                tick = d.tick
+                if tick is not None and tick.forecast_now is not None:
+                    result.forecast_t.append(d.at or 0.0)
+                    result.forecast_mean.append(tick.forecast_now)
+                    result.forecast_upper.append(tick.forecast_upper_now or tick.forecast_now)
         finally:
             clock.set_clock(None)
             log_handler.setStream(console_stream)  # type: ignore[attr-defined]

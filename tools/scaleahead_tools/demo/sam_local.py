@@ -37,7 +37,10 @@ from typing import Any
 
 import yaml
 
+from scaleahead.domain.record import DecisionRecord
+from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
+from scaleahead.store import Store
 from scaleahead_testkit import moto_extensions
 from scaleahead_testkit.local_aws import (
     LOCAL_ENV,
@@ -73,7 +76,7 @@ class World:
     queue_url: str
 
     @property
-    def rt(self) -> Any:
+    def rt(self) -> Runtime[Store]:
         from scaleahead.handlers import common
 
         return common.runtime()
@@ -87,9 +90,8 @@ class World:
         svc = self.client("ecs").describe_services(cluster="prod", services=["web"])["services"]
         return int(svc[0]["desiredCount"])
 
-    def decisions(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self.rt.store.decisions(TARGET, limit=100)
-        return rows
+    def decisions(self) -> list[DecisionRecord]:
+        return self.rt.store.decisions(TARGET, limit=100)
 
     def rejected(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.rt.store.rejected()
@@ -349,7 +351,9 @@ def _write(name: str, text: str) -> Path:
 Check = Callable[[World, Invocation, dict[str, Any]], list[str]]
 
 
-def _key(row: dict[str, Any]) -> str:
+def _key(row: DecisionRecord | dict[str, Any]) -> str:
+    if isinstance(row, DecisionRecord):
+        return repr(row)
     return json.dumps(row, sort_keys=True, default=str)
 
 
@@ -362,13 +366,11 @@ def _before(world: World) -> dict[str, Any]:
     }
 
 
-def _new_decisions(world: World, before: dict[str, Any], source: str) -> list[dict[str, Any]]:
+def _new_decisions(world: World, before: dict[str, Any], source: str) -> list[DecisionRecord]:
     """Decisions recorded since ``before`` (an alarm's is stamped with the state change's time,
     so it may sort before older ones: compare sets, not counts)."""
     return [
-        r
-        for r in world.decisions()
-        if r.get("source") == source and _key(r) not in before["decisions"]
+        r for r in world.decisions() if r.source == source and _key(r) not in before["decisions"]
     ]
 
 
@@ -410,7 +412,7 @@ def check_worker_malformed(world: World, inv: Invocation, before: dict[str, Any]
     # load (10 tasks), whatever the forecast expected.
     if world.desired() < 10:
         problems.append(f"desired count {before['desired']} -> {world.desired()}, expected >= 10")
-    if not any((r.get("inputs") or {}).get("forecast_status") == "ok" for r in made):
+    if not any(r.tick is not None and r.tick.forecast_status == "ok" for r in made):
         problems.append("the worker did not fit a forecast from three days of history")
     return problems + _logged_decision(inv)
 

@@ -11,10 +11,10 @@ replication group cluster mode enabled, holding a data set that needs two shards
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from scaleahead.domain.plan import units_needed
 from scaleahead_testkit import local_aws
 
 NAMESPACE = "Demo/ALB"
@@ -29,6 +29,8 @@ CACHE_GROUP = "demo-cache"
 CACHE_NODE_TYPE = "cache.r7g.large"
 CACHE_MEMORY_FILL = 0.75
 MANAGED = {"scaleahead:managed": "true"}
+# Every tier's min_capacity: what even no load needs, in the targets and in the report.
+MIN_CAPACITY = 1
 
 LOAD_METRIC: dict[str, Any] = {
     "period_seconds": 60,
@@ -75,7 +77,7 @@ def tiers(p99: float) -> list[Tier]:
 def targets_file(tier_list: list[Tier]) -> dict[str, Any]:
     """The target file a user would apply (``scaleahead targets apply``)."""
     common = {
-        "min_capacity": 1,
+        "min_capacity": MIN_CAPACITY,
         "alarm": {"evaluation_periods": 3, "datapoints_to_alarm": 2, "step": 1},
     }
     resources: dict[str, dict[str, Any]] = {
@@ -141,7 +143,9 @@ def cache_dataset_bytes() -> float:
 
 
 def need(load: float, per_unit: float) -> int:
-    return max(1, math.ceil(load / per_unit))
+    """Units of a tier that ``load`` needs: the planner's own count (``units_needed``), never
+    below the tier's minimum."""
+    return max(MIN_CAPACITY, units_needed(load, per_unit))
 
 
 def create_ecs(ecs: Any, services: dict[str, int]) -> None:

@@ -15,12 +15,15 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from scaleahead.aws.capacity import Actuation, CapacityReading, ResourceNotFound
 from scaleahead.domain.target import AURORA_MAX_READERS, AuroraTarget, Target
+from scaleahead.service.ports import Actuation, CapacityReading, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
 
 MANAGED_TAG = "scaleahead:managed"
 TARGET_TAG = "scaleahead:target"
@@ -135,7 +138,7 @@ def reader_id_base(cluster: str, target_id: str) -> str:
 class AuroraAdapter:
     """Reads and sets the reader count of the Aurora DB cluster ``target.resource.cluster``."""
 
-    def __init__(self, rds: Any) -> None:
+    def __init__(self, rds: RDSClient) -> None:
         self._rds = rds
 
     # -- reading ------------------------------------------------------------------------------
@@ -146,11 +149,11 @@ class AuroraAdapter:
             out = self._rds.describe_db_clusters(DBClusterIdentifier=cluster_id)
         except ClientError as err:
             if _error_code(err) == "DBClusterNotFoundFault":
-                raise ResourceNotFound(f"Aurora DB cluster {cluster_id}: not found") from err
+                raise NotFound(f"Aurora DB cluster {cluster_id}: not found") from err
             raise
         clusters = out.get("DBClusters", [])
         if not clusters:
-            raise ResourceNotFound(f"Aurora DB cluster {cluster_id}: not found")
+            raise NotFound(f"Aurora DB cluster {cluster_id}: not found")
         c = clusters[0]
         writers = {
             m["DBInstanceIdentifier"]: bool(m.get("IsClusterWriter"))
@@ -161,8 +164,8 @@ class AuroraAdapter:
             Filters=[{"Name": "db-cluster-id", "Values": [c["DBClusterIdentifier"]]}]
         )
         for page in pages:
-            for db in page.get("DBInstances", []):
-                described[db["DBInstanceIdentifier"]] = db
+            for found in page.get("DBInstances", []):
+                described[found["DBInstanceIdentifier"]] = dict(found)
         instances = []
         for ident, db in sorted(described.items()):
             groups = db.get("DBParameterGroups") or []

@@ -7,18 +7,22 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scaleahead.domain.alarm_events import alarm_name
 from scaleahead.domain.target import Target
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
+
 # GetMetricData returns at most 100,800 datapoints per call; 14 days at one minute is 20,160,
-# so one page usually suffices, but the loop follows NextToken whatever the size.
+# so one page usually suffices, but the paginator follows NextToken whatever the size.
 MAX_DATAPOINTS = 100_800
 
 
 class MetricsAdapter:
-    def __init__(self, cloudwatch: Any) -> None:
+    def __init__(self, cloudwatch: CloudWatchClient) -> None:
         self._cw = cloudwatch
         self._shared: dict[tuple[str, float], tuple[float, list[tuple[float, float]]]] | None = None
 
@@ -60,16 +64,15 @@ class MetricsAdapter:
     def _read(
         self, queries: list[dict[str, Any]], want: str, start: float, end: float
     ) -> list[tuple[float, float]]:
-        kwargs: dict[str, Any] = {
-            "MetricDataQueries": queries,
-            "StartTime": datetime.fromtimestamp(start, UTC),
-            "EndTime": datetime.fromtimestamp(end, UTC),
-            "ScanBy": "TimestampAscending",
-            "MaxDatapoints": MAX_DATAPOINTS,
-        }
+        pages = self._cw.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=cast("list[MetricDataQueryTypeDef]", queries),
+            StartTime=datetime.fromtimestamp(start, UTC),
+            EndTime=datetime.fromtimestamp(end, UTC),
+            ScanBy="TimestampAscending",
+            PaginationConfig={"PageSize": MAX_DATAPOINTS},  # sent as MaxDatapoints
+        )
         points: dict[float, float] = {}
-        while True:
-            page = self._cw.get_metric_data(**kwargs)
+        for page in pages:
             for result in page.get("MetricDataResults", []):
                 if result.get("Id") != want:
                     continue
@@ -78,10 +81,6 @@ class MetricsAdapter:
                 ):
                     if v is not None and math.isfinite(v):
                         points[ts.timestamp()] = float(v)
-            token = page.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
         return sorted(points.items())
 
     def put_high_load_alarm(self, target: Target, prefix: str, threshold: float) -> str:
@@ -95,7 +94,7 @@ class MetricsAdapter:
                 "serves; drives the reactive scale-out"
             ),
             ActionsEnabled=True,
-            Metrics=target.load_metric.to_api(),
+            Metrics=cast("list[MetricDataQueryTypeDef]", target.load_metric.to_api()),
             Threshold=round(threshold, 6),
             ComparisonOperator="GreaterThanThreshold",
             EvaluationPeriods=a.evaluation_periods,
@@ -112,5 +111,5 @@ class MetricsAdapter:
         out: list[dict[str, Any]] = []
         paginator = self._cw.get_paginator("describe_alarms")
         for page in paginator.paginate(AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]):
-            out.extend(page.get("MetricAlarms", []))
+            out.extend(cast("list[dict[str, Any]]", page.get("MetricAlarms", [])))
         return out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from scaleahead.aws.capacity import Actuation, CapacityReading, ResourceNotFound
 from scaleahead.domain.target import EcsTarget, Target
+from scaleahead.service.ports import Actuation, CapacityReading, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
 
 
 def _ecs(target: Target) -> EcsTarget:
@@ -15,7 +18,7 @@ def _ecs(target: Target) -> EcsTarget:
 
 
 class EcsAdapter:
-    def __init__(self, ecs: Any) -> None:
+    def __init__(self, ecs: ECSClient) -> None:
         self._ecs = ecs
 
     def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
@@ -24,7 +27,7 @@ class EcsAdapter:
         services = [s for s in out.get("services", []) if s.get("status") != "INACTIVE"]
         if not services:
             why = "; ".join(f.get("reason", "") for f in out.get("failures", [])) or "not found"
-            raise ResourceNotFound(f"ECS service {r.service} in cluster {r.cluster}: {why}")
+            raise NotFound(f"ECS service {r.service} in cluster {r.cluster}: {why}")
         svc = services[0]
         return CapacityReading(desired=int(svc["desiredCount"]), ready=int(svc["runningCount"]))
 

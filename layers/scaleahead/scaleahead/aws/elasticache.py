@@ -5,7 +5,7 @@ reshard migrates slots for minutes to hours, so this adapter is more careful tha
 
 * it only drives cluster-mode-enabled Valkey / Redis OSS replication groups: a cluster-mode
   disabled group has one shard by definition and Memcached has no shards, so a target naming
-  either is a configuration error (``TargetError``), not something to retry;
+  either is a configuration error (``NotDrivable``), not something to retry;
 * one change at a time: while the group is not ``available`` the reading is ``busy`` (the
   control plane records "busy, will retry") and ``set_capacity`` never calls the API;
 * a scale-out adds at most ``max_shards_per_action`` shards, and ``Actuation.desired`` says
@@ -29,9 +29,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from scaleahead import clock
-from scaleahead.aws.capacity import Actuation, CapacityReading, ResourceNotFound
 from scaleahead.domain.cache_nodes import GIB, node_memory_bytes
-from scaleahead.domain.target import ElastiCacheTarget, Target, TargetError
+from scaleahead.domain.target import ElastiCacheTarget, Target
+from scaleahead.service.ports import Actuation, CapacityReading, NotDrivable, NotFound
 
 NAMESPACE = "AWS/ElastiCache"
 MEMORY_METRIC = "BytesUsedForCache"
@@ -152,13 +152,13 @@ def _check_group(group: dict[str, Any]) -> None:
     rg_id = group.get("ReplicationGroupId", "?")
     engine = str(group.get("Engine") or "redis").lower()
     if engine not in _ENGINES:
-        raise TargetError(
+        raise NotDrivable(
             f"resource.replication_group: {rg_id} runs engine {engine}; only Valkey or "
             "Redis OSS (cluster mode enabled) replication groups can be scaled by shards"
         )
     mode = group.get("ClusterMode")
     if group.get("ClusterEnabled") is not True or mode not in (None, "enabled"):
-        raise TargetError(
+        raise NotDrivable(
             f"resource.replication_group: {rg_id} is not cluster mode enabled (ClusterEnabled="
             f"{group.get('ClusterEnabled')}, ClusterMode={mode}); a cluster-mode-disabled group "
             "has a single shard, so it cannot be scaled by shards"
@@ -202,10 +202,10 @@ class ElastiCacheAdapter:
             if err.response.get("Error", {}).get("Code") != "ReplicationGroupNotFoundFault":
                 raise
             self._refuse_memcached(rg_id)
-            raise ResourceNotFound(f"ElastiCache replication group {rg_id}: not found") from None
+            raise NotFound(f"ElastiCache replication group {rg_id}: not found") from None
         groups = out.get("ReplicationGroups", [])
         if not groups:
-            raise ResourceNotFound(f"ElastiCache replication group {rg_id}: not found")
+            raise NotFound(f"ElastiCache replication group {rg_id}: not found")
         group: dict[str, Any] = groups[0]
         _check_group(group)
         return group
@@ -218,14 +218,14 @@ class ElastiCacheAdapter:
             return  # not a cache cluster either (or not visible): plain "not found"
         for cc in out.get("CacheClusters", []):
             if str(cc.get("Engine", "")).lower() == "memcached":
-                raise TargetError(
+                raise NotDrivable(
                     f"resource.replication_group: {name} is a Memcached cluster (engine "
                     "memcached); only Valkey or Redis OSS (cluster mode enabled) replication "
                     "groups can be scaled by shards"
                 )
 
     def validate(self, target: Target) -> None:
-        """Raise ``TargetError`` (or ``ResourceNotFound``) unless the target can be driven."""
+        """Raise ``NotDrivable`` (or ``NotFound``) unless the target can be driven."""
         self._describe(_target(target))
 
     # -- reading -----------------------------------------------------------------------------

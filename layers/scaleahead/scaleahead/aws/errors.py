@@ -1,20 +1,16 @@
-"""AWS errors, mapped once for every adapter: not found, passing, or a fault to record.
+"""AWS errors, mapped once for every adapter into the ports' vocabulary (``service.ports``).
 
-What the caller does with each is a rule of the whole product, so it lives here and not in
-every adapter:
-
-- **not found** (a deleted cluster, service, replication group): a configuration fault that no
-  retry fixes. The worker records it on every tick and the alarm path records it once; neither
-  raises, so a deleted resource never becomes a retry storm or a dead letter.
-- **transient** (throttling, 5xx, timeouts: what is left after botocore's own retries): raised
-  again, so Lambda or SQS retries the whole invocation; the intent on record makes that retry
-  safe.
-- **permanent** (access denied, a bad parameter): recorded as a failed decision, not retried.
+botocore's errors stop here: an adapter wrapped in ``MappedAdapter`` (or ``MappedMetrics``)
+raises only ``NotFound``, ``NotDrivable``, ``Refused`` or ``Transient``, whose meaning for the
+caller the ports define. Which AWS error code is which is AWS knowledge, so it lives here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -23,8 +19,17 @@ from botocore.exceptions import (
     HTTPClientError,
 )
 
-from scaleahead.aws.capacity import Actuation, CapacityAdapter, CapacityReading, ResourceNotFound
-from scaleahead.domain.target import Target
+from scaleahead.aws.cloudwatch import MetricsAdapter
+from scaleahead.domain.target import Target, TargetError
+from scaleahead.service.ports import (
+    Actuation,
+    CapacityPort,
+    CapacityReading,
+    NotDrivable,
+    NotFound,
+    Refused,
+    Transient,
+)
 
 # Every "does not exist" code of the APIs the adapters call.
 NOT_FOUND_CODES = frozenset(
@@ -78,14 +83,6 @@ class ErrorClass(StrEnum):
     PERMANENT = "permanent"
 
 
-class TransientAwsError(Exception):
-    """An AWS call failed in a way a later retry may not: the invocation is retried."""
-
-
-class AwsCallFailed(Exception):
-    """An AWS call was refused for good (access denied, invalid parameter): recorded."""
-
-
 def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
@@ -110,26 +107,79 @@ def mapped(err: ClientError | BotoCoreError, what: str) -> Exception:
     """The exception the services deal with for ``err`` (raise it ``from err``)."""
     kind = classify(err)
     if kind is ErrorClass.NOT_FOUND:
-        return ResourceNotFound(f"{what}: {err}")
+        return NotFound(f"{what}: {err}")
     if kind is ErrorClass.TRANSIENT:
-        return TransientAwsError(f"{what}: {err}")
-    return AwsCallFailed(f"{what}: {err}")
+        return Transient(f"{what}: {err}")
+    return Refused(f"{what}: {err}")
+
+
+T = TypeVar("T")
+
+
+def _call(what: str, fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except (ClientError, BotoCoreError) as err:
+        raise mapped(err, what) from err
+    except TargetError as err:
+        # An adapter's finding that the resource cannot be driven as the target says.
+        raise NotDrivable(str(err)) from err
 
 
 class MappedAdapter:
-    """Any tier's adapter with its AWS errors mapped: the services never see botocore."""
+    """Any tier's adapter with its errors mapped: the services never see botocore."""
 
-    def __init__(self, inner: CapacityAdapter) -> None:
+    def __init__(self, inner: CapacityPort) -> None:
         self._inner = inner
 
+    @property
+    def inner(self) -> CapacityPort:
+        return self._inner
+
     def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
-        try:
-            return self._inner.read(target, scale_in=scale_in)
-        except (ClientError, BotoCoreError) as err:
-            raise mapped(err, f"reading the capacity of {target.id}") from err
+        return _call(
+            f"reading the capacity of {target.id}",
+            lambda: self._inner.read(target, scale_in=scale_in),
+        )
 
     def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
-        try:
-            return self._inner.set_capacity(target, desired, reading)
-        except (ClientError, BotoCoreError) as err:
-            raise mapped(err, f"setting the capacity of {target.id} to {desired}") from err
+        return _call(
+            f"setting the capacity of {target.id} to {desired}",
+            lambda: self._inner.set_capacity(target, desired, reading),
+        )
+
+
+class MappedMetrics:
+    """The CloudWatch adapter with its errors mapped."""
+
+    def __init__(self, inner: MetricsAdapter) -> None:
+        self._inner = inner
+
+    @property
+    def inner(self) -> MetricsAdapter:
+        return self._inner
+
+    @contextmanager
+    def shared_reads(self) -> Iterator[None]:
+        with self._inner.shared_reads():
+            yield
+
+    def load_series(self, target: Target, start: float, end: float) -> list[tuple[float, float]]:
+        return _call(
+            f"reading the load of {target.id}", lambda: self._inner.load_series(target, start, end)
+        )
+
+    def put_high_load_alarm(self, target: Target, prefix: str, threshold: float) -> str:
+        return _call(
+            f"putting the high-load alarm of {target.id}",
+            lambda: self._inner.put_high_load_alarm(target, prefix, threshold),
+        )
+
+    def delete_alarms(self, target_id: str, prefix: str) -> None:
+        _call(
+            f"deleting the alarms of {target_id}",
+            lambda: self._inner.delete_alarms(target_id, prefix),
+        )
+
+    def managed_alarms(self, prefix: str) -> list[dict[str, Any]]:
+        return _call("listing the managed alarms", lambda: self._inner.managed_alarms(prefix))

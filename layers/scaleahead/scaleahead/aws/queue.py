@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 
 class EnqueueError(Exception):
@@ -12,7 +16,7 @@ class EnqueueError(Exception):
 
 
 class WorkQueue:
-    def __init__(self, sqs: Any, queue_url: str) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
         if not queue_url:
             raise EnqueueError("WORK_QUEUE_URL is not set")
         self._sqs = sqs
@@ -22,7 +26,7 @@ class WorkQueue:
         """Send in batches of ten (the SQS limit); retry failed entries once, then raise."""
         sent = 0
         for i in range(0, len(messages), 10):
-            entries = [
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(n), "MessageBody": json.dumps(m, separators=(",", ":"))}
                 for n, m in enumerate(messages[i : i + 10])
             ]

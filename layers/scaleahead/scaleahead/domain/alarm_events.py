@@ -2,8 +2,13 @@
 
 EventBridge delivers "CloudWatch Alarm State Change"; an alarm's Lambda action delivers an
 ``alarmData`` payload; an alarm's SNS action delivers a JSON message inside SNS records. All
-three carry the same facts in different places. A payload that fits none is refused with a
-message saying what was expected, never guessed at.
+three carry the same facts in different places, and Powertools' event source data classes
+(``EventBridgeEvent``, ``CloudWatchAlarmEvent``, ``SNSEvent``) say where. Those classes are
+views that check nothing (a property reads its key when asked), so every value read through
+them is still checked here before it is used. What stays ours: the SNS message itself (a JSON
+notification with datapoints only in prose) and the identity of a change (account, region,
+event id) that deduplication relies on. A payload that fits none is refused with a message
+saying what was expected, never guessed at.
 """
 
 from __future__ import annotations
@@ -11,11 +16,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes import (
+    CloudWatchAlarmData,
+    CloudWatchAlarmEvent,
+    EventBridgeEvent,
+    SNSEvent,
+)
+from aws_lambda_powertools.utilities.data_classes.cloud_watch_alarm_event import (
+    CloudWatchAlarmState,
+)
+from aws_lambda_powertools.utilities.data_classes.sns_event import SNSEventRecord
+
 HIGH_LOAD_SUFFIX = "-high-load"
+ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
 # CloudWatch alarm names are at most 255 characters; anything longer is not an alarm's.
 MAX_ALARM_NAME = 255
@@ -67,6 +85,18 @@ def target_id_from_alarm(prefix: str, name: str) -> str | None:
     return tid or None
 
 
+def _read(prop: Callable[[], Any], default: Any = None) -> Any:
+    """A data class property of an untrusted payload, or ``default`` where it has none.
+
+    The data classes read a key when a property is asked for: KeyError when it is absent,
+    TypeError when what holds it is not an object (a list, a string, null). Their annotations
+    say what AWS sends, not what arrived, so the value comes back as ``Any``, to be checked."""
+    try:
+        return prop()
+    except (KeyError, TypeError):
+        return default
+
+
 def _ts(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None
@@ -87,12 +117,14 @@ def _finite(x: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _from_reason_data(raw: Any) -> tuple[float | None, float | None]:
-    """Observed (the largest recent datapoint) and threshold from ``reasonData``."""
+def _from_reason_data(state: CloudWatchAlarmState) -> tuple[float | None, float | None]:
+    """Observed (the largest recent datapoint) and threshold from ``reasonData``: JSON text
+    as CloudWatch writes it, or (in a hand-made event) the object itself."""
+    raw = _read(lambda: state.reason_data)
     if not raw:
         return None, None
     try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
+        data = state.reason_data_decoded if isinstance(raw, str) else raw
     except (json.JSONDecodeError, RecursionError):
         return None, None
     if not isinstance(data, dict):
@@ -185,21 +217,22 @@ def _text(value: Any) -> str | None:
 
 
 def _from_alarm_data(
-    data: Any, source: str, event_id: str, account: str | None, region: str | None
+    data: CloudWatchAlarmData, source: str, event_id: str, account: str | None, region: str | None
 ) -> AlarmSignal:
-    if not isinstance(data, dict):
+    """The change an EventBridge ``detail`` or a Lambda action's ``alarmData`` describes (the
+    same object in both)."""
+    if not isinstance(data.raw_event, dict):
         raise AlarmEventError(f"{source}: missing alarmName")
-    name = _name(data.get("alarmName"), source)
-    state = data.get("state")
-    if not isinstance(state, dict):
+    name = _name(_read(lambda: data.alarm_name), source)
+    state = _read(lambda: data.state)
+    if state is None or not isinstance(state.raw_event, dict):
         raise AlarmEventError(f"{source}: missing state")
-    observed, threshold = _from_reason_data(state.get("reasonData"))
-    prev = data.get("previousState")
+    observed, threshold = _from_reason_data(state)
     return AlarmSignal(
         alarm_name=name,
-        state=_state(state.get("value"), source),
-        previous_state=_text(prev.get("value")) if isinstance(prev, dict) else None,
-        timestamp=_ts(state.get("timestamp")),
+        state=_state(_read(lambda: state.value), source),
+        previous_state=_text(_read(lambda: data.previous_state.value)),
+        timestamp=_ts(_read(lambda: state.timestamp)),
         observed=observed,
         threshold=threshold,
         source=source,
@@ -227,39 +260,39 @@ def parse_deliveries(event: Any) -> list[AlarmSignal | AlarmEventError]:
     """
     if not isinstance(event, dict):
         raise AlarmEventError("expected a JSON object")
-    if event.get("detail-type") == "CloudWatch Alarm State Change":
-        if event.get("source") != "aws.cloudwatch":
-            raise AlarmEventError(
-                f"EventBridge event from unexpected source {_short(event.get('source'))}"
-            )
+    bridge = EventBridgeEvent(event)
+    if _read(lambda: bridge.detail_type) == ALARM_STATE_CHANGE:
+        source = _read(lambda: bridge.source)
+        if source != "aws.cloudwatch":
+            raise AlarmEventError(f"EventBridge event from unexpected source {_short(source)}")
         return [
             _from_alarm_data(
-                event.get("detail"),
+                CloudWatchAlarmData(_read(lambda: bridge.detail)),
                 "eventbridge",
-                str(event.get("id", "")),
-                _text(event.get("account")),
-                _text(event.get("region")),
+                str(_read(lambda: bridge.get_id, "")),
+                _text(_read(lambda: bridge.account)),
+                _text(_read(lambda: bridge.region)),
             )
         ]
     if "alarmData" in event:
-        data = event["alarmData"]
-        state = data.get("state") if isinstance(data, dict) else None
-        stamp = state.get("timestamp", "") if isinstance(state, dict) else ""
-        eid = f"{event.get('alarmArn', '')}#{stamp}"
+        action = CloudWatchAlarmEvent(event)
+        data = action.alarm_data
+        stamp = _read(lambda: data.state.timestamp, "")
+        eid = f"{_read(lambda: action.alarm_arn, '')}#{stamp}"
         account, region = _origin(
             "lambda-action",
             "alarmArn",
-            event.get("alarmArn"),
-            ("accountId", event.get("accountId")),
-            ("region", event.get("region")),
+            _read(lambda: action.alarm_arn),
+            ("accountId", _read(lambda: action.source_account_id)),
+            ("region", _read(lambda: action.region)),
         )
         return [_from_alarm_data(data, "lambda-action", eid, account, region)]
     records = event.get("Records")
     if isinstance(records, list) and records:
         out: list[AlarmSignal | AlarmEventError] = []
-        for r in records:
+        for record in SNSEvent(event).records:
             try:
-                out.append(_from_sns_record(r))
+                out.append(_from_sns_record(record))
             except AlarmEventError as err:
                 out.append(err)
         return out
@@ -269,17 +302,17 @@ def parse_deliveries(event: Any) -> list[AlarmSignal | AlarmEventError]:
     )
 
 
-def _from_sns_record(record: Any) -> AlarmSignal:
-    if not isinstance(record, dict) or record.get("EventSource") != "aws:sns":
+def _from_sns_record(record: SNSEventRecord) -> AlarmSignal:
+    if _read(lambda: record.event_source) != "aws:sns":
         raise AlarmEventError("Records: only SNS records are accepted")
-    sns = record.get("Sns") or {}
-    raw = sns.get("Message") if isinstance(sns, dict) else None
+    raw = _read(lambda: record.sns.message)
     if not isinstance(raw, str):
         raise AlarmEventError("SNS message is not a CloudWatch alarm notification (no text)")
     if len(raw) > MAX_SNS_MESSAGE:
         raise AlarmEventError(
             f"SNS message of {len(raw)} characters; an alarm notification is a few kilobytes"
         )
+    # The message is CloudWatch's notification, for which Powertools has no data class.
     try:
         msg = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):
@@ -301,7 +334,7 @@ def _from_sns_record(record: Any) -> AlarmSignal:
         observed=_from_reason_text(msg.get("NewStateReason")),
         threshold=_finite(trigger.get("Threshold")),
         source="sns",
-        event_id=str(sns.get("MessageId", ""))[:512],
+        event_id=str(_read(lambda: record.sns.message_id, ""))[:512],
         account=account,
         region=region,
     )

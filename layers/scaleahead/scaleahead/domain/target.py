@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from scaleahead.settings import Mode
+from scaleahead.domain.mode import Mode
 
 
 class Kind(StrEnum):

@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scaleahead import clock
 from scaleahead.domain.alarm_events import AlarmEventError, AlarmSignal, parse_deliveries
 from scaleahead.handlers.common import logger, metrics, runtime, tracer
-from scaleahead.service.alarm import handle_signal
+from scaleahead.service.alarm import AlarmOutcome, handle_signal
+from scaleahead.store.records import record_to_dict
 
 
 def stack_origin(context: LambdaContext) -> tuple[str | None, str | None]:
@@ -30,11 +31,25 @@ def stack_origin(context: LambdaContext) -> tuple[str | None, str | None]:
     return None, None
 
 
+def alarm_response(outcome: AlarmOutcome) -> dict[str, Any]:
+    """The answer for one state change: its status and why, with the decision record in the
+    form the store keeps it (what ``scaleahead explain`` shows)."""
+    out: dict[str, Any] = {"status": outcome.status}
+    if outcome.reason:
+        out["reason"] = outcome.reason
+    if outcome.target_id is not None:
+        out["target_id"] = outcome.target_id
+    if outcome.record is not None:
+        out.update(record_to_dict(outcome.record))
+    return out
+
+
 @tracer.capture_method(capture_response=False)
 def _handle(signal: AlarmSignal, account: str | None, region: str | None) -> dict[str, Any]:
     """One alarm state change: its own X-Ray subsegment, annotated with the alarm."""
     tracer.put_annotation(key="alarm", value=signal.alarm_name[:250])
-    return handle_signal(runtime(), signal, clock.now(), account=account, region=region)
+    out = handle_signal(runtime(), signal, clock.now(), account=account, region=region)
+    return alarm_response(out)
 
 
 def _reject(now: float, reason: str, payload: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
@@ -12,15 +13,27 @@ from scaleahead.handlers.common import logger, metrics, runtime, tracer
 from scaleahead.service.tick import run_tick
 
 
+def _scheduled(event: EventBridgeEvent) -> bool:
+    """Whether ``event`` is the schedule's. The data class reads a key only when asked (and
+    checks nothing), so a payload that is no object, or has no detail-type, is refused here."""
+    if not isinstance(event.raw_event, dict):
+        return False
+    try:
+        return event.detail_type == "Scheduled Event"
+    except KeyError:
+        return False
+
+
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
-    if not isinstance(event, dict) or event.get("detail-type") != "Scheduled Event":
+    if not _scheduled(event):
         reason = "tick function: expected an EventBridge 'Scheduled Event'"
         logger.error("rejected event", extra={"reason": reason})
-        runtime().store.record_rejected(now, reason, event)
+        runtime().store.record_rejected(now, reason, event.raw_event)
         return {"status": "rejected", "reason": reason}
     result = run_tick(runtime(), now)
     metrics.add_metric(name="TargetsEnqueued", unit=MetricUnit.Count, value=len(result.enqueued))

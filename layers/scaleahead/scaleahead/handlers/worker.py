@@ -14,8 +14,7 @@ always gets there rather than being dropped as old.
 from __future__ import annotations
 
 import functools
-import json
-import math
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,66 +27,33 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
-from scaleahead.domain.target import TARGET_ID
-from scaleahead.domain.timing import untrusted_time
+from scaleahead.domain.work_item import MalformedWork, parse_work_item
 from scaleahead.handlers.common import (
     logger,
     metrics,
     runtime,
     tracer,
 )
-from scaleahead.service.worker import process_target
+from scaleahead.service.worker import Outcome, Skipped, process_target
+from scaleahead.store.records import record_to_dict
 
 # A batch whose every item failed is reported like any other (each item listed as failed), not
 # raised: SQS redelivers the same items either way, and FailedWorkItems counts them, where a raise
 # would count a batch of one transient failure as a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-# A work item is ``{"target_id": ..., "tick": ...}``: some 60 bytes. Anything far larger is not
-# one of ours, and is refused before it is parsed (SQS accepts 256 KB).
-MAX_WORK_BYTES = 1024
-
-
-class MalformedWork(ValueError):
-    pass
-
 
 def parse_work(body: Any, now: float | None = None) -> dict[str, Any]:
-    """One work item, bounded and checked on its own, or ``MalformedWork`` with the reason.
+    """The work item in ``body`` as the tick wrote it (``{"target_id", "tick"}``), or
+    ``MalformedWork`` with the reason (``domain.work_item``)."""
+    return parse_work_item(body, now).model_dump()
 
-    Everything a poison message could break is checked here, before any read shared with the
-    rest of the batch: the size, the nesting (a deep body fails ``json.loads`` with
-    RecursionError), the target id (DynamoDB refuses keys over 1,024 bytes, and would fail the
-    batch's one BatchGetItem), and, given ``now``, the tick's time.
-    """
-    if not isinstance(body, str):
-        raise MalformedWork("work message has no text body")
-    if len(body.encode("utf-8", "surrogatepass")) > MAX_WORK_BYTES:
-        raise MalformedWork(
-            f"work message of {len(body)} characters; a work item is under {MAX_WORK_BYTES} bytes"
-        )
-    try:
-        work = json.loads(body)
-    except (json.JSONDecodeError, RecursionError):
-        raise MalformedWork("work message is not JSON") from None
-    if not isinstance(work, dict):
-        raise MalformedWork("work message must be a JSON object")
-    tid, tick = work.get("target_id"), work.get("tick")
-    if not isinstance(tid, str) or not tid:
-        raise MalformedWork("work message needs a string target_id")
-    if not TARGET_ID.fullmatch(tid):
-        raise MalformedWork(f"work message names no valid target id: {tid[:80]!r}")
-    if not isinstance(tick, int) or isinstance(tick, bool):
-        raise MalformedWork("work message needs an integer tick (epoch seconds)")
-    if now is not None:
-        try:
-            at = float(tick)
-        except OverflowError:  # an int past 1e308
-            at = math.copysign(math.inf, tick)
-        untrusted = untrusted_time(at, now, "tick")
-        if untrusted:
-            raise MalformedWork(f"work item for {tid}: {untrusted}")
-    return {"target_id": tid, "tick": tick}
+
+def worker_response(outcome: Outcome) -> dict[str, Any]:
+    """One item's answer: why it was skipped, or its decision record as the store keeps it."""
+    if isinstance(outcome, Skipped):
+        return {k: v for k, v in asdict(outcome).items() if v is not None}
+    return record_to_dict(outcome)
 
 
 @tracer.capture_method(capture_response=False)
@@ -99,14 +65,14 @@ def record_handler(record: SQSRecord, now: float | None = None) -> dict[str, Any
     now = clock.now() if now is None else now
     try:
         body = record.raw_event.get("body")  # absent in a hand-made event: refused below
-        work = parse_work(body, now)
+        work = parse_work_item(body, now)
     except MalformedWork as err:
         # Retrying cannot make it valid: recorded, and acknowledged so it fails alone.
         logger.error("rejected work item", extra={"reason": str(err)[:1000]})
         runtime().store.record_rejected(now, f"worker: {err}", body)
         return {"status": "rejected", "reason": str(err)}
-    tracer.put_annotation(key="target", value=work["target_id"])
-    return process_target(runtime(), work["target_id"], now, tick=work["tick"])
+    tracer.put_annotation(key="target", value=work.target_id)
+    return worker_response(process_target(runtime(), work.target_id, now, tick=work.tick))
 
 
 def _target_ids(records: list[Any], now: float) -> list[str]:
@@ -115,7 +81,8 @@ def _target_ids(records: list[Any], now: float) -> list[str]:
     ids = []
     for r in records:
         try:
-            ids.append(parse_work(r.get("body") if isinstance(r, dict) else None, now)["target_id"])
+            body = r.get("body") if isinstance(r, dict) else None
+            ids.append(parse_work_item(body, now).target_id)
         except MalformedWork:
             continue
     return ids

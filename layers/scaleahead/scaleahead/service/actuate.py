@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from scaleahead.aws.capacity import CapacityReading, ResourceNotFound
-from scaleahead.aws.errors import AwsCallFailed
+from scaleahead.domain.capacity import CapacityReading
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.reactive import FloorState
-from scaleahead.domain.target import Target, TargetError
+from scaleahead.domain.record import DecisionRecord, Inputs, Source
+from scaleahead.domain.state import Intent, TargetState
+from scaleahead.domain.target import Target
 from scaleahead.domain.timing import from_the_future
 from scaleahead.domain.warmup import asked, observe_ready, scaled_in
-from scaleahead.service.runtime import Runtime
-from scaleahead.store import Intent, Lease, TargetState, new_decision_sk
+from scaleahead.service.ports import CONFIGURATION_FAULTS, LeasePort, PortError
+from scaleahead.service.runtime import AnyRuntime
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def distrust_the_future(state: TargetState, now: float) -> list[str]:
     return notes
 
 
-def settle(rt: Runtime, lease: Lease, target: Target, now: float) -> Settled:
+def settle(rt: AnyRuntime, lease: LeasePort, target: Target, now: float) -> Settled:
     """What every invocation does first under the lease: forget stored times from the future
     and complete an intent an interrupted invocation left. Either marks the lease ``dirty``,
     so the state is kept whatever the invocation then decides."""
@@ -72,12 +70,12 @@ def settle(rt: Runtime, lease: Lease, target: Target, now: float) -> Settled:
 class Settled:
     distrusted: list[str]
     # The record of an interrupted intent completed now, or None.
-    reconciled: dict[str, Any] | None
+    reconciled: DecisionRecord | None
 
     @property
     def not_done(self) -> bool:
         """An interrupted intent was found not carried out: its cause should act again."""
-        return self.reconciled is not None and not self.reconciled["executed"]
+        return self.reconciled is not None and not self.reconciled.executed
 
 
 def _moved(intent: Intent, reading: CapacityReading) -> str:
@@ -95,22 +93,20 @@ def _moved(intent: Intent, reading: CapacityReading) -> str:
     return ""
 
 
-def _record_of(
-    intent: Intent, after: int, executed: bool, message: str, detail: str
-) -> dict[str, Any]:
-    return {
-        "source": intent.source,
-        "action": intent.action if executed else Action.NONE.value,
-        "before": intent.before,
-        "after": after,
-        "desired": intent.desired,
-        "ready": intent.ready,
-        "executed": executed,
-        "reason": intent.reason if executed else Reason.FAILED.value,
-        "message": message,
-        "detail": detail,
-        "inputs": intent.inputs,
-    }
+def _record_of(intent: Intent, after: int, executed: bool, message: str) -> DecisionRecord:
+    return DecisionRecord(
+        source=Source(intent.source),
+        action=Action(intent.action) if executed else Action.NONE,
+        before=intent.before,
+        after=after,
+        desired=intent.desired,
+        ready=intent.ready,
+        executed=executed,
+        reason=Reason(intent.reason) if executed else Reason.FAILED,
+        message=message,
+        inputs=intent.inputs,
+        reconciled=True,
+    )
 
 
 def _done(state: TargetState, intent: Intent, after: int) -> None:
@@ -124,7 +120,9 @@ def _done(state: TargetState, intent: Intent, after: int) -> None:
         state.warmups = scaled_in(state.warmups, after)
 
 
-def reconcile(rt: Runtime, target: Target, state: TargetState, now: float) -> dict[str, Any] | None:
+def reconcile(
+    rt: AnyRuntime, target: Target, state: TargetState, now: float
+) -> DecisionRecord | None:
     """Complete an intent an earlier invocation left (it died between recording and finishing).
 
     The resource says whether the change was made; its decision record is written once, under
@@ -137,22 +135,20 @@ def reconcile(rt: Runtime, target: Target, state: TargetState, now: float) -> di
     prefix = f"{intent.message} [completed by a later invocation after the first was interrupted"
     try:
         reading = rt.adapter(target).read(target, scale_in=False)
-    except (ResourceNotFound, TargetError, AwsCallFailed) as err:
-        record = _record_of(intent, intent.before, False, f"{prefix}: cannot check: {err}]", "")
+    except CONFIGURATION_FAULTS as err:
+        record = _record_of(intent, intent.before, False, f"{prefix}: cannot check: {err}]")
     else:
         how = _moved(intent, reading)
         if how:
             _done(state, intent, reading.desired)
-            record = _record_of(intent, reading.desired, True, f"{prefix}: {how}]", "")
+            record = _record_of(intent, reading.desired, True, f"{prefix}: {how}]")
         else:
             record = _record_of(
                 intent,
                 reading.desired,
                 False,
                 f"{prefix}: capacity is still {reading.desired}; the change was not made]",
-                "",
             )
-    record["reconciled"] = True
     rt.store.record_decision(target.id, intent.at, record, sk=intent.sk, if_absent=True)
     state.pending = None
     state.alarm_threshold = None  # unknown whether the alarm was moved: move it again
@@ -161,17 +157,17 @@ def reconcile(rt: Runtime, target: Target, state: TargetState, now: float) -> di
 
 
 def carry_out(
-    rt: Runtime,
-    lease: Lease,
+    rt: AnyRuntime,
+    lease: LeasePort,
     target: Target,
     state: TargetState,
     reading: CapacityReading,
     decision: Decision,
     *,
-    source: str,
+    source: Source,
     now: float,
-    inputs: dict[str, Any],
-) -> dict[str, Any]:
+    inputs: Inputs,
+) -> DecisionRecord:
     """Execute ``decision`` (unless the resource is busy), record it, commit the state and
     release the lease; returns the record."""
     # Whatever is decided, this reading may show an earlier scale-out ready: a warm-up observed.
@@ -183,14 +179,14 @@ def carry_out(
             execute=False,
             message=f"{decision.message}; not now: {reading.busy}, will retry next tick",
         )
-    sk = new_decision_sk(now)
+    sk = rt.store.new_decision_sk(now)
     detail = ""
     executed = False
     after = reading.desired
     if decision.execute:
         intent = Intent(
             sk=sk,
-            source=source,
+            source=source.value,
             action=decision.action.value,
             before=reading.desired,
             desired=decision.desired,
@@ -206,7 +202,7 @@ def carry_out(
         # reconciles it first, so it can never act a second time.
         try:
             act = rt.adapter(target).set_capacity(target, decision.desired, reading)
-        except (AwsCallFailed, ResourceNotFound) as err:
+        except CONFIGURATION_FAULTS as err:
             decision, executed, after, detail = _refused(rt, target, intent, decision, err)
         else:
             executed, after, detail = act.applied, act.desired if act.applied else after, act.detail
@@ -219,25 +215,25 @@ def carry_out(
         try:
             rt.metrics.put_high_load_alarm(target, rt.settings.alarm_prefix, threshold)
             state.alarm_threshold = threshold
-        except (ClientError, BotoCoreError) as err:
+        except PortError as err:
             # The scaling already happened; a stale threshold only delays the next alarm.
             log.warning("could not move the high-load alarm of %s: %s", target.id, err)
 
-    record: dict[str, Any] = {
-        "source": source,
-        "kind": target.kind.value,
-        "action": decision.action.value if executed or not decision.execute else Action.NONE.value,
-        "before": reading.desired,
-        "after": after,
-        "desired": decision.desired,
-        "ready": reading.ready,
-        "executed": executed,
-        "reason": decision.reason.value,
-        "message": decision.message,
-        "detail": detail,
-        "alarm_threshold": state.alarm_threshold,
-        "inputs": inputs,
-    }
+    record = DecisionRecord(
+        source=source,
+        kind=target.kind.value,
+        action=decision.action if executed or not decision.execute else Action.NONE,
+        before=reading.desired,
+        after=after,
+        desired=decision.desired,
+        ready=reading.ready,
+        executed=executed,
+        reason=decision.reason,
+        message=decision.message,
+        detail=detail,
+        alarm_threshold=state.alarm_threshold,
+        inputs=inputs,
+    )
     # The record first, then the state: a failure between the two leaves the intent (or, for a
     # decision that did not act, a record written twice at worst), never an unrecorded change.
     rt.store.record_decision(target.id, now, record, sk=sk)
@@ -247,14 +243,14 @@ def carry_out(
 
 
 def _refused(
-    rt: Runtime, target: Target, intent: Intent, decision: Decision, err: Exception
+    rt: AnyRuntime, target: Target, intent: Intent, decision: Decision, err: Exception
 ) -> tuple[Decision, bool, int, str]:
     """AWS refused the change for good (or the resource vanished). A refusal can follow a
     success whose reply was lost (botocore retried a call that had gone through), so the
     resource is read once more before the change is called failed."""
     try:
         reading = rt.adapter(target).read(target, scale_in=False)
-    except (AwsCallFailed, ResourceNotFound, TargetError):
+    except CONFIGURATION_FAULTS:
         how = ""
     else:
         how = _moved(intent, reading)
@@ -269,13 +265,13 @@ def _refused(
     return failed, False, intent.before, ""
 
 
-def record_and_observe(rt: Runtime, target: Target, now: float, record: dict[str, Any]) -> None:
+def record_and_observe(rt: AnyRuntime, target: Target, now: float, record: DecisionRecord) -> None:
     """Write the decision log entry, then tell the observers; observers never fail a decision."""
     rt.store.record_decision(target.id, now, record)
     _observe(rt, target, record)
 
 
-def _observe(rt: Runtime, target: Target, record: dict[str, Any]) -> None:
+def _observe(rt: AnyRuntime, target: Target, record: DecisionRecord) -> None:
     try:
         rt.on_decision(target, record)
     except Exception:

@@ -13,44 +13,61 @@ design, not by a deduplication record that expires.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
 
-from scaleahead.aws.capacity import ResourceNotFound
-from scaleahead.aws.errors import AwsCallFailed
+from scaleahead.domain.alarm import Change, admit, on_change, refusal
 from scaleahead.domain.alarm_events import AlarmSignal, target_id_from_alarm
-from scaleahead.domain.controller import (
-    alarm_threshold,
-    floor_decision,
-    on_alarm,
-    on_alarm_cleared,
-)
 from scaleahead.domain.reactive import Arrival, arrival
-from scaleahead.domain.target import Target, TargetError
+from scaleahead.domain.record import DecisionRecord, Source
+from scaleahead.domain.target import Target
 from scaleahead.domain.timing import untrusted_time
 from scaleahead.service.actuate import carry_out, settle
-from scaleahead.service.runtime import Runtime
-from scaleahead.store import Lease, LeaseHeld
+from scaleahead.service.ports import CONFIGURATION_FAULTS, LeaseHeld, LeasePort
+from scaleahead.service.runtime import AnyRuntime
 
 # The worker holds a lease for well under a second: wait for it (0.2 s, 0.4 s, ...) rather
 # than fail, up to about three seconds in all.
 LEASE_TRIES = 5
 
 
+@dataclass(frozen=True)
+class AlarmOutcome:
+    """What one delivery of an alarm state change came to: ``handled`` (with its decision
+    record), or ``rejected``, ``ignored``, ``duplicate``, ``failed`` with the reason."""
+
+    status: str
+    reason: str = ""
+    target_id: str | None = None
+    record: DecisionRecord | None = None
+
+
 def _refuse(
-    rt: Runtime, now: float, status: str, reason: str, signal: AlarmSignal
-) -> dict[str, Any]:
+    rt: AnyRuntime, now: float, status: str, reason: str, signal: AlarmSignal
+) -> AlarmOutcome:
     rt.store.record_rejected(now, reason, signal.__dict__)
-    return {"status": status, "reason": reason}
+    return AlarmOutcome(status, reason)
+
+
+def _change(signal: AlarmSignal) -> Change:
+    assert signal.timestamp is not None  # untrusted_time refused the rest
+    return Change(
+        alarm=signal.alarm_name,
+        state=signal.state,
+        changed_at=signal.timestamp,
+        observed=signal.observed,
+        threshold_seen=signal.threshold,
+        source=signal.source,
+    )
 
 
 def handle_signal(
-    rt: Runtime,
+    rt: AnyRuntime,
     signal: AlarmSignal,
     now: float,
     *,
     account: str | None = None,
     region: str | None = None,
-) -> dict[str, Any]:
+) -> AlarmOutcome:
     """Apply one alarm state change; ``account`` and ``region`` are the stack's own, which
     the change must come from."""
     name = signal.alarm_name
@@ -75,102 +92,66 @@ def handle_signal(
         reason = f"alarm {name!r}: target {tid!r} is disabled; nothing done"
         return _refuse(rt, now, "ignored", reason, signal)
 
+    change = _change(signal)
     try:
         with rt.store.lease(target.id, rt.owner, now, tries=LEASE_TRIES) as lease:
-            return _apply(rt, lease, target, signal, now)
+            return _apply(rt, lease, target, signal, change, now)
     except LeaseHeld:
         # Still held after waiting: quiet if the holder has already applied this very change,
         # else raise so that Lambda retries (the change is then checked again, under the lease).
         state = rt.store.get_state(target.id)
-        assert signal.timestamp is not None
-        if state.pending is None and arrival(state.floor, signal.state, signal.timestamp) in (
+        if state.pending is None and arrival(state.floor, change.state, change.changed_at) in (
             Arrival.DUPLICATE,
             Arrival.OLDER,
         ):
-            return {"status": "duplicate", "target_id": target.id}
+            return AlarmOutcome("duplicate", target_id=target.id)
         raise
 
 
 def _apply(
-    rt: Runtime, lease: Lease, target: Target, signal: AlarmSignal, now: float
-) -> dict[str, Any]:
+    rt: AnyRuntime,
+    lease: LeasePort,
+    target: Target,
+    signal: AlarmSignal,
+    change: Change,
+    now: float,
+) -> AlarmOutcome:
     state = lease.state
-    assert signal.timestamp is not None  # untrusted_time refused the rest
-    changed_at = signal.timestamp
     settled = settle(rt, lease, target, now)
-    order = arrival(state.floor, signal.state, changed_at)
-    name = signal.alarm_name
-
-    if order is not Arrival.NEW:
-        redo = (
-            order is Arrival.DUPLICATE
-            and signal.state == "ALARM"
-            and settled.not_done
-            and state.floor.floor is not None
-        )
-        if not redo:
-            applied = state.floor.changed_at or 0.0
-            reason = f"alarm {name!r}: {signal.state} at {changed_at:.3f} is " + (
-                f"a copy of the change already applied ({applied:.3f}); nothing done"
-                if order is Arrival.DUPLICATE
-                else f"older than the change already applied ({applied:.3f}); ignored"
-            )
-            status = "duplicate" if order is Arrival.DUPLICATE else "ignored"
-            return _refuse(rt, now, status, reason, signal)
-
+    admission = admit(state.floor, change, interrupted=settled.not_done)
+    if not admission.act:
+        status = "duplicate" if admission.order is Arrival.DUPLICATE else "ignored"
+        return _refuse(rt, now, status, refusal(state.floor, change, admission.order), signal)
     try:
         reading = rt.adapter(target).read(target, scale_in=False)
-    except (ResourceNotFound, TargetError, AwsCallFailed) as err:
+    except CONFIGURATION_FAULTS as err:
         # A configuration fault: retrying the event cannot fix it; record it and stop. (A
         # transient error propagates instead: Lambda retries the event.)
-        reason = f"alarm {name!r}: cannot read capacity of {target.id!r}: {err}"
+        reason = f"alarm {change.alarm!r}: cannot read capacity of {target.id!r}: {err}"
         return _refuse(rt, now, "failed", reason, signal)
-    paused = rt.paused(target)
-    acts = rt.acts(target)
-    # The threshold is the one this stack set on the alarm (on record, else the one it sets for
-    # this capacity, as `targets apply` does), never the payload's: a forged low one would
-    # inflate the overshoot, a forged high one would silence a real alarm.
-    threshold = state.alarm_threshold or alarm_threshold(target, reading.desired)
-    if order is not Arrival.NEW:
-        # The first delivery recorded this episode but its action was not made (it was
-        # interrupted, and reconciled as not done): apply the episode's own floor, as recorded.
-        assert state.floor.floor is not None
-        decision = floor_decision(
-            target, state.floor.floor, reading.desired, acts=acts, paused=paused
-        )
-    elif signal.state == "ALARM":
-        state.floor, decision = on_alarm(
-            target,
-            state.floor,
-            reading.desired,
-            signal.observed,
-            threshold,
-            now,
-            changed_at,
-            acts=acts,
-            paused=paused,
-        )
-    else:
-        state.floor, decision = on_alarm_cleared(
-            target, state.floor, signal.state, reading.desired, changed_at
-        )
-    inputs = {
-        "alarm": name,
-        "alarm_state": signal.state,
-        "alarm_source": signal.source,
-        "alarm_changed_at": changed_at,
-        "observed_load": signal.observed,
-        "alarm_threshold_seen": signal.threshold,
-        "alarm_threshold_used": threshold,
-        "episode_start": state.floor.start,
-        "floor": state.floor.floor,
-        "min": target.min_capacity,
-        "max": target.max_capacity,
-        "mode": rt.mode(target).value,
-        "paused": paused or None,
-        "distrusted": settled.distrusted or None,
-    }
-    record = carry_out(
-        rt, lease, target, state, reading, decision, source="alarm", now=now, inputs=inputs
+    out = on_change(
+        target,
+        state.floor,
+        change,
+        admission,
+        reading.desired,
+        now,
+        stored_threshold=state.alarm_threshold,
+        acts=rt.acts(target),
+        paused=rt.paused(target),
+        mode=rt.mode(target).value,
     )
-    return {"status": "handled", "target_id": target.id, **record}
+    state.floor = out.floor
+    inputs = replace(out.inputs, distrusted=settled.distrusted or None)
+    record = carry_out(
+        rt,
+        lease,
+        target,
+        state,
+        reading,
+        out.decision,
+        source=Source.ALARM,
+        now=now,
+        inputs=inputs,
+    )
+    return AlarmOutcome("handled", target_id=target.id, record=record)

@@ -1,65 +1,49 @@
-"""Everything a use case needs, built once per execution environment from the settings."""
+"""Everything a use case needs, as ports: built once per execution environment by the wiring
+(``scaleahead.handlers.wiring``) from AWS adapters, or by a test from in-memory fakes.
+
+``Runtime`` is generic in its store: the services need only the ``StatePort``, while the
+operator's tools, wired the same way, also reach the concrete store's other records.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from scaleahead.aws import clients
-from scaleahead.aws.aurora import AuroraAdapter
-from scaleahead.aws.capacity import CapacityAdapter
-from scaleahead.aws.cloudwatch import MetricsAdapter
-from scaleahead.aws.ecs import EcsAdapter
-from scaleahead.aws.elasticache import ElastiCacheAdapter
-from scaleahead.aws.errors import MappedAdapter
-from scaleahead.aws.queue import WorkQueue
+from scaleahead.domain.record import DecisionRecord
 from scaleahead.domain.target import Kind, Target
+from scaleahead.service.ports import CapacityPort, MetricsPort, StatePort
 from scaleahead.settings import Mode, Settings
-from scaleahead.store import Store
 
-DecisionHook = Callable[[Target, dict[str, Any]], None]
+DecisionHook = Callable[[Target, DecisionRecord], None]
 
 
-def _ignore(target: Target, record: dict[str, Any]) -> None:
+class QueuePort(Protocol):
+    def send(self, messages: Sequence[dict[str, Any]]) -> int: ...
+
+
+def _ignore(target: Target, record: DecisionRecord) -> None:
     return None
 
 
+StoreT = TypeVar("StoreT", bound=StatePort, covariant=True)
+
+
 @dataclass
-class Runtime:
+class Runtime(Generic[StoreT]):
     settings: Settings
-    store: Store
-    metrics: MetricsAdapter
-    adapters: dict[Kind, CapacityAdapter]
-    queue_factory: Callable[[], WorkQueue]
+    store: StoreT
+    metrics: MetricsPort
+    adapters: Mapping[Kind, CapacityPort]
+    queue_factory: Callable[[], QueuePort]
     on_decision: DecisionHook = _ignore
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    @classmethod
-    def from_settings(cls, settings: Settings, on_decision: DecisionHook = _ignore) -> Runtime:
-        return cls(
-            settings=settings,
-            store=Store.from_resource(
-                clients.resource("dynamodb"),
-                settings.state_table,
-                decision_ttl_days=settings.decision_ttl_days,
-            ),
-            metrics=MetricsAdapter(clients.client("cloudwatch")),
-            adapters={
-                Kind.ECS: EcsAdapter(clients.client("ecs")),
-                Kind.AURORA: AuroraAdapter(clients.client("rds")),
-                Kind.ELASTICACHE: ElastiCacheAdapter(
-                    clients.client("elasticache"), clients.client("cloudwatch")
-                ),
-            },
-            queue_factory=lambda: WorkQueue(clients.client("sqs"), settings.work_queue_url),
-            on_decision=on_decision,
-        )
-
-    def adapter(self, target: Target) -> CapacityAdapter:
-        """The target's tier adapter, its AWS errors mapped once (``aws.errors``)."""
-        return MappedAdapter(self.adapters[target.kind])
+    def adapter(self, target: Target) -> CapacityPort:
+        """The target's tier adapter (its errors already in the ports' vocabulary)."""
+        return self.adapters[target.kind]
 
     def acts(self, target: Target) -> bool:
         """Whether the target may change capacity: its own mode overrides the stack's."""
@@ -72,3 +56,7 @@ class Runtime:
 
     def mode(self, target: Target) -> Mode:
         return target.mode or self.settings.mode
+
+
+# What the services take: any runtime whose store has the state port.
+AnyRuntime = Runtime[StatePort]

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from scaleahead.domain.target import TargetError, parse_target
-from scaleahead.service.runtime import Runtime
+from scaleahead.service.runtime import AnyRuntime
 
 
 @dataclass
@@ -35,7 +35,7 @@ def is_due(every_seconds: int, now: float, tick_seconds: int) -> bool:
     return now // every_seconds != (now - tick_seconds) // every_seconds
 
 
-def run_tick(rt: Runtime, now: float) -> TickResult:
+def run_tick(rt: AnyRuntime, now: float) -> TickResult:
     tick = int(now // 60 * 60)
     result = TickResult(tick=tick)
     messages = []

@@ -1,10 +1,11 @@
-"""CloudWatch alarm evaluation for the simulation: moto stores alarms but never evaluates them.
+"""CloudWatch alarm evaluation for the demo and the backtest: moto stores alarms but never
+evaluates them, and a backtest replays a trace with no CloudWatch at all.
 
 Evaluation follows CloudWatch's documented rules for a metric alarm: look at the last
 ``EvaluationPeriods`` periods, go to ALARM when at least ``DatapointsToAlarm`` of them breach,
 to OK when fewer do, with missing datapoints treated as the alarm's ``TreatMissingData`` says
 (the managed alarms use notBreaching). A state change produces the same EventBridge event that
-CloudWatch sends, which the simulation hands to the alarm function.
+CloudWatch sends, which the demo hands to the alarm function.
 """
 
 from __future__ import annotations

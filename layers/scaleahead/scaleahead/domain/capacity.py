@@ -1,20 +1,12 @@
-"""The interface every tier's adapter implements: read capacity, set capacity.
+"""What a tier's capacity reads as and what a change of it did: the values every kind shares.
 
-ECS implements it now; Aurora readers and ElastiCache shards implement the same two calls, so
-the planner, the reactive path, the store and the decision log never learn which tier they
-drive.
+The planner, the reactive path, the store and the decision log deal in these two types only,
+so none of them learns which tier (ECS tasks, Aurora readers, ElastiCache shards) it drives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
-
-from scaleahead.domain.target import Target
-
-
-class ResourceNotFound(Exception):
-    """The target names a resource that does not exist (or this role cannot see)."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +35,3 @@ class Actuation:
     applied: bool
     desired: int
     detail: str
-
-
-class CapacityAdapter(Protocol):
-    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
-        """``scale_in=False`` (the alarm path, which only adds capacity) may skip the work
-        that only guards a scale-in, such as reading memory and CPU metrics."""
-        ...
-
-    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation: ...

@@ -1,0 +1,129 @@
+"""One alarm state change of one target, as a pure function: the alarm function runs it, and
+so does the backtest, on its simulated CloudWatch alarm.
+
+A change is first admitted against the episode on record (``admit``): a copy of a change
+already applied, or an older one, does nothing, however late it comes. An admitted change then
+moves the episode and decides (``on_change``): ALARM raises the reactive floor from the capacity
+the episode starts from, OK and INSUFFICIENT_DATA start the floor's expiry and never act.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scaleahead.domain.controller import (
+    alarm_threshold,
+    floor_decision,
+    on_alarm,
+    on_alarm_cleared,
+)
+from scaleahead.domain.decision import Decision
+from scaleahead.domain.reactive import Arrival, FloorState, arrival
+from scaleahead.domain.record import AlarmInputs
+from scaleahead.domain.target import Target
+
+
+@dataclass(frozen=True)
+class Change:
+    """An alarm state change, as delivered."""
+
+    alarm: str
+    state: str
+    changed_at: float
+    observed: float | None = None
+    threshold_seen: float | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a change is acted on: ``act``; ``redo``: it is a copy of an ALARM whose first
+    delivery recorded the episode but was interrupted before its action was made, so the
+    episode's own floor is applied again."""
+
+    order: Arrival
+    act: bool
+    redo: bool
+
+
+def admit(floor: FloorState, change: Change, *, interrupted: bool) -> Admission:
+    """``interrupted``: an intent left by an earlier delivery was found not carried out."""
+    order = arrival(floor, change.state, change.changed_at)
+    redo = (
+        order is Arrival.DUPLICATE
+        and change.state == "ALARM"
+        and interrupted
+        and floor.floor is not None
+    )
+    return Admission(order, order is Arrival.NEW or redo, redo)
+
+
+def refusal(floor: FloorState, change: Change, order: Arrival) -> str:
+    """Why a change not admitted does nothing."""
+    applied = floor.changed_at or 0.0
+    head = f"alarm {change.alarm!r}: {change.state} at {change.changed_at:.3f} is "
+    if order is Arrival.DUPLICATE:
+        return head + f"a copy of the change already applied ({applied:.3f}); nothing done"
+    return head + f"older than the change already applied ({applied:.3f}); ignored"
+
+
+@dataclass(frozen=True)
+class AlarmOutcome:
+    floor: FloorState
+    decision: Decision
+    inputs: AlarmInputs
+
+
+def on_change(
+    target: Target,
+    floor: FloorState,
+    change: Change,
+    admission: Admission,
+    current: int,
+    now: float,
+    *,
+    stored_threshold: float | None = None,
+    acts: bool = True,
+    paused: str = "",
+    mode: str = "",
+) -> AlarmOutcome:
+    """Move the episode and decide, for an admitted change, from the capacity ``current``.
+
+    The threshold judged by is the one this stack set on the alarm (``stored_threshold``, else
+    the one it sets for this capacity), never the payload's: a forged low one would inflate
+    the overshoot, a forged high one would silence a real alarm.
+    """
+    threshold = stored_threshold or alarm_threshold(target, current)
+    if admission.redo:
+        assert floor.floor is not None
+        decision = floor_decision(target, floor.floor, current, acts=acts, paused=paused)
+    elif change.state == "ALARM":
+        floor, decision = on_alarm(
+            target,
+            floor,
+            current,
+            change.observed,
+            threshold,
+            now,
+            change.changed_at,
+            acts=acts,
+            paused=paused,
+        )
+    else:
+        floor, decision = on_alarm_cleared(target, floor, change.state, current, change.changed_at)
+    inputs = AlarmInputs(
+        alarm=change.alarm,
+        alarm_state=change.state,
+        alarm_source=change.source,
+        alarm_changed_at=change.changed_at,
+        observed_load=change.observed,
+        alarm_threshold_seen=change.threshold_seen,
+        alarm_threshold_used=threshold,
+        episode_start=floor.start,
+        floor=floor.floor,
+        min=target.min_capacity,
+        max=target.max_capacity,
+        mode=mode,
+        paused=paused or None,
+    )
+    return AlarmOutcome(floor, decision, inputs)

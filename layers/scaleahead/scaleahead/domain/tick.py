@@ -1,0 +1,230 @@
+"""One tick of one target, as a pure function: the worker runs it, and so do the backtest, the
+``status`` command and the forecast chart, so each of them shows what the Lambda would do.
+
+A tick takes what was read before it (the forecast on record, the recent load, the planned
+events) and what the target remembers (its recent plans, the alarm episode, its learned
+warm-ups), and returns the decision with everything it was made from. It reads capacity through
+the ``read`` it is given, once, and a second time with the resource's scale-in guards only when
+a scale-in is on the table: those guards cost reads (ElastiCache: the memory and CPU of every
+node). Acting on the decision, and recording it, is the caller's part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scaleahead.domain.capacity import CapacityReading
+from scaleahead.domain.controller import (
+    STALE_AFTER_REFRESHES,
+    Observation,
+    Standing,
+    decide_tick,
+    plan_tick,
+    planning_warmup,
+    standing,
+)
+from scaleahead.domain.decision import Action, Decision
+from scaleahead.domain.events import PlannedEvent
+from scaleahead.domain.plan import Plan
+from scaleahead.domain.reactive import FloorState
+from scaleahead.domain.record import TickInputs
+from scaleahead.domain.series import Forecast, forecast_error
+from scaleahead.domain.state import StoredForecast
+from scaleahead.domain.target import Target
+from scaleahead.domain.warmup import WarmupLog
+
+NO_FORECAST_YET = "no forecast has been fitted yet"
+FORECAST_DISABLED = "forecasting is disabled for this target (reactive-only)"
+FORECAST_TOO_OLD = "the stored forecast is too old"
+
+
+def refit_due(target: Target, fitted_at: float | None, now: float) -> bool:
+    """A forecast is refitted once it is ``refresh_seconds`` old (or when there is none)."""
+    return target.forecast.enabled and (
+        fitted_at is None or now - fitted_at >= target.forecast.refresh_seconds
+    )
+
+
+def forecast_unavailable(
+    target: Target, now: float, *, fitted_at: float | None, usable: bool, reason: str
+) -> str:
+    """Why the forecast on record may not be planned from now, or "" when it may.
+
+    ``usable``: the fit produced a forecast (``reason`` says why not otherwise). A forecast
+    older than ``STALE_AFTER_REFRESHES`` refreshes (its refits keep failing) is not trusted:
+    the tick goes reactive-only rather than plan on it.
+    """
+    if not target.forecast.enabled:
+        return FORECAST_DISABLED
+    if fitted_at is None:
+        return NO_FORECAST_YET
+    if not usable:
+        return reason or NO_FORECAST_YET
+    if now - fitted_at > STALE_AFTER_REFRESHES * target.forecast.refresh_seconds:
+        return FORECAST_TOO_OLD
+    return ""
+
+
+@dataclass(frozen=True)
+class ForecastView:
+    """The forecast a tick plans from (None when it may not), and what is on record."""
+
+    forecast: Forecast | None
+    unavailable: str
+    fitted_at: float | None = None
+    status: str = "disabled"
+
+
+def forecast_view(target: Target, stored: StoredForecast | None, now: float) -> ForecastView:
+    """The forecast on record as a tick may plan from it; ``status`` and the forecast chart
+    look ahead through the same rule, so they never show a plan the worker would refuse."""
+    fitted_at = stored.generated_at if stored else None
+    usable = stored is not None and stored.status == "ok" and bool(stored.forecast)
+    why = forecast_unavailable(
+        target, now, fitted_at=fitted_at, usable=usable, reason=stored.reason if stored else ""
+    )
+    forecast = (
+        Forecast.from_item(stored.forecast) if stored and stored.forecast and not why else None
+    )
+    return ForecastView(forecast, why, fitted_at, stored.status if stored else "disabled")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the tick read before it ran: the forecast, the recent load, the planned events."""
+
+    view: ForecastView
+    obs: Observation
+    events: Sequence[PlannedEvent]
+    every: int
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the target carries from tick to tick (part of its stored state)."""
+
+    plans: list[tuple[float, int]]
+    floor: FloorState
+    warmups: WarmupLog
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    decision: Decision
+    reading: CapacityReading
+    plans: list[tuple[float, int]]
+    floor: FloorState
+    inputs: TickInputs
+
+
+# read(guarded): the capacity, with the resource's scale-in guards evaluated when ``guarded``.
+Read = Callable[[bool], CapacityReading]
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The first half of a tick: the plan, stood against the window and the alarm floor."""
+
+    plan: Plan
+    level: float
+    stand: Standing
+    warmup: int
+    warmup_source: str
+
+
+def plan_step(target: Target, seen: Seen, memory: Memory, now: float) -> Planned:
+    """Plan, and stand the plan against the stabilisation window and the alarm floor. What it
+    returns is the target's new memory whether or not capacity can then be read."""
+    warmup, warmup_source = planning_warmup(target, memory.warmups)
+    plan, level = plan_tick(
+        target,
+        seen.view.forecast,
+        seen.obs,
+        now,
+        seen.every,
+        seen.view.unavailable,
+        warmup,
+        seen.events,
+    )
+    stand = standing(target, plan, now, seen.every, memory.plans, memory.floor)
+    return Planned(plan, level, stand, warmup, warmup_source)
+
+
+def decide_step(
+    target: Target,
+    seen: Seen,
+    planned: Planned,
+    now: float,
+    read: Read,
+    *,
+    acts: bool = True,
+    paused: str = "",
+    mode: str = "",
+) -> TickOutcome:
+    """Read capacity and decide. Errors of ``read`` propagate: the caller knows what a failed
+    read means for it."""
+    forecast, obs = seen.view.forecast, seen.obs
+    plan, stand = planned.plan, planned.stand
+
+    def decide_on(reading: CapacityReading, guarded: bool) -> Decision:
+        return decide_tick(
+            target,
+            plan,
+            obs,
+            stand,
+            reading.desired,
+            acts=acts,
+            paused=paused,
+            resource_floor=reading.scale_in_floor if guarded else None,
+            resource_floor_reason=reading.scale_in_floor_reason if guarded else "",
+        )
+
+    reading = read(False)
+    decision = decide_on(reading, False)
+    if decision.action is Action.SCALE_IN:
+        reading = read(True)
+        decision = decide_on(reading, True)
+    inputs = TickInputs(
+        plan=plan.desired,
+        plan_basis=plan.basis,
+        planned_load=plan.planned_load,
+        observed_load=obs.latest,
+        data_problem=obs.problem or None,
+        level=round(planned.level, 4),
+        floor=stand.floor,
+        stable_plan=stand.stable,
+        min=target.min_capacity,
+        max=target.max_capacity,
+        mode=mode,
+        paused=paused or None,
+        warmup_seconds=planned.warmup,
+        warmup_source=planned.warmup_source,
+        forecast_at=seen.view.fitted_at,
+        forecast_status=seen.view.status,
+        forecast_now=forecast.at(now) if forecast else None,
+        forecast_upper_now=forecast.at(now, upper=True) if forecast else None,
+        events=[e.describe() for e in seen.events if e.overlaps(now, plan.window_end)] or None,
+        forecast_error=_rounded(forecast_error(forecast, obs.points)) if forecast else None,
+    )
+    return TickOutcome(decision, reading, stand.plans, stand.floor_state, inputs)
+
+
+def run_tick(
+    target: Target,
+    seen: Seen,
+    memory: Memory,
+    now: float,
+    read: Read,
+    *,
+    acts: bool = True,
+    paused: str = "",
+    mode: str = "",
+) -> TickOutcome:
+    """A whole tick: plan, stand, read, decide."""
+    planned = plan_step(target, seen, memory, now)
+    return decide_step(target, seen, planned, now, read, acts=acts, paused=paused, mode=mode)
