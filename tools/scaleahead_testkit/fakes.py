@@ -25,8 +25,8 @@ from scaleahead.domain.alarm_events import alarm_name
 from scaleahead.domain.capacity import Actuation, CapacityReading
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.record import DecisionRecord
-from scaleahead.domain.state import ALL_TARGETS, Pause, StoredForecast, TargetState
-from scaleahead.domain.target import Kind, Target, parse_target
+from scaleahead.domain.state import ALL_TARGETS, Pause, StoredForecast, TargetEntry, TargetState
+from scaleahead.domain.target import Kind, Target, TargetError, parse_target
 from scaleahead.service.ports import LeaseHeld, NotFound, PortError
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Mode, Settings
@@ -83,9 +83,12 @@ class MemoryStore:
         raw = self.targets.get(target_id)
         return parse_target(json.loads(raw)) if raw is not None else None
 
-    def iter_target_items(self) -> Iterator[dict[str, Any]]:
+    def target_entries(self) -> Iterator[TargetEntry]:
         for tid, raw in sorted(self.targets.items()):
-            yield {"pk": "TARGET", "sk": tid, "definition": raw}
+            try:
+                yield TargetEntry(tid, parse_target(json.loads(raw)))
+            except (TargetError, json.JSONDecodeError) as err:
+                yield TargetEntry(tid, None, f"stored definition is invalid: {err}", raw)
 
     # -- state and lease -------------------------------------------------------------------
     def get_state(self, target_id: str) -> TargetState:

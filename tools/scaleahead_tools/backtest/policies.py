@@ -9,30 +9,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from scaleahead.domain.alarm import Change, admit, on_change
+from scaleahead.domain.capacity import CapacityReading
 from scaleahead.domain.controller import (
     HISTORY_SECONDS,
     alarm_threshold,
-    decide_tick,
     evaluation_interval,
     forecast_horizon,
     observe,
-    on_alarm,
-    on_alarm_cleared,
-    plan_tick,
     recent_seconds,
-    standing,
 )
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import ElastiCacheTarget, Kind, Target, parse_target
+from scaleahead.domain.tick import (
+    ForecastView,
+    Memory,
+    Seen,
+    forecast_unavailable,
+    refit_due,
+    run_tick,
+)
+from scaleahead.domain.warmup import WarmupLog
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.sim.alarms import evaluate
 from scaleahead_tools.sim.warmup import Fleet, Rules
@@ -264,9 +270,13 @@ def fit_forecast_for_backtest(
 
 
 class Scaleahead:
-    """The product: a forecast refitted as the worker refits it, the worker's plan and decision
-    every evaluation interval, and the high-load alarm evaluated as CloudWatch evaluates it,
-    handled by the alarm function's law. No resource guards: a trace has no memory metric."""
+    """The product, replayed: the forecast refitted when the worker refits it, the worker's tick
+    (``domain.tick.run_tick``: the same plan, stabilisation, floor, two-step read and decision)
+    every evaluation interval, and the high-load alarm evaluated as CloudWatch evaluates it and
+    handled by the alarm function's own law (``domain.alarm``). What the replay cannot have is
+    stated, not modelled: no resource guards (a trace has no memory metric, so the guarded read
+    returns what the plain one does), no planned events, and no learned warm-up (the target's
+    warm-up is configured, which the worker also plans with whatever it learns)."""
 
     name = "scaleahead"
 
@@ -282,11 +292,10 @@ class Scaleahead:
         self.period = self.target.load_metric.period_seconds
         self.recent = recent_seconds(self.period)
         self.forecast: Forecast | None = None
-        self.unavailable = "no forecast yet"
-        self.fitted_at = -math.inf
+        self.unavailable = ""
+        self.fitted_at: float | None = None
         self.last_tick = -math.inf
-        self.plans: list[tuple[float, int]] = []
-        self.floor = FloorState()
+        self.memory = Memory([], FloorState(), WarmupLog())
         self.alarm_state = "OK"
         a = self.target.alarm
         self.alarm_spec = {
@@ -297,72 +306,88 @@ class Scaleahead:
         }
         self.alarm_actions = 0
 
-    def _refit_due(self, now: float, fitted_at: float) -> bool:
-        """The worker's rule: refit once the forecast is ``refresh_seconds`` old."""
-        return now - fitted_at >= self.target.forecast.refresh_seconds
-
     def fit_schedule(self, first: int) -> list[tuple[float, int, int]]:
         """(time, first index, last index) of every fit a replay from step ``first`` makes,
         so that they can be computed ahead, in parallel (``FitCache.prefetch``)."""
         ts = self.series.ts
         out = []
-        fitted_at = -math.inf
+        fitted_at: float | None = None
         for t in range(first, ts.size):
             now = float(ts[t]) + self.setup.step
-            if self._refit_due(now, fitted_at):
+            if refit_due(self.target, fitted_at, now):
                 fitted_at = now
                 out.append((now, int(np.searchsorted(ts, now - HISTORY_SECONDS)), t))
         return out
+
+    def _refit(self, t: int, now: float) -> None:
+        ts, demand = self.series.ts, self.series.demand
+        self.fitted_at = now
+        lo = int(np.searchsorted(ts, now - HISTORY_SECONDS))
+        try:
+            self.forecast = self.fit(
+                ts[lo : t + 1], demand[lo : t + 1], now, self.horizon, self.quantile, self.forecast
+            )
+            self.unavailable = ""
+        except InsufficientHistory as err:
+            self.forecast, self.unavailable = None, str(err)
+
+    def _alarm(self, t: int, now: float, fleet: Fleet) -> None:
+        """The high-load alarm: its threshold follows the capacity asked for, as the functions
+        move it after every decision."""
+        target = self.target
+        n = target.alarm.evaluation_periods
+        window = [float(x) for x in self.series.demand[max(0, t - n + 1) : t + 1]]
+        threshold = alarm_threshold(target, fleet.desired)
+        state = evaluate({**self.alarm_spec, "Threshold": threshold}, [*window]).state
+        if state == self.alarm_state:
+            return
+        self.alarm_state = state
+        change = Change("backtest-high-load", state, now, observed=max(window))
+        admission = admit(self.memory.floor, change, interrupted=False)
+        if not admission.act:
+            return
+        out = on_change(
+            target,
+            self.memory.floor,
+            change,
+            admission,
+            fleet.desired,
+            now,
+            stored_threshold=threshold,
+        )
+        self.memory = replace(self.memory, floor=out.floor)
+        if out.decision.execute:
+            before = fleet.desired
+            if fleet.set(t, out.decision.desired) != before:
+                self.alarm_actions += 1
 
     def step(self, t: int, fleet: Fleet) -> None:
         ts, demand = self.series.ts, self.series.demand
         target = self.target
         now = float(ts[t]) + self.setup.step
-        if self._refit_due(now, self.fitted_at):
-            self.fitted_at = now
-            lo = int(np.searchsorted(ts, now - HISTORY_SECONDS))
-            try:
-                self.forecast = self.fit(
-                    ts[lo : t + 1],
-                    demand[lo : t + 1],
-                    now,
-                    self.horizon,
-                    self.quantile,
-                    self.forecast,
-                )
-            except InsufficientHistory as err:
-                self.forecast, self.unavailable = None, str(err)
-
-        # The high-load alarm: its threshold follows the capacity asked for.
-        n = self.target.alarm.evaluation_periods
-        window = [float(x) for x in demand[max(0, t - n + 1) : t + 1]]
-        threshold = alarm_threshold(target, fleet.desired)
-        state = evaluate({**self.alarm_spec, "Threshold": threshold}, [*window]).state
-        if state != self.alarm_state:
-            if state == "ALARM":
-                self.floor, decision = on_alarm(
-                    target, self.floor, fleet.desired, max(window), threshold, now, now
-                )
-                if decision.execute:
-                    before = fleet.desired
-                    if fleet.set(t, decision.desired) != before:
-                        self.alarm_actions += 1
-            else:
-                self.floor, _ = on_alarm_cleared(target, self.floor, state, fleet.desired, now)
-            self.alarm_state = state
+        if refit_due(target, self.fitted_at, now):
+            self._refit(t, now)
+        self._alarm(t, now, fleet)
 
         if now - self.last_tick < self.every - 1e-6:
             return
         self.last_tick = now
         lo = int(np.searchsorted(ts, now - self.recent))
         points = list(zip(ts[lo : t + 1].tolist(), demand[lo : t + 1].tolist(), strict=True))
-        obs = observe(points, now, self.period)
-        plan, _ = plan_tick(target, self.forecast, obs, now, self.every, self.unavailable)
-        stand = standing(target, plan, now, self.every, self.plans, self.floor)
-        self.plans, self.floor = stand.plans, stand.floor_state
-        decision = decide_tick(target, plan, obs, stand, fleet.desired)
-        if decision.execute:
-            fleet.set(t, decision.desired)
+        why = forecast_unavailable(
+            target,
+            now,
+            fitted_at=self.fitted_at,
+            usable=self.forecast is not None,
+            reason=self.unavailable,
+        )
+        view = ForecastView(None if why else self.forecast, why, self.fitted_at, "backtest")
+        seen = Seen(view, observe(points, now, self.period), (), self.every)
+        reading = CapacityReading(fleet.desired, fleet.running(t))
+        out = run_tick(target, seen, self.memory, now, lambda guarded: reading)
+        self.memory = replace(self.memory, plans=out.plans, floor=out.floor)
+        if out.decision.execute:
+            fleet.set(t, out.decision.desired)
 
 
 def _clamp(value: int, setup: Setup) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import Inputs
+from scaleahead.domain.target import Target
 from scaleahead.domain.warmup import WarmupLog
 
 # The scope of a pause that holds every target, in place of one target's id.
@@ -82,3 +83,15 @@ class StoredForecast:
     generated_at: float
     reason: str
     forecast: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class TargetEntry:
+    """One stored target definition as read: the target, or why the stored definition is not
+    one (``problem``; ``raw`` is then kept for the record). A bad definition must never hide
+    the good ones beside it."""
+
+    target_id: str
+    target: Target | None
+    problem: str = ""
+    raw: Any = None

@@ -3,7 +3,8 @@
 
 A tick takes what was read before it (the forecast on record, the recent load, the planned
 events) and what the target remembers (its recent plans, the alarm episode, its learned
-warm-ups), and returns the decision with everything it was made from. It reads capacity through
+warm-ups), and returns the decision and the target's new memory; ``explain`` says what the
+decision was made from, for its record. It reads capacity through
 the ``read`` it is given, once, and a second time with the resource's scale-in guards only when
 a scale-in is on the table: those guards cost reads (ElastiCache: the memory and CPU of every
 node). Acting on the decision, and recording it, is the caller's part.
@@ -115,7 +116,6 @@ class TickOutcome:
     reading: CapacityReading
     plans: list[tuple[float, int]]
     floor: FloorState
-    inputs: TickInputs
 
 
 # read(guarded): the capacity, with the resource's scale-in guards evaluated when ``guarded``.
@@ -164,12 +164,10 @@ def decide_step(
     *,
     acts: bool = True,
     paused: str = "",
-    mode: str = "",
 ) -> TickOutcome:
     """Read capacity and decide. Errors of ``read`` propagate: the caller knows what a failed
     read means for it."""
-    forecast, obs = seen.view.forecast, seen.obs
-    plan, stand = planned.plan, planned.stand
+    obs, plan, stand = seen.obs, planned.plan, planned.stand
 
     def decide_on(reading: CapacityReading, guarded: bool) -> Decision:
         return decide_tick(
@@ -189,7 +187,16 @@ def decide_step(
     if decision.action is Action.SCALE_IN:
         reading = read(True)
         decision = decide_on(reading, True)
-    inputs = TickInputs(
+    return TickOutcome(decision, reading, stand.plans, stand.floor_state)
+
+
+def explain(
+    target: Target, seen: Seen, planned: Planned, now: float, *, paused: str = "", mode: str = ""
+) -> TickInputs:
+    """What a tick decided from, for its decision record: separate from the decision, so that
+    a replay of thousands of ticks (the backtest) pays only for the decision."""
+    forecast, obs, plan, stand = seen.view.forecast, seen.obs, planned.plan, planned.stand
+    return TickInputs(
         plan=plan.desired,
         plan_basis=plan.basis,
         planned_load=plan.planned_load,
@@ -211,7 +218,6 @@ def decide_step(
         events=[e.describe() for e in seen.events if e.overlaps(now, plan.window_end)] or None,
         forecast_error=_rounded(forecast_error(forecast, obs.points)) if forecast else None,
     )
-    return TickOutcome(decision, reading, stand.plans, stand.floor_state, inputs)
 
 
 def run_tick(
@@ -223,8 +229,7 @@ def run_tick(
     *,
     acts: bool = True,
     paused: str = "",
-    mode: str = "",
 ) -> TickOutcome:
     """A whole tick: plan, stand, read, decide."""
     planned = plan_step(target, seen, memory, now)
-    return decide_step(target, seen, planned, now, read, acts=acts, paused=paused, mode=mode)
+    return decide_step(target, seen, planned, now, read, acts=acts, paused=paused)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from scaleahead.domain.capacity import Actuation, CapacityReading
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.record import DecisionRecord
-from scaleahead.domain.state import Pause, StoredForecast, TargetState
+from scaleahead.domain.state import Pause, StoredForecast, TargetEntry, TargetState
 from scaleahead.domain.target import Target
 
 __all__ = [
@@ -120,7 +120,9 @@ class StatePort(Protocol):
 
     def get_target(self, target_id: str) -> Target | None: ...
 
-    def iter_target_items(self) -> Iterator[dict[str, Any]]: ...
+    def target_entries(self) -> Iterator[TargetEntry]:
+        """Every stored target definition, parsed, or why it does not parse."""
+        ...
 
     def get_state(self, target_id: str) -> TargetState: ...
 

@@ -7,10 +7,8 @@ bad target must not stop the others from being scaled.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from scaleahead.domain.target import TargetError, parse_target
 from scaleahead.service.runtime import AnyRuntime
 
 
@@ -39,18 +37,14 @@ def run_tick(rt: AnyRuntime, now: float) -> TickResult:
     tick = int(now // 60 * 60)
     result = TickResult(tick=tick)
     messages = []
-    for item in rt.store.iter_target_items():
-        tid = str(item.get("sk"))
-        try:
-            target = parse_target(json.loads(item["definition"]))
-        except (TargetError, KeyError, json.JSONDecodeError) as err:
-            result.invalid.append(tid)
-            rt.store.record_rejected(
-                now, f"target {tid}: stored definition is invalid: {err}", item
-            )
+    for entry in rt.store.target_entries():
+        target = entry.target
+        if target is None:
+            result.invalid.append(entry.target_id)
+            rt.store.record_rejected(now, f"target {entry.target_id}: {entry.problem}", entry.raw)
             continue
         if not target.enabled:
-            result.disabled.append(tid)
+            result.disabled.append(target.id)
         elif is_due(target.evaluate_every_seconds, now, rt.settings.tick_seconds):
             messages.append({"target_id": target.id, "tick": tick})
             result.enqueued.append(target.id)

@@ -30,6 +30,7 @@ from scaleahead.domain.tick import (
     Memory,
     Seen,
     decide_step,
+    explain,
     forecast_view,
     plan_step,
     refit_due,
@@ -152,6 +153,7 @@ def _decide_under_lease(
     planned = plan_step(target, seen, Memory(state.plans, state.floor, state.warmups), now)
     state.plans, state.floor = planned.stand.plans, planned.stand.floor_state
     adapter = rt.adapter(target)
+    paused = rt.paused(target)
     try:
         out = decide_step(
             target,
@@ -160,8 +162,7 @@ def _decide_under_lease(
             now,
             lambda guarded: adapter.read(target, scale_in=guarded),
             acts=rt.acts(target),
-            paused=rt.paused(target),
-            mode=rt.mode(target).value,
+            paused=paused,
         )
     except CONFIGURATION_FAULTS as err:
         # A configuration fault, not a passing one: record it every tick (the operator sees
@@ -178,7 +179,10 @@ def _decide_under_lease(
         record_and_observe(rt, target, now, record)
         lease.commit(state)
         return record
-    inputs = replace(out.inputs, distrusted=settled.distrusted or None)
+    inputs = replace(
+        explain(target, seen, planned, now, paused=paused, mode=rt.mode(target).value),
+        distrusted=settled.distrusted or None,
+    )
     return carry_out(
         rt,
         lease,

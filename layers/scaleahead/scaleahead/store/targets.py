@@ -12,7 +12,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from scaleahead.domain.target import Target, parse_target
+from scaleahead.domain.state import TargetEntry
+from scaleahead.domain.target import Target, TargetError, parse_target
 from scaleahead.store.codec import to_dynamo
 from scaleahead.store.keys import TARGETS_PK
 from scaleahead.store.table import Table
@@ -42,6 +43,17 @@ class Targets(Table):
         """Raw target items, page by page: a bad definition must not hide the good ones."""
         for page in self._pages(KeyConditionExpression=Key("pk").eq(TARGETS_PK)):
             yield from page.get("Items", [])
+
+    def target_entries(self) -> Iterator[TargetEntry]:
+        """Every stored definition, parsed; one that does not parse says why."""
+        for item in self.iter_target_items():
+            tid = str(item.get("sk"))
+            try:
+                target = parse_target(json.loads(item["definition"]))
+            except (TargetError, KeyError, TypeError, json.JSONDecodeError) as err:
+                yield TargetEntry(tid, None, f"stored definition is invalid: {err}", item)
+            else:
+                yield TargetEntry(tid, target)
 
     def list_targets(self) -> list[Target]:
         return [parse_target(json.loads(i["definition"])) for i in self.iter_target_items()]
