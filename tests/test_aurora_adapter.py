@@ -17,8 +17,18 @@ import pytest
 from moto import mock_aws
 
 from scaleahead.aws.aurora import AuroraAdapter, reader_id_base
+from scaleahead.domain.aurora_readers import (
+    Cluster,
+    Instance,
+    ceiling,
+    instance_classes,
+    owned,
+    reading_floor,
+    removable,
+    scale_in_floor,
+)
 from scaleahead.domain.target import AuroraTarget, parse_target
-from scaleahead.service.ports import CapacityPort, NotFound
+from scaleahead.service.ports import CapacityPort, NotDrivable, NotFound
 from scaleahead_testkit import moto_rds
 from scaleahead_tools.demo.stack import db_subnet_group
 from tests.conftest import make_target, target_dict
@@ -148,8 +158,10 @@ def test_missing_cluster_is_resource_not_found(rds: Rds) -> None:
 
 
 def test_refuses_other_kinds(rds: Rds) -> None:
-    with pytest.raises(TypeError, match="ecs"):
+    with pytest.raises(NotDrivable, match="Aurora adapter cannot drive a ecs target"):
         rds.adapter.read(make_target())
+    with pytest.raises(NotDrivable, match="ecs"):
+        rds.adapter.set_capacity(make_target(), 2, rds.adapter.read(aurora_target()))
 
 
 def test_is_a_capacity_adapter(rds: Rds) -> None:
@@ -397,3 +409,72 @@ def test_insufficient_capacity_for_every_class_is_not_applied(rds: Rds) -> None:
     assert not act.applied and act.desired == 0
     assert f"{WRITER_CLASS}, db.r5.large, db.r6i.large" in act.detail
     assert rds.readers() == set()
+
+
+# -- the reader rules, pure (domain.aurora_readers) ---------------------------------------------
+
+
+def _instance(ident: str, status: str = "available", **over: Any) -> Instance:
+    fields: dict[str, Any] = {
+        "id": ident,
+        "status": status,
+        "writer": False,
+        "instance_class": WRITER_CLASS,
+        "parameter_group": None,
+        "publicly_accessible": None,
+        "created": None,
+        **over,
+    }
+    return Instance(**fields)
+
+
+def _cluster(*instances: Instance, status: str = "available", undescribed: tuple[str, ...] = ()):
+    return Cluster(CLUSTER, status, "aurora-postgresql", None, instances, undescribed)
+
+
+def test_readers_are_counted_never_the_writer() -> None:
+    c = _cluster(
+        _instance(WRITER, writer=True),
+        _instance("a"),
+        _instance("b", "creating"),  # asked for: counts, not ready
+        _instance("c", "deleting"),  # going away
+        _instance("d", "incompatible-parameters"),  # will not serve without help
+    )
+    assert c.writer is not None and c.writer.id == WRITER
+    assert [r.id for r in c.readers] == ["a", "b", "c", "d"]
+    assert (c.desired, c.ready) == (2, 1)
+    assert c.busy == "DB cluster orders: b is creating, c is deleting, d is incompatible-parameters"
+    assert _cluster(_instance("a"), undescribed=("x",)).busy == (
+        "DB cluster orders: x is not described yet"
+    )
+    assert _cluster(status="modifying").busy == "DB cluster orders is modifying"
+    assert _cluster(_instance("a")).busy is None
+
+
+def test_only_the_targets_own_readers_go_newest_first() -> None:
+    t = aurora_target()
+    own = own_tags()
+    c = _cluster(
+        _instance(WRITER, writer=True, tags=own),  # a writer it created is still the writer
+        _instance("old", tags=own, created=T0 - timedelta(days=2)),
+        _instance("new", tags=own, created=T0),
+        _instance("user", created=T0),
+        _instance("other", tags=own_tags("elsewhere"), created=T0),
+    )
+    assert [r.id for r in removable(c, t)] == ["new", "old"]
+    assert owned(own, "reports") and not owned({**own, "scaleahead:managed": "no"}, "reports")
+
+
+def test_floors_ceiling_and_classes() -> None:
+    assert reading_floor(aurora_target()) == (None, "")
+    assert reading_floor(aurora_target(keep_one_reader=True)) == (1, "keep_one_reader")
+    assert scale_in_floor(aurora_target(min_capacity=2)) == (2, "min_capacity 2")
+    assert scale_in_floor(aurora_target(keep_one_reader=True)) == (1, "keep_one_reader")
+    assert scale_in_floor(aurora_target(min_capacity=3, keep_one_reader=True))[0] == 3
+    assert ceiling(aurora_target(max_capacity=5)) == 5
+    assert ceiling(aurora_target(max_capacity=15)) == 15
+    writer = _instance(WRITER, writer=True)
+    t = aurora_target(fallback_instance_classes=[WRITER_CLASS, "db.r5.large"])
+    assert instance_classes(t, writer) == [WRITER_CLASS, "db.r5.large"]
+    t = aurora_target(instance_class="db.r7g.large", fallback_instance_classes=[WRITER_CLASS])
+    assert instance_classes(t, writer) == ["db.r7g.large", WRITER_CLASS]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from scaleahead.aws.ecs import EcsAdapter
-from scaleahead.service.ports import NotFound
-from tests.conftest import Aws, make_target
+from scaleahead.domain.target import parse_target
+from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound
+from tests.conftest import Aws, make_target, target_dict
 
 
 def test_read_and_set(aws: Aws) -> None:
@@ -29,3 +30,15 @@ def test_missing_service_is_named(aws: Aws) -> None:
     t = make_target(resource={"cluster": "prod", "service": "nope"})
     with pytest.raises(NotFound, match="nope"):
         EcsAdapter(aws.ecs).read(t)
+
+
+def test_other_kinds_are_refused(aws: Aws) -> None:
+    t = parse_target(
+        target_dict(
+            id="db", kind="aurora", resource={"cluster": "db"}, min_capacity=0, max_capacity=5
+        )
+    )
+    with pytest.raises(NotDrivable, match="ECS adapter cannot drive a aurora target"):
+        EcsAdapter(aws.ecs).read(t)
+    with pytest.raises(NotDrivable, match="aurora"):
+        EcsAdapter(aws.ecs).set_capacity(t, 3, CapacityReading(1, 1))

@@ -11,8 +11,17 @@ from typing import Any
 
 import pytest
 
-from scaleahead.aws.elasticache import ElastiCacheAdapter, memory_floor, slot_count
+from scaleahead.aws.cloudwatch import MetricRef, MetricsAdapter
+from scaleahead.aws.elasticache import ElastiCacheAdapter
 from scaleahead.domain.cache_nodes import GIB, NODE_MEMORY_BYTES, node_memory_bytes
+from scaleahead.domain.cache_shards import (
+    SINGLE_SHARD,
+    Shard,
+    memory_floor,
+    removal_order,
+    scale_in_floor,
+    slot_count,
+)
 from scaleahead.domain.target import ElastiCacheTarget, parse_target
 from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound
 from scaleahead_testkit import moto_elasticache
@@ -43,7 +52,7 @@ def spy(ec: Any) -> Spy:
 
 @pytest.fixture
 def adapter(aws: Aws, spy: Spy) -> ElastiCacheAdapter:
-    return ElastiCacheAdapter(spy, aws.cloudwatch)
+    return ElastiCacheAdapter(spy, MetricsAdapter(aws.cloudwatch))
 
 
 def cache_target(**over: Any) -> ElastiCacheTarget:
@@ -343,8 +352,10 @@ def test_missing_group_is_not_found(aws: Aws, ec: Any, adapter: ElastiCacheAdapt
 
 
 def test_other_kinds_are_refused(aws: Aws, ec: Any, adapter: ElastiCacheAdapter) -> None:
-    with pytest.raises(TypeError, match="ecs"):
+    with pytest.raises(NotDrivable, match="ElastiCache adapter cannot drive a ecs target"):
         adapter.read(make_target())
+    with pytest.raises(NotDrivable, match="ecs"):
+        adapter.set_capacity(make_target(), 2, CapacityReading(1, 1))
 
 
 # -- small pure parts --------------------------------------------------------------------------
@@ -354,6 +365,98 @@ def test_slot_count() -> None:
     assert slot_count("0-5461") == 5462
     assert slot_count("0-99,200-299,7") == 201
     assert slot_count(None) == 0
+
+
+def test_removal_order_pure() -> None:
+    shards = [Shard("0001", "0-999"), Shard("0002", "1000-6999"), Shard("0003", "7000-7999")]
+    # fewest slots first; 0001 and 0003 tie at 1000 slots, and the newer (0003) goes first
+    assert removal_order(shards) == ["0003", "0001", "0002"]
+
+
+def _floor(peaks: dict[tuple[str, str], float], node_type: str = "cache.r7g.large") -> Any:
+    shards = [Shard(f"000{i}") for i in (1, 2, 3)]
+    return scale_in_floor(
+        shards, peaks, node_type, max_memory_fill=0.75, max_cpu=80.0, window_minutes=30
+    )
+
+
+def test_scale_in_floor_pure() -> None:
+    mem = {("BytesUsedForCache", f"000{i}"): 1.0 * GIB for i in (1, 2, 3)}
+    cpu = {("EngineCPUUtilization", f"000{i}"): 10.0 * i for i in (1, 2, 3)}
+    floor, why = _floor({**mem, **cpu})
+    assert floor == 1 and why.startswith("CPU peak 30.0% <= 80%; memory: 3.00 GiB used")
+    # each guard refuses on its own, and the highest floor wins
+    hot = {**cpu, ("EngineCPUUtilization", "0002"): 91.0}
+    assert _floor({**mem, **hot})[0] == 3
+    floor, why = _floor({**mem, **cpu}, node_type="cache.r6gd.xlarge")
+    assert floor == 3 and "unknown node type cache.r6gd.xlarge" in why
+    floor, why = _floor(cpu)
+    assert floor == 3 and "no memory data (BytesUsedForCache) for shard(s) 0001,0002,0003" in why
+    assert "last 30 min" in why
+    floor, why = _floor(mem)
+    assert floor == 3 and why.startswith("no CPU data (EngineCPUUtilization)")
+    one = scale_in_floor(
+        [Shard("0001")], {}, "cache.r7g.large", max_memory_fill=0.75, max_cpu=80, window_minutes=30
+    )
+    assert one == (1, SINGLE_SHARD)
+
+
+def test_the_guards_read_through_the_metrics_adapter_on_the_given_clock(
+    aws: Aws, ec: Any, spy: Spy
+) -> None:
+    create(ec)
+    put_usage(aws, {"0001": 1, "0002": 1, "0003": 1}, LOW_CPU)
+    calls: list[dict[str, Any]] = []
+    aws.cloudwatch.meta.events.register(
+        "provide-client-params.cloudwatch.GetMetricData", lambda params, **_: calls.append(params)
+    )
+    metrics = MetricsAdapter(aws.cloudwatch)
+    assert ElastiCacheAdapter(spy, metrics).read(cache_target()).scale_in_floor == 1
+    # one call for the 12 nodes' memory and CPU (3 shards x 2 members x 2 metrics), on the
+    # window that ends at the functions' clock
+    [params] = calls
+    assert len(params["MetricDataQueries"]) == 12
+    assert params["EndTime"].timestamp() == NOW
+    assert params["EndTime"].timestamp() - params["StartTime"].timestamp() == 1800
+    # the adapter's own clock: three hours on, the datapoints are out of the window
+    later = ElastiCacheAdapter(spy, metrics, now=lambda: NOW + 3 * 3600).read(cache_target())
+    assert later.scale_in_floor == 3 and "no CPU data" in later.scale_in_floor_reason
+    assert calls[-1]["EndTime"].timestamp() == NOW + 3 * 3600
+
+
+def test_maxima_reads_500_metrics_per_call() -> None:
+    class Pages:
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def get_paginator(self, op: str) -> Any:
+            assert op == "get_metric_data"
+            return self
+
+        def paginate(self, **kw: Any) -> list[dict[str, Any]]:
+            self.calls.append(kw)
+            ids = [q["Id"] for q in kw["MetricDataQueries"]]
+            # two pages, the second repeating a metric with a higher value and a NaN
+            return [
+                {"MetricDataResults": [{"Id": i, "Values": [1.0]} for i in ids]},
+                {"MetricDataResults": [{"Id": ids[0], "Values": [5.0, float("nan")]}]},
+            ]
+
+    cw = Pages()
+    refs = [MetricRef("AWS/ElastiCache", "CPU", (("Node", str(i)),)) for i in range(501)]
+    out = MetricsAdapter(cw).maxima(refs, period=300, start=0.0, end=1800.0)  # type: ignore[arg-type]
+    assert [len(c["MetricDataQueries"]) for c in cw.calls] == [500, 1]
+    assert cw.calls[1]["MetricDataQueries"][0]["Id"] == "q500"
+    assert out[0] == 5.0 and out[1] == 1.0 and out[500] == 5.0 and len(out) == 501
+    assert cw.calls[0]["MetricDataQueries"][0]["MetricStat"] == {
+        "Metric": {
+            "Namespace": "AWS/ElastiCache",
+            "MetricName": "CPU",
+            "Dimensions": [{"Name": "Node", "Value": "0"}],
+        },
+        "Period": 300,
+        "Stat": "Maximum",
+    }
 
 
 def test_node_table_covers_current_generations() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaleahead.aws.errors import MappedAdapter
+from scaleahead.aws.elasticache import ElastiCacheAdapter
+from scaleahead.aws.errors import MappedAdapter, MappedMetrics
 from scaleahead.domain.target import Kind
 from scaleahead.service.worker import process_target
 from scaleahead_testkit import moto_elasticache
@@ -41,9 +42,12 @@ def test_scale_in_guards_are_read_only_when_a_scale_in_is_on_the_table(aws: Aws,
         if "AWS/ElastiCache" in namespaces:
             guard_reads.append(params)
 
+    # the shard adapter reads its guards through the runtime's one CloudWatch adapter
     adapter = aws.rt.adapters[Kind.ELASTICACHE]
-    assert isinstance(adapter, MappedAdapter)
-    adapter.inner._cw.meta.events.register(  # type: ignore[attr-defined]
+    assert isinstance(adapter, MappedAdapter) and isinstance(adapter.inner, ElastiCacheAdapter)
+    assert isinstance(aws.rt.metrics, MappedMetrics)
+    assert adapter.inner._metrics is aws.rt.metrics.inner
+    adapter.inner._metrics._cw.meta.events.register(
         "provide-client-params.cloudwatch.GetMetricData", spy
     )
     aws.put_load([(NOW - 60 * i, 280.0) for i in range(1, 20)])

@@ -1,14 +1,15 @@
 """scaleahead: scale ECS services, Aurora readers and ElastiCache shards ahead of demand.
 
-The package is the single source of truth for every Lambda function, the CLI, the demo and
-the tests. Sub-packages show the architecture:
+This package is what the Lambda functions run, and nothing else; the operator's tools (CLI,
+demo, backtest) drive the same code from ``tools/``. Sub-packages show the architecture:
 
-- ``domain``: pure decision logic (targets, forecast, plan, reactive floor, decision); no boto3.
-- ``aws``: one adapter per AWS service, the only place that talks to AWS.
-- ``store``: the DynamoDB state table behind one class.
-- ``service``: the use cases (alarm, tick, worker) wiring domain and adapters.
-- ``handlers``: the Powertools-decorated Lambda entry points, kept thin.
-- ``cli`` and ``demo``: operator tools; their own dependencies never enter a Lambda package.
+- ``domain``: pure rules (targets and kinds, forecast, plan, one tick, one alarm change, the
+  decision and its record); no boto3, no I/O.
+- ``service``: the use cases (worker, alarm, tick) and the ports they drive (``ports``).
+- ``aws``: the adapters implementing the capacity and metrics ports; the only code that talks
+  to AWS services other than DynamoDB.
+- ``store``: the state port's adapter, the DynamoDB single table behind one class.
+- ``handlers``: the Lambda entry points, kept thin, and ``wiring``, where ports meet adapters.
 """
 
 __version__ = "0.1.0"

@@ -26,10 +26,11 @@ from scaleahead.domain.controller import (
     recent_seconds,
 )
 from scaleahead.domain.forecast import fit_forecast
+from scaleahead.domain.kinds import KINDS
 from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.series import Forecast, InsufficientHistory
-from scaleahead.domain.target import ElastiCacheTarget, Kind, Target, parse_target
+from scaleahead.domain.target import Kind, Target, parse_target
 from scaleahead.domain.tick import (
     ForecastView,
     Memory,
@@ -213,11 +214,7 @@ class AwsPredictive:
 
 def backtest_target(setup: Setup, quantile: float) -> Target:
     """The target definition the product would hold for this trace and kind."""
-    resource: dict[str, Any] = {
-        Kind.ECS: {"cluster": "backtest", "service": "backtest"},
-        Kind.AURORA: {"cluster": "backtest"},
-        Kind.ELASTICACHE: {"replication_group": "backtest"},
-    }[setup.kind]
+    resource: dict[str, Any] = {f: "backtest" for f in KINDS[setup.kind].resource_fields}
     return parse_target(
         {
             "id": "backtest",
@@ -395,13 +392,12 @@ def _clamp(value: int, setup: Setup) -> int:
 
 
 def rules_for(policy: str, kind: Kind) -> Rules:
-    """ElastiCache accepts one resharding at a time, whoever asks; scaleahead's own adapters
-    also add Aurora readers one change at a time and at most two shards per change."""
+    """The kind's simulation rules (``KindSpec.simulation``): ElastiCache accepts one resharding
+    at a time, whoever asks; scaleahead's own adapters also add Aurora readers one change at a
+    time, and at most ``max_shards_per_action`` (default 2) shards per change."""
+    spec = KINDS[kind]
     if policy == "scaleahead":
-        if kind is Kind.ELASTICACHE:
-            shards = ElastiCacheTarget.model_fields["max_shards_per_action"].default
-            return Rules(serial=True, max_out=int(shards))
-        if kind is Kind.AURORA:
-            return Rules(serial=True)
-        return Rules()
-    return Rules(serial=kind is Kind.ELASTICACHE)
+        return Rules(
+            serial=spec.simulation.serial_for_scaleahead, max_out=spec.max_units_per_change
+        )
+    return Rules(serial=spec.simulation.serial)

@@ -11,17 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scaleahead.domain.target import Kind
+from scaleahead.domain.kinds import KINDS, Kind
 
 # The traces' history before scoring: a week, or a third of a shorter trace.
 HISTORY_DAYS = 7
-# Bounds of each kind's capacity: Aurora holds at most 15 readers; the others are bounded here
-# only so that a runaway policy cannot allocate for ever.
-KIND_BOUNDS: dict[Kind, tuple[int, int]] = {
-    Kind.ECS: (0, 1000),
-    Kind.AURORA: (0, 15),
-    Kind.ELASTICACHE: (1, 500),
-}
+# Bounds of each kind's capacity in a backtest (the kind's ``Simulation.bounds``): Aurora holds
+# at most 15 readers; the others are bounded only so that a runaway policy cannot allocate for
+# ever.
+KIND_BOUNDS: dict[Kind, tuple[int, int]] = {k: s.simulation.bounds for k, s in KINDS.items()}
 
 
 @dataclass(frozen=True)

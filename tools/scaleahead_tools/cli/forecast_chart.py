@@ -26,6 +26,7 @@ from scaleahead.domain.controller import (
     planning_warmup,
 )
 from scaleahead.domain.events import PlannedEvent
+from scaleahead.domain.kinds import KINDS
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.state import StoredForecast
 from scaleahead.domain.target import Target, TargetError
@@ -38,7 +39,8 @@ HOUR = 3600
 DEFAULT_HOURS_BACK = 24.0
 # Ahead when there is no forecast to take the horizon from.
 DEFAULT_HOURS_AHEAD = 6.0
-UNIT_WORD = {"ecs": "tasks", "aurora": "readers", "elasticache": "shards"}
+# What the capacity of each kind is counted in: the kind's own word (``domain.kinds``).
+UNIT_WORD = {k.value: spec.units for k, spec in KINDS.items()}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scaleahead.domain.kinds import KINDS, Kind
 from scaleahead.domain.plan import units_needed
 from scaleahead_testkit import local_aws
 
@@ -52,7 +53,7 @@ class Tier:
 
     id: str
     kind: str
-    unit: str  # what one unit of capacity is called in the report
+    unit: str  # what the capacity is counted in, in the report: the kind's word
     per_unit: float
     warmup: int
     forecast: bool = True
@@ -67,10 +68,10 @@ def tiers(p99: float) -> list[Tier]:
     """
     base = round(p99 / 16, 1)
     return [
-        Tier("web", "ecs", "tasks", base, 300),
-        Tier("db", "aurora", "readers", 2 * base, 900),
-        Tier("cache", "elasticache", "shards", 4 * base, 1800),
-        Tier("web-reactive", "ecs", "tasks", base, 300, forecast=False),
+        Tier("web", "ecs", KINDS[Kind.ECS].units, base, 300),
+        Tier("db", "aurora", KINDS[Kind.AURORA].units, 2 * base, 900),
+        Tier("cache", "elasticache", KINDS[Kind.ELASTICACHE].units, 4 * base, 1800),
+        Tier("web-reactive", "ecs", KINDS[Kind.ECS].units, base, 300, forecast=False),
     ]
 
 

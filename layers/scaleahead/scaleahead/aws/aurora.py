@@ -1,32 +1,44 @@
 """Aurora DB clusters: capacity is the number of reader instances that serve reads.
 
-The writer is never counted, modified or removed: it is found through ``DBClusterMembers``
-(``IsClusterWriter``), never through names or tags, because a failover can make any instance
-the writer. scaleahead removes only the readers it created itself (tagged
-``scaleahead:managed=true`` and ``scaleahead:target=<target id>``), so a reader a person added
-for a report or a migration is never taken away. Adding a reader is a change of minutes, and
-Aurora handles one change per cluster at a time, so while anything in the cluster is not
-``available`` the reading is ``busy`` and the control plane retries on a later tick.
+The writer is never counted, modified or removed, and scaleahead removes only the readers it
+created itself (``domain.aurora_readers`` holds those rules: which instances are readers, which
+count, which may go). Adding a reader is a change of minutes, and Aurora handles one change per
+cluster at a time, so while anything in the cluster is not ``available`` the reading is
+``busy`` and the control plane retries on a later tick. This module describes the cluster and
+makes the calls.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from scaleahead.domain.target import AURORA_MAX_READERS, AuroraTarget, Target
+from scaleahead.aws import clients
+from scaleahead.aws.kind_adapter import KindAdapter
+from scaleahead.domain.aurora_readers import (
+    MANAGED_TAG,
+    MAX_READERS,
+    TARGET_TAG,
+    Cluster,
+    Instance,
+    ceiling,
+    instance_classes,
+    owned,
+    reading_floor,
+    removable,
+    scale_in_floor,
+)
+from scaleahead.domain.target import AuroraTarget, Kind
 from scaleahead.service.ports import Actuation, CapacityReading, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
-MANAGED_TAG = "scaleahead:managed"
-TARGET_TAG = "scaleahead:target"
+    from scaleahead.aws.cloudwatch import MetricsAdapter
+
 # Readers scaleahead adds are the last choice for failover (0 is promoted first, 15 last): the
 # writer's successor should be a reader the user sized and placed, not one that may be removed
 # on the next scale-in.
@@ -37,74 +49,6 @@ MAX_IDENTIFIER = 63
 _SUFFIX_RESERVE = 4  # "-999": room for the reader number
 _INSUFFICIENT = "InsufficientDBInstanceCapacity"
 _ALREADY_EXISTS = "DBInstanceAlreadyExists"
-# Statuses of a reader that will not serve reads again without someone's help, or is going
-# away: not counted in ``desired``. Any other status (creating, modifying, rebooting...) ends
-# in ``available`` by itself, so that reader is already asked for.
-_GONE = frozenset({"deleting", "failed", "stopped", "stopping", "insufficient-capacity"})
-_GONE_PREFIXES = ("incompatible-", "inaccessible-")
-
-
-def _aurora(target: Target) -> AuroraTarget:
-    if not isinstance(target, AuroraTarget):
-        raise TypeError(f"the Aurora adapter cannot drive a {target.kind} target")
-    return target
-
-
-@dataclass(frozen=True)
-class _Instance:
-    id: str
-    status: str
-    writer: bool
-    instance_class: str
-    parameter_group: str | None
-    publicly_accessible: bool | None
-    created: datetime | None
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def owned_by(self, target: AuroraTarget) -> bool:
-        return self.tags.get(MANAGED_TAG) == "true" and self.tags.get(TARGET_TAG) == target.id
-
-    @property
-    def counts(self) -> bool:
-        """Whether this reader serves reads now or will without anyone acting."""
-        return self.status not in _GONE and not self.status.startswith(_GONE_PREFIXES)
-
-
-@dataclass(frozen=True)
-class _Cluster:
-    id: str
-    status: str
-    engine: str
-    subnet_group: str | None
-    instances: tuple[_Instance, ...]
-    undescribed: tuple[str, ...]  # listed in DBClusterMembers, absent from DescribeDBInstances
-
-    @property
-    def writer(self) -> _Instance | None:
-        return next((i for i in self.instances if i.writer), None)
-
-    @property
-    def readers(self) -> list[_Instance]:
-        return [i for i in self.instances if not i.writer]
-
-    @property
-    def desired(self) -> int:
-        return sum(1 for r in self.readers if r.counts)
-
-    @property
-    def ready(self) -> int:
-        return sum(1 for r in self.readers if r.status == "available")
-
-    @property
-    def busy(self) -> str | None:
-        """The change in flight, if any: Aurora takes one change per cluster at a time."""
-        if self.status != "available":
-            return f"DB cluster {self.id} is {self.status}"
-        moving = [f"{i.id} is {i.status}" for i in self.instances if i.status != "available"]
-        moving += [f"{i} is not described yet" for i in self.undescribed]
-        if moving:
-            return f"DB cluster {self.id}: " + ", ".join(sorted(moving))
-        return None
 
 
 def _error_code(err: ClientError) -> str:
@@ -135,15 +79,16 @@ def reader_id_base(cluster: str, target_id: str) -> str:
     return _clean(f"{head}-sa-{tail}-{digest}")
 
 
-class AuroraAdapter:
+class AuroraAdapter(KindAdapter[AuroraTarget]):
     """Reads and sets the reader count of the Aurora DB cluster ``target.resource.cluster``."""
 
     def __init__(self, rds: RDSClient) -> None:
+        super().__init__(Kind.AURORA, AuroraTarget)
         self._rds = rds
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _cluster(self, target: AuroraTarget) -> _Cluster:
+    def _cluster(self, target: AuroraTarget) -> Cluster:
         cluster_id = target.resource.cluster
         try:
             out = self._rds.describe_db_clusters(DBClusterIdentifier=cluster_id)
@@ -170,7 +115,7 @@ class AuroraAdapter:
         for ident, db in sorted(described.items()):
             groups = db.get("DBParameterGroups") or []
             instances.append(
-                _Instance(
+                Instance(
                     id=ident,
                     status=str(db.get("DBInstanceStatus", "unknown")),
                     writer=writers.get(ident, False),
@@ -181,7 +126,7 @@ class AuroraAdapter:
                     tags={t["Key"]: t.get("Value", "") for t in db.get("TagList", [])},
                 )
             )
-        return _Cluster(
+        return Cluster(
             id=str(c["DBClusterIdentifier"]),
             status=str(c.get("Status", "unknown")),
             engine=str(c["Engine"]),
@@ -190,26 +135,25 @@ class AuroraAdapter:
             undescribed=tuple(sorted(set(writers) - set(described))),
         )
 
-    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
-        t = _aurora(target)
+    def _read(self, t: AuroraTarget, *, scale_in: bool) -> CapacityReading:
         c = self._cluster(t)
+        floor, why = reading_floor(t)
         return CapacityReading(
             desired=c.desired,
             ready=c.ready,
             busy=c.busy,
-            scale_in_floor=1 if t.keep_one_reader else None,
-            scale_in_floor_reason="keep_one_reader" if t.keep_one_reader else "",
+            scale_in_floor=floor,
+            scale_in_floor_reason=why,
         )
 
     # -- acting -------------------------------------------------------------------------------
 
-    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
+    def _set(self, t: AuroraTarget, desired: int, reading: CapacityReading) -> Actuation:
         """Add or remove readers towards ``desired``, on the cluster as it is now.
 
         The cluster is described again rather than trusting ``reading``: a reader counted twice
         is an instance billed for nothing, a reader removed twice is lost read capacity.
         """
-        t = _aurora(target)
         c = self._cluster(t)
         current = c.desired
         if c.busy:
@@ -220,20 +164,19 @@ class AuroraAdapter:
             return self._scale_in(t, c, desired)
         return Actuation(False, current, f"already {current} readers")
 
-    def _scale_out(self, t: AuroraTarget, c: _Cluster, desired: int) -> Actuation:
+    def _scale_out(self, t: AuroraTarget, c: Cluster, desired: int) -> Actuation:
         current = c.desired
-        ceiling = min(t.max_capacity, AURORA_MAX_READERS)
-        goal = min(desired, ceiling)
+        most = ceiling(t)
+        goal = min(desired, most)
         if goal <= current:
             return Actuation(
-                False, current, f"already {current} readers; at most {ceiling} (max_capacity)"
+                False, current, f"already {current} readers; at most {most} (max_capacity)"
             )
         writer = c.writer
         if writer is None:
             # The first instance of a cluster becomes its writer: never create that one.
             return Actuation(False, current, f"DB cluster {c.id} has no writer; no reader added")
-        classes = list(dict.fromkeys([t.instance_class or writer.instance_class]))
-        classes += [k for k in t.fallback_instance_classes if k not in classes]
+        classes = instance_classes(t, writer)
         used = {i.id for i in c.instances}
         base = reader_id_base(c.id, t.id)
         created: list[str] = []
@@ -259,7 +202,7 @@ class AuroraAdapter:
                     used.add(ident)
                     created.append(f"{ident} ({classes[cls]}, created by a retried call)")
                     continue
-                if code == _ALREADY_EXISTS and n < 10 * AURORA_MAX_READERS:
+                if code == _ALREADY_EXISTS and n < 10 * MAX_READERS:
                     used.add(ident)  # taken outside this cluster, or still being deleted
                     continue
                 if not created:
@@ -270,7 +213,7 @@ class AuroraAdapter:
             created.append(f"{ident} ({classes[cls]})")
         asked = goal - current
         refused = classes[:cls]
-        capped = f" (capped at {ceiling})" if goal < desired else ""
+        capped = f" (capped at {most})" if goal < desired else ""
         if not created:
             return Actuation(
                 False,
@@ -287,7 +230,7 @@ class AuroraAdapter:
             f"readers {current} -> {current + len(created)}{capped}{notes}{error}",
         )
 
-    def _ours(self, t: AuroraTarget, c: _Cluster, ident: str) -> bool:
+    def _ours(self, t: AuroraTarget, c: Cluster, ident: str) -> bool:
         """Whether ``ident`` is a reader of this cluster that scaleahead added for ``t``."""
         try:
             out = self._rds.describe_db_instances(DBInstanceIdentifier=ident)
@@ -295,16 +238,12 @@ class AuroraAdapter:
             return False
         for db in out.get("DBInstances", []):
             tags = {x["Key"]: x.get("Value", "") for x in db.get("TagList", [])}
-            if (
-                db.get("DBClusterIdentifier") == c.id
-                and tags.get(MANAGED_TAG) == "true"
-                and tags.get(TARGET_TAG) == t.id
-            ):
+            if db.get("DBClusterIdentifier") == c.id and owned(tags, t.id):
                 return True
         return False
 
     def _create(
-        self, t: AuroraTarget, c: _Cluster, writer: _Instance, ident: str, instance_class: str
+        self, t: AuroraTarget, c: Cluster, writer: Instance, ident: str, instance_class: str
     ) -> None:
         """One reader, configured like the cluster and its writer so it serves the same reads."""
         params: dict[str, Any] = {
@@ -326,20 +265,13 @@ class AuroraAdapter:
             params["PubliclyAccessible"] = writer.publicly_accessible
         self._rds.create_db_instance(**params)
 
-    def _scale_in(self, t: AuroraTarget, c: _Cluster, desired: int) -> Actuation:
+    def _scale_in(self, t: AuroraTarget, c: Cluster, desired: int) -> Actuation:
         current = c.desired
-        floor, why = t.min_capacity, f"min_capacity {t.min_capacity}"
-        if t.keep_one_reader and floor < 1:
-            floor, why = 1, "keep_one_reader"
+        floor, why = scale_in_floor(t)
         goal = max(desired, floor)
         if goal >= current:
             return Actuation(False, current, f"already {current} readers; floor {why}")
-        # Newest first: the oldest readers have the warmest buffer caches.
-        own = sorted(
-            (r for r in c.readers if r.owned_by(t)),
-            key=lambda r: (r.created is None, r.created or datetime.min, r.id),
-            reverse=True,
-        )
+        own = removable(c, t)
         asked = current - goal
         victims = own[:asked]
         if not victims:
@@ -374,3 +306,8 @@ class AuroraAdapter:
             f"DeleteDBInstance {', '.join(deleted)} (newest scaleahead readers first); "
             f"readers {current} -> {after}{notes}{error}",
         )
+
+
+def make_adapter(metrics: MetricsAdapter) -> AuroraAdapter:
+    """The kind's factory (``KindSpec.adapter_module``); the reader count needs no metrics."""
+    return AuroraAdapter(clients.client("rds"))

@@ -1,11 +1,13 @@
-"""CloudWatch: the load history the forecast learns from, and the managed high-load alarms."""
+"""CloudWatch: the load history the forecast learns from, the managed high-load alarms, and the
+recent maxima of the metrics an adapter's guards read (ElastiCache's node memory and CPU)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,6 +21,17 @@ if TYPE_CHECKING:
 # GetMetricData returns at most 100,800 datapoints per call; 14 days at one minute is 20,160,
 # so one page usually suffices, but the paginator follows NextToken whatever the size.
 MAX_DATAPOINTS = 100_800
+# GetMetricData's limit of MetricDataQueries per call.
+MAX_QUERIES = 500
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """One CloudWatch metric: its namespace, name and dimensions ((name, value) pairs)."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...] = ()
 
 
 class MetricsAdapter:
@@ -82,6 +95,48 @@ class MetricsAdapter:
                     if v is not None and math.isfinite(v):
                         points[ts.timestamp()] = float(v)
         return sorted(points.items())
+
+    def maxima(
+        self, metrics: Sequence[MetricRef], *, period: int, start: float, end: float
+    ) -> list[float | None]:
+        """The highest finite ``Maximum`` of each metric over [start, end], in the order given;
+        None for a metric without a datapoint. One GetMetricData call per 500 metrics (its
+        limit), each followed through its pages."""
+        queries: list[dict[str, Any]] = [
+            {
+                "Id": f"q{i}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": m.namespace,
+                        "MetricName": m.name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in m.dimensions],
+                    },
+                    "Period": period,
+                    "Stat": "Maximum",
+                },
+                "ReturnData": True,
+            }
+            for i, m in enumerate(metrics)
+        ]
+        index = {q["Id"]: i for i, q in enumerate(queries)}
+        peaks: list[float | None] = [None] * len(queries)
+        paginator = self._cw.get_paginator("get_metric_data")
+        for i in range(0, len(queries), MAX_QUERIES):
+            chunk = queries[i : i + MAX_QUERIES]
+            pages = paginator.paginate(
+                MetricDataQueries=cast("list[MetricDataQueryTypeDef]", chunk),
+                StartTime=datetime.fromtimestamp(start, UTC),
+                EndTime=datetime.fromtimestamp(end, UTC),
+            )
+            for page in pages:
+                for result in page.get("MetricDataResults", []):
+                    n = index.get(result.get("Id", ""))
+                    values = [v for v in result.get("Values", []) if math.isfinite(v)]
+                    if n is None or not values:
+                        continue
+                    known = peaks[n]
+                    peaks[n] = max(values) if known is None else max(known, *values)
+        return peaks
 
     def put_high_load_alarm(self, target: Target, prefix: str, threshold: float) -> str:
         """Create or move the alarm that fires when load exceeds what the plan provides."""

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scaleahead.domain.target import EcsTarget, Target
+from scaleahead.aws import clients
+from scaleahead.aws.kind_adapter import KindAdapter
+from scaleahead.domain.target import EcsTarget, Kind
 from scaleahead.service.ports import Actuation, CapacityReading, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
-
-def _ecs(target: Target) -> EcsTarget:
-    if not isinstance(target, EcsTarget):
-        raise TypeError(f"the ECS adapter cannot drive a {target.kind} target")
-    return target
+    from scaleahead.aws.cloudwatch import MetricsAdapter
 
 
-class EcsAdapter:
+class EcsAdapter(KindAdapter[EcsTarget]):
     def __init__(self, ecs: ECSClient) -> None:
+        super().__init__(Kind.ECS, EcsTarget)
         self._ecs = ecs
 
-    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
-        r = _ecs(target).resource
+    def _read(self, t: EcsTarget, *, scale_in: bool) -> CapacityReading:
+        r = t.resource
         out = self._ecs.describe_services(cluster=r.cluster, services=[r.service])
         services = [s for s in out.get("services", []) if s.get("status") != "INACTIVE"]
         if not services:
@@ -31,11 +30,16 @@ class EcsAdapter:
         svc = services[0]
         return CapacityReading(desired=int(svc["desiredCount"]), ready=int(svc["runningCount"]))
 
-    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
+    def _set(self, t: EcsTarget, desired: int, reading: CapacityReading) -> Actuation:
         if desired == reading.desired:
             return Actuation(False, desired, f"desired count already {desired}")
-        r = _ecs(target).resource
+        r = t.resource
         self._ecs.update_service(cluster=r.cluster, service=r.service, desiredCount=desired)
         return Actuation(
             True, desired, f"UpdateService desiredCount {reading.desired} -> {desired}"
         )
+
+
+def make_adapter(metrics: MetricsAdapter) -> EcsAdapter:
+    """The kind's factory (``KindSpec.adapter_module``); ECS reads no metrics."""
+    return EcsAdapter(clients.client("ecs"))

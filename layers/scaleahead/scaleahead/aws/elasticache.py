@@ -12,120 +12,42 @@ reshard migrates slots for minutes to hours, so this adapter is more careful tha
   what was really asked so the next tick continues from there;
 * a scale-in removes the shards that hold the fewest slots (least data to move), newest first
   on ties, and never goes below ``CapacityReading.scale_in_floor``: the shards the data needs
-  at ``max_memory_fill``, AWS's online scale-in rule (free memory on the shards kept >= 1.5 x
-  the memory used on the shards removed), and no scale-in at all while the engine CPU is above
-  ``max_cpu_for_scale_in`` (resharding is CPU-heavy) or when a metric or the node type's
-  memory is unknown (refusing is safe; guessing could evict data).
+  and the CPU allow. Those rules are pure maths in ``domain.cache_shards``; this module reads
+  the group, and the nodes' recent memory and CPU through the CloudWatch adapter
+  (``MetricsAdapter.maxima``), and makes the calls.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from scaleahead import clock
-from scaleahead.domain.cache_nodes import GIB, node_memory_bytes
-from scaleahead.domain.target import ElastiCacheTarget, Target
+from scaleahead.aws import clients
+from scaleahead.aws.cloudwatch import MetricRef, MetricsAdapter
+from scaleahead.aws.kind_adapter import KindAdapter
+from scaleahead.domain.cache_shards import (
+    CPU_METRIC,
+    MEMORY_METRIC,
+    SINGLE_SHARD,
+    Shard,
+    removal_order,
+    scale_in_floor,
+)
+from scaleahead.domain.target import ElastiCacheTarget, Kind, Target
 from scaleahead.service.ports import Actuation, CapacityReading, NotDrivable, NotFound
 
 NAMESPACE = "AWS/ElastiCache"
-MEMORY_METRIC = "BytesUsedForCache"
-CPU_METRIC = "EngineCPUUtilization"
 # How far back "recent" reaches: the peak of the last half hour, so a scale-in is not decided
 # on a lull of a few minutes.
 WINDOW_SECONDS = 1800
 PERIOD_SECONDS = 300
-# AWS: "ensure that free memory available on the shards to be retained is at least 1.5 times
-# the memory used on the shards you plan to remove" (ElastiCache best practices, "Online
-# cluster resizing").
-SCALE_IN_FREE_MEMORY_RATIO = 1.5
 _ENGINES = frozenset({"redis", "valkey"})
-_MAX_QUERIES = 500  # GetMetricData's limit of MetricDataQueries per call
 
 
-def _target(target: Target) -> ElastiCacheTarget:
-    if not isinstance(target, ElastiCacheTarget):
-        raise TypeError(f"the ElastiCache adapter cannot drive a {target.kind} target")
-    return target
-
-
-def slot_count(slots: str | None) -> int:
-    """Number of hash slots in a ``NodeGroup.Slots`` string such as ``"0-5461"`` or
-    ``"0-99,200-299,7"``; 0 when absent."""
-    total = 0
-    for part in (slots or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        lo, _, hi = part.partition("-")
-        total += int(hi or lo) - int(lo) + 1
-    return total
-
-
-def removal_order(node_groups: Sequence[dict[str, Any]]) -> list[str]:
-    """Node group ids in the order they are removed on scale-in: fewest slots first (least
-    data to migrate), then the newest (highest id), so long-lived shards stay put."""
-    ranked = sorted(
-        node_groups,
-        key=lambda ng: (slot_count(ng.get("Slots")), -int(ng["NodeGroupId"])),
-    )
-    return [ng["NodeGroupId"] for ng in ranked]
-
-
-def _gib(n: float) -> str:
-    return f"{n / GIB:.2f} GiB"
-
-
-def memory_floor(
-    used: dict[str, float], order: Sequence[str], node_memory: int, max_fill: float
-) -> tuple[int, str]:
-    """Lowest shard count the data allows, with the numbers behind it.
-
-    ``used`` is the recent peak of bytes used per shard, ``order`` the shards in removal order.
-    A count ``k`` qualifies when the data fits ``k`` shards filled to ``max_fill`` and, for an
-    online scale-in to ``k`` (removing the first ``len(order) - k`` of ``order``), the free
-    memory on the shards kept is at least 1.5 x the memory used on the shards removed. Both
-    tests get easier as ``k`` grows, so the first qualifying ``k`` is the floor; when none
-    below the present count qualifies the floor is the present count (no scale-in).
-    """
-    current = len(order)
-    total = sum(used[s] for s in order)
-    usable = node_memory * max_fill
-    needed = max(1, math.ceil(total / usable))
-    head = (
-        f"memory: {_gib(total)} used; {_gib(usable)} usable per shard "
-        f"({_gib(node_memory)} node x {max_fill:g} max fill) -> {needed} shard(s) needed"
-    )
-    if needed >= current:
-        return current, f"{head}, {current} present: no scale-in"
-    last = ""
-    for k in range(needed, current):
-        removed, kept = order[: current - k], order[current - k :]
-        free = sum(node_memory - used[s] for s in kept)
-        moved = sum(used[s] for s in removed)
-        rule = (
-            f"scale-in to {k} (removing {','.join(removed)}) keeps {_gib(free)} free "
-            f"{'>=' if free >= SCALE_IN_FREE_MEMORY_RATIO * moved else '<'} "
-            f"{SCALE_IN_FREE_MEMORY_RATIO:g} x {_gib(moved)} moved"
-        )
-        if free >= SCALE_IN_FREE_MEMORY_RATIO * moved:
-            return k, f"{head}; {rule} -> floor {k}"
-        last = rule
-    return current, f"{head}; {last} (online scale-in rule) -> floor {current}"
-
-
-@dataclass(frozen=True)
-class _Shard:
-    id: str
-    members: tuple[tuple[str, str], ...]  # (CacheClusterId, CacheNodeId) of the nodes watched
-
-
-def _shards(group: dict[str, Any]) -> list[_Shard]:
+def _shards(group: dict[str, Any]) -> list[Shard]:
     """Each shard with the nodes whose metrics stand for it.
 
     The primaries, when DescribeReplicationGroups names them (``CurrentRole``). For
@@ -139,8 +61,9 @@ def _shards(group: dict[str, Any]) -> list[_Shard]:
         primaries = [m for m in members if m.get("CurrentRole") == "primary"]
         chosen = primaries or members
         out.append(
-            _Shard(
+            Shard(
                 ng["NodeGroupId"],
+                ng.get("Slots"),
                 tuple((m["CacheClusterId"], m.get("CacheNodeId", "0001")) for m in chosen),
             )
         )
@@ -176,21 +99,26 @@ def _busy(group: dict[str, Any]) -> str:
     return f"{status} (a change is in flight)"
 
 
-class ElastiCacheAdapter:
-    """Reads and sets the shard count of a cluster-mode-enabled replication group."""
+class ElastiCacheAdapter(KindAdapter[ElastiCacheTarget]):
+    """Reads and sets the shard count of a cluster-mode-enabled replication group.
+
+    ``metrics`` reads the nodes' memory and CPU for the scale-in guards; ``now`` is the clock
+    their window ends at (the functions' clock, which a simulation may set).
+    """
 
     def __init__(
         self,
         elasticache: Any,
-        cloudwatch: Any,
+        metrics: MetricsAdapter,
         *,
         window_seconds: int = WINDOW_SECONDS,
-        now: Callable[[], float] | None = None,
+        now: Callable[[], float] = clock.now,
     ) -> None:
+        super().__init__(Kind.ELASTICACHE, ElastiCacheTarget)
         self._ec = elasticache
-        self._cw = cloudwatch
+        self._metrics = metrics
         self._window = window_seconds
-        self._now = now or clock.now
+        self._now = now
 
     # -- the group ---------------------------------------------------------------------------
 
@@ -226,12 +154,11 @@ class ElastiCacheAdapter:
 
     def validate(self, target: Target) -> None:
         """Raise ``NotDrivable`` (or ``NotFound``) unless the target can be driven."""
-        self._describe(_target(target))
+        self._describe(self.narrow(target))
 
     # -- reading -----------------------------------------------------------------------------
 
-    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
-        t = _target(target)
+    def _read(self, t: ElastiCacheTarget, *, scale_in: bool) -> CapacityReading:
         group = self._describe(t)
         node_groups = group.get("NodeGroups", [])
         count = len(node_groups)
@@ -261,111 +188,41 @@ class ElastiCacheAdapter:
 
     def _scale_in_floor(self, t: ElastiCacheTarget, group: dict[str, Any]) -> tuple[int, str]:
         shards = _shards(group)
-        current = len(shards)
-        if current <= 1:
-            return current, "a single shard: nothing to remove"
-        minutes = self._window // 60
-        floors: list[int] = []
-        reasons: list[str] = []
-        peaks = self._recent_peaks(shards)
+        if len(shards) <= 1:
+            return len(shards), SINGLE_SHARD  # nothing to remove: no metric read
+        return scale_in_floor(
+            shards,
+            self._recent_peaks(shards),
+            str(group.get("CacheNodeType")),
+            max_memory_fill=t.max_memory_fill,
+            max_cpu=t.max_cpu_for_scale_in,
+            window_minutes=self._window // 60,
+        )
 
-        cpu = {s.id: peaks.get((CPU_METRIC, s.id)) for s in shards}
-        no_cpu = sorted(s for s, v in cpu.items() if v is None)
-        if no_cpu:
-            floors.append(current)
-            reasons.append(
-                f"no CPU data ({CPU_METRIC}) for shard(s) {','.join(no_cpu)} in the last "
-                f"{minutes} min: no scale-in"
-            )
-        else:
-            peak = max(v for v in cpu.values() if v is not None)
-            if peak > t.max_cpu_for_scale_in:
-                floors.append(current)
-                reasons.append(
-                    f"CPU {peak:.1f}% above max_cpu_for_scale_in {t.max_cpu_for_scale_in:g}% "
-                    "(resharding needs CPU): no scale-in"
-                )
-            else:
-                reasons.append(f"CPU peak {peak:.1f}% <= {t.max_cpu_for_scale_in:g}%")
-
-        node_type = str(group.get("CacheNodeType"))
-        node_memory = node_memory_bytes(node_type)
-        used = {s.id: peaks.get((MEMORY_METRIC, s.id)) for s in shards}
-        no_mem = sorted(s for s, v in used.items() if v is None)
-        if node_memory is None:
-            floors.append(current)
-            reasons.append(
-                f"unknown node type {node_type}: memory per shard not known, no scale-in"
-            )
-        elif no_mem:
-            floors.append(current)
-            reasons.append(
-                f"no memory data ({MEMORY_METRIC}) for shard(s) {','.join(no_mem)} in the "
-                f"last {minutes} min: no scale-in"
-            )
-        else:
-            known = {s: v for s, v in used.items() if v is not None}
-            floor, why = memory_floor(
-                known, removal_order(group["NodeGroups"]), node_memory, t.max_memory_fill
-            )
-            floors.append(floor)
-            reasons.append(why)
-        return max(floors), "; ".join(reasons)
-
-    def _recent_peaks(self, shards: Iterable[_Shard]) -> dict[tuple[str, str], float]:
+    def _recent_peaks(self, shards: Sequence[Shard]) -> dict[tuple[str, str], float]:
         """(metric, shard id) -> the highest ``Maximum`` over the window across the shard's
         watched nodes; absent when no node of the shard reported."""
-        queries: list[dict[str, Any]] = []
-        owner: dict[str, tuple[str, str]] = {}
+        owners: list[tuple[str, str]] = []
+        refs: list[MetricRef] = []
         for metric in (MEMORY_METRIC, CPU_METRIC):
             for shard in shards:
                 for cluster_id, node_id in shard.members:
-                    qid = f"q{len(queries)}"
-                    owner[qid] = (metric, shard.id)
-                    queries.append(
-                        {
-                            "Id": qid,
-                            "MetricStat": {
-                                "Metric": {
-                                    "Namespace": NAMESPACE,
-                                    "MetricName": metric,
-                                    "Dimensions": [
-                                        {"Name": "CacheClusterId", "Value": cluster_id},
-                                        {"Name": "CacheNodeId", "Value": node_id},
-                                    ],
-                                },
-                                "Period": PERIOD_SECONDS,
-                                "Stat": "Maximum",
-                            },
-                            "ReturnData": True,
-                        }
-                    )
+                    owners.append((metric, shard.id))
+                    dims = (("CacheClusterId", cluster_id), ("CacheNodeId", node_id))
+                    refs.append(MetricRef(NAMESPACE, metric, dims))
         end = self._now()
+        maxima = self._metrics.maxima(
+            refs, period=PERIOD_SECONDS, start=end - self._window, end=end
+        )
         peaks: dict[tuple[str, str], float] = {}
-        for i in range(0, len(queries), _MAX_QUERIES):
-            kwargs: dict[str, Any] = {
-                "MetricDataQueries": queries[i : i + _MAX_QUERIES],
-                "StartTime": datetime.fromtimestamp(end - self._window, UTC),
-                "EndTime": datetime.fromtimestamp(end, UTC),
-            }
-            while True:
-                page = self._cw.get_metric_data(**kwargs)
-                for result in page.get("MetricDataResults", []):
-                    key = owner.get(result.get("Id", ""))
-                    values = [v for v in result.get("Values", []) if math.isfinite(v)]
-                    if key is None or not values:
-                        continue
-                    peaks[key] = max(peaks.get(key, -math.inf), *values)
-                token = page.get("NextToken")
-                if not token:
-                    break
-                kwargs["NextToken"] = token
+        for key, value in zip(owners, maxima, strict=True):
+            if value is not None:
+                peaks[key] = max(peaks[key], value) if key in peaks else value
         return peaks
 
     # -- acting ------------------------------------------------------------------------------
 
-    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
-        t = _target(target)
+    def _set(self, t: ElastiCacheTarget, desired: int, reading: CapacityReading) -> Actuation:
         rg_id = t.resource.replication_group
         # Describe again: the reading may be a tick old, and a second change must never start
         # while one is in flight.
@@ -389,7 +246,8 @@ class ElastiCacheAdapter:
         }
         removed: list[str] = []
         if asked < current:
-            removed = removal_order(node_groups)[: current - asked]
+            shards = [Shard(ng["NodeGroupId"], ng.get("Slots")) for ng in node_groups]
+            removed = removal_order(shards)[: current - asked]
             params["NodeGroupsToRemove"] = removed
         # InvalidReplicationGroupState is not caught here: the group was described available
         # just above, so it is most likely this very call, retried by botocore after its first
@@ -406,3 +264,9 @@ class ElastiCacheAdapter:
                 else f"scale-in floor {reading.scale_in_floor})"
             )
         return Actuation(True, asked, detail)
+
+
+def make_adapter(metrics: MetricsAdapter) -> ElastiCacheAdapter:
+    """The kind's factory (``KindSpec.adapter_module``): the scale-in guards read node memory
+    and CPU through the one CloudWatch adapter."""
+    return ElastiCacheAdapter(clients.client("elasticache"), metrics)

@@ -8,7 +8,6 @@ the wrong thing at three in the morning.
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,31 +21,19 @@ from pydantic import (
     model_validator,
 )
 
+from scaleahead.domain.kinds import KINDS, KindSpec
+from scaleahead.domain.kinds import Kind as Kind  # re-exported: Kind has always lived here
 from scaleahead.domain.mode import Mode
 
-
-class Kind(StrEnum):
-    ECS = "ecs"
-    AURORA = "aurora"
-    ELASTICACHE = "elasticache"
-
-
-# How long new capacity takes to serve load when nothing has been measured yet: a task pulls its
-# image and passes health checks in minutes; a reader or a shard takes far longer.
-DEFAULT_WARMUP_SECONDS: dict[Kind, int] = {
-    Kind.ECS: 300,
-    Kind.AURORA: 900,
-    Kind.ELASTICACHE: 1800,
-}
-
-# How long the plan must stay lower before capacity is removed, by default. Longer for the data
-# tier: when one driver's load falls, the tasks shrink first and the shards last, and the
-# capacity slowest to bring back is the last to go.
+# Each kind's defaults, bounds and unit words are its KindSpec's (``domain.kinds``); these two
+# views of the defaults are kept for the tools that read them by kind.
+DEFAULT_WARMUP_SECONDS: dict[Kind, int] = {k: s.warmup_seconds for k, s in KINDS.items()}
 DEFAULT_STABILISATION_SECONDS: dict[Kind, int] = {
-    Kind.ECS: 900,
-    Kind.AURORA: 1800,
-    Kind.ELASTICACHE: 3600,
+    k: s.stabilisation_seconds for k, s in KINDS.items()
 }
+_ECS = KINDS[Kind.ECS]
+_AURORA = KINDS[Kind.AURORA]
+_ELASTICACHE = KINDS[Kind.ELASTICACHE]
 
 # Ids become DynamoDB keys (``TARGET#<id>``, ``DRIVER#<name>``) and alarm names, so no '#',
 # '/', upper case or space. ``fullmatch``, never ``match`` with ``$``: ``$`` also matches before
@@ -246,17 +233,13 @@ class ForecastSettings(_Strict):
     refresh_seconds: StrictInt = Field(default=3600, ge=60, le=86400)
 
 
-# ECS "Tasks per service": the maximum desired count of one service, 5,000 (Amazon ECS service
-# quotas, "Tasks per service ... (the desired count) ... 5,000", ECS Developer Guide). A larger
-# max_capacity could never be reached, only asked for.
-ECS_MAX_TASKS = 5000
-
 # capacity_per_unit is the load one task/reader/shard serves, in the load metric's units. The
 # alarm threshold is desired x capacity_per_unit x threshold_ratio, rounded to 6 decimals when
 # the alarm is put: with capacity_per_unit >= 1e-3 and threshold_ratio >= 0.1 the smallest
 # threshold (1e-4) keeps its digits instead of rounding to 0 (an alarm always in ALARM). 1e12
-# per unit x 5,000 units x 2 is still an exact, finite CloudWatch threshold; more than a
-# trillion units of load per task means the metric's unit is wrong.
+# per unit x 5,000 units (the most of any kind: an ECS service's tasks) x 2 is still an exact,
+# finite CloudWatch threshold; more than a trillion units of load per task means the metric's
+# unit is wrong.
 CAPACITY_PER_UNIT_MIN = 1e-3
 CAPACITY_PER_UNIT_MAX = 1e12
 
@@ -280,7 +263,7 @@ class AlarmSettings(_Strict):
     datapoints_to_alarm: StrictInt = Field(default=2, ge=1, le=30)
     step: StrictInt = Field(default=1, ge=1, le=100)
     max_step_ratio: StrictFloat = Field(default=3.0, ge=1.0, le=100.0)
-    max_step_units: StrictInt = Field(default=50, ge=1, le=ECS_MAX_TASKS)
+    max_step_units: StrictInt = Field(default=50, ge=1, le=_ECS.max_capacity)
 
     @model_validator(mode="after")
     def _m_of_n(self) -> AlarmSettings:
@@ -332,7 +315,7 @@ class _TargetBase(_Strict):
         """The configured scale-in window, or the kind's default (front tier shortest)."""
         if self.scale_in_stabilisation_seconds is not None:
             return self.scale_in_stabilisation_seconds
-        return DEFAULT_STABILISATION_SECONDS[self.kind]
+        return KINDS[self.kind].stabilisation_seconds
 
     @property
     def forecast_key(self) -> str:
@@ -344,7 +327,7 @@ class _TargetBase(_Strict):
         """The configured warm-up, or the default for the kind when none is configured."""
         if self.warmup_seconds is not None:
             return self.warmup_seconds
-        return DEFAULT_WARMUP_SECONDS[self.kind]
+        return KINDS[self.kind].warmup_seconds
 
     @model_validator(mode="after")
     def _bounds(self) -> _TargetBase:
@@ -370,16 +353,12 @@ class EcsTarget(_TargetBase):
 
     kind: Literal[Kind.ECS]
     resource: EcsResource
-    min_capacity: StrictInt = Field(ge=0, le=ECS_MAX_TASKS)
-    max_capacity: StrictInt = Field(ge=1, le=ECS_MAX_TASKS)
+    min_capacity: StrictInt = Field(ge=_ECS.min_capacity, le=_ECS.max_capacity)
+    max_capacity: StrictInt = Field(ge=1, le=_ECS.max_capacity)
 
     @property
     def resource_name(self) -> str:
         return f"{self.resource.cluster}/{self.resource.service}"
-
-
-# Aurora allows at most 15 Aurora Replicas (readers) per DB cluster.
-AURORA_MAX_READERS = 15
 
 
 class AuroraResource(_Strict):
@@ -392,8 +371,8 @@ class AuroraTarget(_TargetBase):
 
     kind: Literal[Kind.AURORA]
     resource: AuroraResource
-    min_capacity: StrictInt = Field(ge=0, le=AURORA_MAX_READERS)
-    max_capacity: StrictInt = Field(ge=1, le=AURORA_MAX_READERS)
+    min_capacity: StrictInt = Field(ge=_AURORA.min_capacity, le=_AURORA.max_capacity)
+    max_capacity: StrictInt = Field(ge=1, le=_AURORA.max_capacity)
     instance_class: str | None = Field(
         default=None,
         min_length=1,
@@ -412,14 +391,16 @@ class AuroraTarget(_TargetBase):
         return self.resource.cluster
 
 
-# Cluster mode enabled: up to 500 shards per cluster (Valkey 7.2+ / Redis OSS 5.0.6+; the
-# default node quota of 90 can be raised to 500; AWS::ElastiCache::ReplicationGroup docs).
-ELASTICACHE_MAX_SHARDS = 500
-
-
 class ElastiCacheResource(_Strict):
     # ReplicationGroupId: 1-40 letters, digits or hyphens (ElastiCache CreateReplicationGroup)
     replication_group: str = Field(min_length=1, max_length=40, description="ReplicationGroupId")
+
+
+def _per_change(spec: KindSpec) -> int:
+    """The kind's default limit of units added per change, which its targets may set."""
+    if spec.max_units_per_change is None:
+        raise ValueError(f"KINDS[{spec.kind}] sets no max_units_per_change")
+    return spec.max_units_per_change
 
 
 class ElastiCacheTarget(_TargetBase):
@@ -427,8 +408,8 @@ class ElastiCacheTarget(_TargetBase):
 
     kind: Literal[Kind.ELASTICACHE]
     resource: ElastiCacheResource
-    min_capacity: StrictInt = Field(ge=1, le=ELASTICACHE_MAX_SHARDS)
-    max_capacity: StrictInt = Field(ge=1, le=ELASTICACHE_MAX_SHARDS)
+    min_capacity: StrictInt = Field(ge=_ELASTICACHE.min_capacity, le=_ELASTICACHE.max_capacity)
+    max_capacity: StrictInt = Field(ge=1, le=_ELASTICACHE.max_capacity)
     # Below 5 % the memory floor would ask for 20x the shards the data needs.
     max_memory_fill: StrictFloat = Field(
         default=0.75, ge=0.05, le=0.95, description="highest share of node memory to fill"
@@ -437,7 +418,7 @@ class ElastiCacheTarget(_TargetBase):
     max_cpu_for_scale_in: StrictFloat = Field(
         default=80.0, ge=1.0, le=100.0, description="EngineCPUUtilization above which no scale-in"
     )
-    max_shards_per_action: StrictInt = Field(default=2, ge=1, le=50)
+    max_shards_per_action: StrictInt = Field(default=_per_change(_ELASTICACHE), ge=1, le=50)
 
     @property
     def resource_name(self) -> str:
@@ -448,9 +429,10 @@ Target = EcsTarget | AuroraTarget | ElastiCacheTarget
 _AnyTarget = Annotated[Target, Field(discriminator="kind")]
 _TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(_AnyTarget)
 
-# Kinds whose adapters are wired into the control plane; the others validate but are refused
-# when applied, with a message saying so, until their adapter lands.
-SUPPORTED_KINDS = frozenset(Kind)
+# Kinds whose adapters are wired into the control plane (every kind with a spec: the wiring builds
+# one adapter per spec); the others validate but are refused when applied, with a message saying
+# so, until their adapter lands.
+SUPPORTED_KINDS = frozenset(KINDS)
 
 
 class Driver(_Strict):

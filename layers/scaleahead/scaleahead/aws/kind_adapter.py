@@ -1,0 +1,69 @@
+"""The base of every kind's capacity adapter, and where each kind's adapter is found.
+
+The capacity port speaks of any ``Target``; an adapter drives one kind. ``KindAdapter`` narrows
+the union once, refusing a target of another kind as ``NotDrivable``, and hands the adapter's
+own ``_read``/``_set`` the target typed as its model (``EcsTarget``...), so no adapter body
+narrows by hand. ``adapter_factory`` finds a kind's ``make_adapter`` in the module its
+``KindSpec`` names (``domain.kinds``), which is how the wiring builds one adapter per kind.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
+
+from scaleahead.domain.kinds import KINDS, Kind
+from scaleahead.domain.target import Target
+from scaleahead.service.ports import Actuation, CapacityPort, CapacityReading, NotDrivable
+
+if TYPE_CHECKING:
+    from scaleahead.aws.cloudwatch import MetricsAdapter
+
+T = TypeVar("T", bound=Target)
+
+
+class KindAdapter(ABC, Generic[T]):
+    """A ``CapacityPort`` for the targets of one kind, whose model is ``T``."""
+
+    def __init__(self, kind: Kind, target_type: type[T]) -> None:
+        self._kind = kind
+        self._target_type = target_type
+
+    def narrow(self, target: Target) -> T:
+        """The target as this adapter's model, or ``NotDrivable`` for another kind's."""
+        if not isinstance(target, self._target_type):
+            raise NotDrivable(
+                f"the {KINDS[self._kind].name} adapter cannot drive a {target.kind} target"
+            )
+        return target
+
+    def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
+        return self._read(self.narrow(target), scale_in=scale_in)
+
+    def set_capacity(self, target: Target, desired: int, reading: CapacityReading) -> Actuation:
+        return self._set(self.narrow(target), desired, reading)
+
+    @abstractmethod
+    def _read(self, t: T, *, scale_in: bool) -> CapacityReading:
+        """``CapacityPort.read`` for a target of this kind."""
+
+    @abstractmethod
+    def _set(self, t: T, desired: int, reading: CapacityReading) -> Actuation:
+        """``CapacityPort.set_capacity`` for a target of this kind."""
+
+
+class AdapterFactory(Protocol):
+    """A kind module's ``make_adapter``: its adapter on the shared clients. ``metrics`` is the
+    one CloudWatch adapter, for the adapters whose guards read metrics."""
+
+    def __call__(self, metrics: MetricsAdapter) -> CapacityPort: ...
+
+
+def adapter_factory(kind: Kind) -> AdapterFactory:
+    """The ``make_adapter`` of the module ``KINDS[kind].adapter_module`` names."""
+    name = KINDS[kind].adapter_module
+    factory = getattr(importlib.import_module(name), "make_adapter", None)
+    if not callable(factory):
+        raise LookupError(f"{name} has no make_adapter(metrics) for kind {kind}")
+    return cast(AdapterFactory, factory)
