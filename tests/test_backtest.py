@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from scaleahead.domain.target import Kind
+from scaleahead_testkit.warmup import Fleet, Rules
 from scaleahead_tools.backtest.metrics import Point, cost_at, frontier, score
 from scaleahead_tools.backtest.policies import Series
 from scaleahead_tools.backtest.replay import FitCache, make_setup, replay, series_of
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.cli.main import main
 from scaleahead_tools.sim.scoring import units_needed_array
-from scaleahead_tools.sim.warmup import Fleet, Rules
 from scaleahead_tools.traces import Trace
 
 DAY = 86400

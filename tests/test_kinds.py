@@ -24,11 +24,11 @@ from scaleahead.domain.target import (
     parse_target,
 )
 from scaleahead.service.ports import CapacityPort, NotDrivable
+from scaleahead_testkit.warmup import Rules
 from scaleahead_tools.backtest.policies import POLICIES, backtest_target, rules_for
 from scaleahead_tools.backtest.sim import KIND_BOUNDS, Setup
 from scaleahead_tools.cli.forecast_chart import UNIT_WORD
 from scaleahead_tools.demo.stack import tiers
-from scaleahead_tools.sim.warmup import Rules
 from tests.conftest import Aws, target_dict
 
 MODELS: dict[Kind, Any] = {

@@ -12,10 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scaleahead.domain.plan import units_needed
-from scaleahead_testkit.world import ServiceModel
 from scaleahead_tools.demo.stack import MIN_CAPACITY, need
 from scaleahead_tools.sim.scoring import units_needed_array, unserved_share
-from scaleahead_tools.sim.warmup import Fleet, Rules
 
 RUNS = settings(
     max_examples=300,
@@ -92,29 +90,3 @@ def test_unserved_share_is_the_load_above_what_serves_over_all_load() -> None:
     load = np.array([100.0, 250.0, 300.0, 50.0])
     assert unserved_share(load, np.array([1, 2, 2, 1]), 100.0) == (50 + 100) / 700
     assert unserved_share(np.zeros(3), np.zeros(3, dtype=np.int64), 5.0) == 0.0
-
-
-@RUNS
-@given(
-    st.integers(min_value=1, max_value=900),
-    st.integers(min_value=0, max_value=8),
-    st.lists(
-        st.tuples(st.integers(min_value=0, max_value=400), st.integers(min_value=0, max_value=30)),
-        max_size=40,
-    ),
-)
-def test_the_demo_tasks_warm_up_as_the_backtest_fleet_does(
-    warmup: int, ready: int, asks: list[tuple[int, int]]
-) -> None:
-    """``ServiceModel`` (the demo's ECS tasks, in seconds) and ``Fleet`` (the backtest's units,
-    in steps) are one law: with a step of one second, a unit asked for at ``now`` serves from
-    ``now + warm-up``, that is from step ``now + 1 + (warm-up - 1)``."""
-    model = ServiceModel(warmup=warmup, ready=ready)
-    fleet = Fleet(ready, warmup_steps=warmup - 1, rules=Rules())
-    now = 0
-    for dt, desired in asks:
-        now += dt
-        serving = model.step(now, desired)
-        fleet.set(now, desired)
-        assert serving == fleet.running(now)
-        assert model.ready + sum(n for _, n in model.pending) == fleet.desired

@@ -13,10 +13,12 @@ GetMetricData.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from scaleahead_testkit.warmup import Fleet, Rules
 
 ACCOUNT = "123456789012"
 NAMESPACE = "AWS/ElastiCache"
@@ -41,33 +43,19 @@ def publish(
         data.append(MetricDatum(namespace, name, v, dimensions, stamp))
 
 
-@dataclass
 class ServiceModel:
-    """Tasks asked for become ready one warm-up later; tasks removed go at once."""
+    """Tasks asked for become ready one warm-up later; tasks removed go at once, what is still
+    warming up first: the backtest's law (``warmup.Fleet``) with a step of one second."""
 
-    warmup: int
-    ready: int
-    pending: list[tuple[float, int]] = field(default_factory=list)
+    def __init__(self, warmup: int, ready: int) -> None:
+        # Asked at second t, a unit serves from t + 1 + lag: from t + warmup.
+        self.fleet = Fleet(ready, warmup_steps=max(warmup, 1) - 1, rules=Rules())
 
     def step(self, now: float, desired: int) -> int:
-        self.pending = [(t, n) for t, n in self.pending if n > 0]
-        ready_now = self.ready + sum(n for t, n in self.pending if t <= now)
-        self.pending = [(t, n) for t, n in self.pending if t > now]
-        in_flight = sum(n for _, n in self.pending)
-        if desired > ready_now + in_flight:
-            self.pending.append((now + self.warmup, desired - ready_now - in_flight))
-        elif desired < ready_now + in_flight:
-            excess = ready_now + in_flight - desired
-            # Cancel pending tasks first, then stop running ones.
-            while excess and self.pending:
-                t, n = self.pending.pop()
-                cut = min(n, excess)
-                excess -= cut
-                if n - cut:
-                    self.pending.append((t, n - cut))
-            ready_now -= excess
-        self.ready = ready_now
-        return self.ready
+        """Ask for ``desired`` at ``now``; the tasks ready then."""
+        t = math.floor(now)
+        self.fleet.set(t, desired)
+        return self.fleet.running(t)
 
 
 class EcsWorld:

@@ -40,9 +40,9 @@ from scaleahead.domain.tick import (
     run_tick,
 )
 from scaleahead.domain.warmup import WarmupLog
+from scaleahead_testkit.warmup import Fleet, Rules
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.sim.alarms import evaluate
-from scaleahead_tools.sim.warmup import Fleet, Rules
 
 FloatArray = npt.NDArray[np.float64]
 

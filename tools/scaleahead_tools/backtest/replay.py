@@ -16,6 +16,7 @@ from scaleahead.domain.controller import HISTORY_SECONDS
 from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
+from scaleahead_testkit.warmup import Fleet
 from scaleahead_tools.backtest.metrics import Point, Score, cost_at, frontier, score
 from scaleahead_tools.backtest.policies import (
     AP_BUFFER_SECONDS,
@@ -33,7 +34,6 @@ from scaleahead_tools.backtest.policies import (
 )
 from scaleahead_tools.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Setup
 from scaleahead_tools.sim.scoring import IntArray, units_needed_array
-from scaleahead_tools.sim.warmup import Fleet
 from scaleahead_tools.traces import Trace
 
 Progress = Callable[[int], None]

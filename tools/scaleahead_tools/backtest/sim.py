@@ -3,7 +3,8 @@
 Time runs in trace steps. The datapoint of step t covers [T_t, T_t + step) and is known at its
 end, so a policy decides at T_t + step from data up to and including t. What it removes is gone
 from step t + 1; what it adds serves from the first step that starts after one warm-up has
-passed, ``t + 1 + ceil(warm-up / step)`` (``sim.warmup.Fleet``, which the demo's tasks obey too).
+passed, ``t + 1 + ceil(warm-up / step)`` (``scaleahead_testkit.warmup.Fleet``, which the
+demo's tasks obey too).
 """
 
 from __future__ import annotations

@@ -119,16 +119,20 @@ def process_target(rt: AnyRuntime, target_id: str, now: float, tick: int | None 
         with rt.store.lease(target.id, rt.owner, now) as lease:
             return _decide_under_lease(rt, lease, target, now, tick, seen)
     except LeaseHeld:
-        record = DecisionRecord(
-            source=Source.WORKER,
-            kind=target.kind.value,
-            action=Action.NONE,
-            executed=False,
-            reason=Reason.LEASE_HELD,
-            message="another invocation holds this target's lease; the next tick re-plans",
+        record = _not_acted(
+            target,
+            Reason.LEASE_HELD,
+            "another invocation holds this target's lease; the next tick re-plans",
         )
         record_and_observe(rt, target, now, record)
         return record
+
+
+def _not_acted(target: Target, reason: Reason, message: str) -> DecisionRecord:
+    """A decision refused before capacity was read: no figures, only why."""
+    return DecisionRecord(
+        Source.WORKER, Action.NONE, False, reason, message, kind=target.kind.value
+    )
 
 
 def _decide_under_lease(
@@ -168,14 +172,7 @@ def _decide_under_lease(
         # A configuration fault, not a passing one: record it every tick (the operator sees
         # it in the log and in `decisions`) rather than retry into the dead-letter queue. The
         # tick is handled: its redelivery would only say it again; a reconciled intent is kept.
-        record = DecisionRecord(
-            source=Source.WORKER,
-            kind=target.kind.value,
-            action=Action.NONE,
-            executed=False,
-            reason=Reason.FAILED,
-            message=f"cannot read capacity: {err}",
-        )
+        record = _not_acted(target, Reason.FAILED, f"cannot read capacity: {err}")
         record_and_observe(rt, target, now, record)
         lease.commit(state)
         return record

@@ -1,4 +1,4 @@
-"""Capacity that warms up, as the backtest's world counts it (and as the demo's ECS tasks do).
+"""Capacity that warms up: the one law the backtest's units and the demo's ECS tasks obey.
 
 Time runs in steps. A unit asked for at the end of step ``t`` serves from step
 ``t + 1 + warm-up steps``; capacity half warmed up serves nothing. A unit removed is gone at
@@ -6,8 +6,7 @@ once, and a scale-in cancels what is still warming up before it stops what serve
 ``Rules`` adds what a resource itself refuses: a second change while one is warming up, or more
 units per change than it takes.
 
-The demo's ECS tasks follow the same law in seconds (``scaleahead_testkit.world.ServiceModel``;
-``tests/test_sim.py`` checks that the two agree step for step).
+The demo's ECS tasks are a ``Fleet`` whose step is one second (``world.ServiceModel``).
 """
 
 from __future__ import annotations
