@@ -9,7 +9,7 @@ dropped, still reads (unknown fields are ignored, missing ones take their defaul
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from scaleahead.domain.decision import Action, Reason
 from scaleahead.domain.record import AlarmInputs, DecisionRecord, Inputs, Source, TickInputs
@@ -55,23 +55,27 @@ def record_to_dict(record: DecisionRecord, *, keyed: bool = False) -> dict[str, 
     return out
 
 
+E = TypeVar("E", Source, Action, Reason)
+
+
+def _member(enum: type[E], value: Any, default: E) -> E:
+    """The enum member ``value`` names, or ``default`` for a value no version wrote."""
+    return enum(value) if value in enum._value2member_map_ else default
+
+
 def record_from_dict(item: dict[str, Any]) -> DecisionRecord:
     """A record read back (its ``target_id`` and ``at`` from the item, when present)."""
     source = str(item.get("source", ""))
-    known = {f.name for f in fields(DecisionRecord)} - {"inputs", "source", "action", "reason"}
-    kwargs = {k: v for k, v in item.items() if k in known}
-    if isinstance(kwargs.get("at"), int | float):
-        kwargs["at"] = float(kwargs["at"])
+    typed = {"inputs", "source", "action", "reason", "executed", "message", "at"}
+    plain = {f.name for f in fields(DecisionRecord)} - typed
+    at = item.get("at")
     return DecisionRecord(
-        source=Source(source) if source in Source._value2member_map_ else Source.WORKER,
-        action=Action(item["action"])
-        if item.get("action") in Action._value2member_map_
-        else Action.NONE,
-        reason=Reason(item["reason"])
-        if item.get("reason") in Reason._value2member_map_
-        else Reason.FAILED,
-        inputs=inputs_from_dict(item.get("inputs"), source),
-        **{k: v for k, v in kwargs.items() if k not in ("executed", "message")},
+        source=_member(Source, source, Source.WORKER),
+        action=_member(Action, item.get("action"), Action.NONE),
         executed=bool(item.get("executed", False)),
+        reason=_member(Reason, item.get("reason"), Reason.FAILED),
         message=str(item.get("message", "")),
+        inputs=inputs_from_dict(item.get("inputs"), source),
+        at=float(at) if isinstance(at, int | float) else None,
+        **{k: v for k, v in item.items() if k in plain},
     )
