@@ -60,6 +60,11 @@ checkov: $(CHECKOV_STAMP)
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=TRUE $(CHECKOV_VENV)/bin/checkov \
 		-f template.yaml --framework cloudformation --skip-download --quiet --compact
 
+# The SAM template as SAM and CloudFormation's linter read it (offline).
+validate: $(STAMP)
+	$(BIN)/sam validate --lint
+	$(BIN)/cfn-lint template.yaml
+
 test: lint typecheck checkov unit
 
 clean:

@@ -930,6 +930,9 @@ def test_samconfig_environments() -> None:
     assert prod["deploy"]["parameters"]["confirm_changeset"] is True
     prod_overrides = _overrides(prod["deploy"]["parameters"]["parameter_overrides"])
     assert (prod_overrides["Mode"], prod_overrides["LogLevel"]) == ("ForecastAndScale", "INFO")
+    # Two stacks in one account: neither alarm prefix may match the other's alarms.
+    dev_prefix, prod_prefix = dev["AlarmPrefix"], prod_overrides["AlarmPrefix"]
+    assert not dev_prefix.startswith(prod_prefix) and not prod_prefix.startswith(dev_prefix)
 
 
 def test_layer_build_files() -> None:
