@@ -62,9 +62,15 @@ def load_trace(path: str | Path) -> Trace:
             if not math.isfinite(v):
                 continue
             rows.append((_parse_ts(row["timestamp"]), v))
+    return regularise(p.stem, rows, where=str(p))
+
+
+def regularise(name: str, rows: list[tuple[float, float]], *, where: str = "") -> Trace:
+    """(timestamp, value) rows put on their median step, gaps filled linearly and counted: the
+    same for a CSV file and for a target's own CloudWatch history."""
     if len(rows) < 2:
-        raise ValueError(f"{p}: needs at least two rows")
-    rows.sort()
+        raise ValueError(f"{where or name}: needs at least two datapoints")
+    rows = sorted(rows)
     steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(rows) if b[0] > a[0])
     step = round(steps[len(steps) // 2])
     start = rows[0][0]
@@ -76,7 +82,7 @@ def load_trace(path: str | Path) -> Trace:
             grid[i] = v
     filled = sum(1 for g in grid if g is None)
     values = _interpolate(grid)
-    return Trace(name=p.stem, start=start, step=step, values=tuple(values), filled=filled)
+    return Trace(name=name, start=start, step=step, values=tuple(values), filled=filled)
 
 
 def _interpolate(grid: list[float | None]) -> list[float]:

@@ -47,7 +47,16 @@ def add_parser(sub: Any) -> None:
         description="Replay TRACE.csv (header 'timestamp,value') through each policy on a "
         "simulated clock and score under-provisioning against cost.",
     )
-    b.add_argument("trace", help="CSV file with the header 'timestamp,value'")
+    b.add_argument("trace", nargs="?", help="CSV file with the header 'timestamp,value'")
+    b.add_argument(
+        "--from-target",
+        metavar="ID",
+        help="replay a defined target's own load from CloudWatch, with its own kind, unit, "
+        "warm-up, stabilisation and forecast quantile (instead of TRACE)",
+    )
+    b.add_argument(
+        "--days", type=float, default=14.0, help="with --from-target: how far back (default 14)"
+    )
     b.add_argument("--kind", choices=[k.value for k in Kind], default="ecs")
     b.add_argument("--warmup-minutes", type=float, help="default: ecs 5, aurora 15, elasticache 30")
     b.add_argument("--per-unit", type=float, help="load one unit serves (default: p99 / 10)")
@@ -340,6 +349,28 @@ def _num(x: float | None) -> str:
     return "inf" if x is None or not math.isfinite(x) else f"{x:.3f}"
 
 
+def _target_trace(args: argparse.Namespace, knobs: dict[str, float]) -> tuple[Trace, Kind]:
+    """The trace and kind of ``--from-target``; the target's own terms fill the options the
+    user did not give (their explicit options still win)."""
+    from scaleahead import clock
+    from scaleahead_tools.backtest.from_target import terms_of, trace_of
+    from scaleahead_tools.cli.common import runtime
+
+    rt = runtime(args)
+    target = rt.store.get_target(args.from_target)
+    if target is None:
+        raise ValueError(f"no target {args.from_target!r}; `scaleahead targets list` shows them")
+    terms = terms_of(target)
+    if args.warmup_minutes is None:
+        args.warmup_minutes = terms.warmup_minutes
+    if args.per_unit is None:
+        args.per_unit = terms.per_unit
+    if args.stabilisation_minutes is None:
+        args.stabilisation_minutes = terms.stabilisation_minutes
+    knobs.setdefault("scaleahead", terms.quantile)
+    return trace_of(rt.metrics, target, clock.now(), args.days), target.kind
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -347,8 +378,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         policies = _policies(args.policies)
         knobs = _knobs(args.knob)
-        trace = load_trace(args.trace)
-        kind = Kind(args.kind)
+        if (args.trace is None) == (args.from_target is None):
+            raise ValueError("give a TRACE file or --from-target ID (one of them)")
+        if args.from_target is not None:
+            trace, kind = _target_trace(args, knobs)
+        else:
+            trace = load_trace(args.trace)
+            kind = Kind(args.kind)
         make_setup(
             trace,
             kind,
