@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -172,12 +173,14 @@ def test_events_cli(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--output", "json", "events", "list"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["id"] == "sale" and row["uplift"] == 1.8 and row["phase"] == "upcoming"
-    assert row["end"] - row["start"] == 3 * HOUR
+    # Times in ISO 8601 UTC: 09:00 to 12:00 on the 28th.
+    assert (row["start"], row["end"]) == ("2026-11-28T09:00:00Z", "2026-11-28T12:00:00Z")
+    end = datetime.fromisoformat(row["end"]).timestamp()
     item = aws.dynamodb.get_item(
         TableName=aws.settings.state_table,
         Key={"pk": {"S": EVENTS_PK}, "sk": {"S": event_sk("web", "sale")}},
     )["Item"]
-    assert int(item["expires_at"]["N"]) == int(row["end"] + EVENT_RETENTION_SECONDS)
+    assert int(item["expires_at"]["N"]) == int(end + EVENT_RETENTION_SECONDS)
     assert main(["events", "list", "web"]) == 0
     listed = capsys.readouterr().out
     assert "2026-11-28 09:00-12:00" in listed and "black" in listed and "upcoming" in listed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,24 @@ def parse(*argv: str) -> argparse.Namespace:
     return args
 
 
+def _epochs(data: Any) -> Any:
+    """The JSON with its ISO 8601 times (``...Z``) back as epoch seconds, for arithmetic."""
+    if isinstance(data, dict):
+        return {k: _epochs(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_epochs(v) for v in data]
+    if isinstance(data, str) and data.endswith("Z") and data[:4].isdigit() and "T" in data:
+        return datetime.fromisoformat(data).timestamp()
+    return data
+
+
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     assert forecast_chart.cmd_forecast(parse("--output", "json", "forecast", *argv)) == 0
-    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    raw: dict[str, Any] = json.loads(capsys.readouterr().out)
+    # Every time is ISO 8601 UTC, never an epoch number.
+    assert isinstance(raw["now"], str) and raw["now"].endswith("Z")
+    assert all(isinstance(p["t"], str) for p in raw["history"] + raw["plans"] + raw["planned"])
+    out: dict[str, Any] = _epochs(raw)
     return out
 
 

@@ -40,7 +40,9 @@ def test_status_shows_every_target(aws: Aws, capsys: pytest.CaptureFixture[str])
     assert row["planned_now"] == row["desired"]
     assert row["planned_in_1h"] >= 10  # 13:07 is inside the three-hour peak
     assert row["mode"] == "ForecastAndScale (paused)"
-    assert row["last_action"] == "scale_out" and row["last_action_at"] == NOW + 360
+    assert (
+        row["last_action"] == "scale_out" and row["last_action_at"] == "2026-11-27T12:11:00Z"
+    )  # NOW + 6 min
     assert row["warmup_seconds"] == 420 and row["warmup_source"].startswith("learned")
     # The daily profile is smoothed over five steps, so the forecast rises ten minutes before
     # the 12:15 step (360 at 12:05) while the load stayed at 200. At 12:12 the closed periods

@@ -14,7 +14,7 @@ from typing import Any
 
 from scaleahead.domain.events import EventError, PlannedEvent
 from scaleahead.domain.target import TargetError
-from scaleahead_tools.cli.common import print_json, runtime
+from scaleahead_tools.cli.common import known_target, print_json, runtime
 
 _OFFSET = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([mhd])$")
 _UNIT = {"m": 60, "h": 3600, "d": 86400}
@@ -57,9 +57,7 @@ def phase(event: PlannedEvent, now: float) -> str:
 
 def build_event(rt: Any, args: argparse.Namespace, now: float) -> tuple[PlannedEvent, list[str]]:
     """The event the command line describes, checked against its target; and warnings."""
-    target = rt.store.get_target(args.target)
-    if target is None:
-        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    target = known_target(rt, args.target)
     start = parse_time(args.start, now, "--start")
     end = parse_time(args.end, start, "--end")
     event_id = args.id or "event-" + datetime.fromtimestamp(start, UTC).strftime("%m%d-%H%M")
@@ -125,8 +123,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     rt = runtime(args)
     now = clock.now()
-    if args.target and rt.store.get_target(args.target) is None:
-        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    if args.target:
+        known_target(rt, args.target)
     events = rt.store.planned_events(args.target or None, now)
     if args.output == "json":
         print_json([{**e.to_item(), "phase": phase(e, now)} for e in events])
@@ -150,11 +148,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    import difflib
 
     rt = runtime(args)
+    known_target(rt, args.target)
     if not rt.store.remove_event(args.target, args.event):
+        ids = [e.id for e in rt.store.planned_events(args.target)]
+        close = difflib.get_close_matches(args.event, ids, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise TargetError(
-            f"no event {args.event!r} for {args.target!r}; `scaleahead events list` shows them"
+            f"no event {args.event!r} for {args.target!r}; {hint}`scaleahead events list` "
+            "shows them"
         )
     if args.output == "json":
         print_json({"removed": args.event, "target": args.target})

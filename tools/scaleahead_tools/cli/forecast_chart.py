@@ -33,7 +33,7 @@ from scaleahead.domain.target import Target, TargetError
 from scaleahead.domain.tick import FORECAST_DISABLED, FORECAST_TOO_OLD, forecast_view
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import Store
-from scaleahead_tools.cli.common import print_json, runtime
+from scaleahead_tools.cli.common import known_target, print_json, runtime
 
 HOUR = 3600
 DEFAULT_HOURS_BACK = 24.0
@@ -409,9 +409,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         if value is not None and not value > 0:
             raise TargetError(f"forecast: {flag} must be a positive number of hours, not {value}")
     rt = runtime(args)
-    target = rt.store.get_target(args.target)
-    if target is None:
-        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    target = known_target(rt, args.target)
     chart = collect(
         rt,
         target,

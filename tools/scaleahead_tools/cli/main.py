@@ -1,9 +1,12 @@
 """``scaleahead``: the operator's command line: targets, status, explain, forecast, events,
 pause, decisions, backtest, demo.
 
-Settings come from the same environment variables the functions read (``STATE_TABLE``,
-``ALARM_PREFIX``...), with ``--table`` and ``--alarm-prefix`` to override; ``AWS_ENDPOINT_URL``
-points every call at a local moto server.
+Settings come from the deployed stack (``--stack``, ``$SCALEAHEAD_STACK``, or samconfig.toml's
+stack when no table is named otherwise): its outputs and parameters, read with CloudFormation
+``DescribeStacks``. Without a stack they come from the environment variables the functions
+read (``STATE_TABLE``, ``ALARM_PREFIX``, ``MODE``...). ``--table`` and ``--alarm-prefix``
+override either; ``--region`` and ``--profile`` choose the account; ``AWS_ENDPOINT_URL`` points
+every call at a local moto server.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.domain.target import TargetError
 from scaleahead.store.records import record_to_dict
-from scaleahead_tools.cli.common import print_json, runtime
+from scaleahead_tools.cli.common import ConfigError, known_target, print_json, runtime
 
 
 def cmd_targets_apply(args: argparse.Namespace) -> int:
@@ -35,10 +39,11 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     # Phase 2: every target's resource looked up, every problem reported (exit 2, nothing
     # written). A dry run checks as much as a real one.
     readings = tg.check(rt, defs)
-    if args.output == "json" and args.dry_run:
-        print_json([c.__dict__ for c in changes])
+    as_json = args.output == "json"
+    if as_json and args.dry_run:
+        print_json({"dry_run": True, "changes": [c.__dict__ for c in changes], "done": []})
         return 0
-    for c in changes:
+    for c in changes if not as_json else ():
         style = {"add": "green", "change": "yellow", "remove": "red", "same": "dim"}[c.kind]
         extra = f" ({', '.join(c.fields)})" if c.fields else ""
         console.print(f"[{style}]{c.kind:>6}[/] {c.target_id}{extra}")
@@ -50,8 +55,20 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     try:
         lines = tg.write(rt, defs, changes, readings, time.time())
     except tg.ApplyInterrupted as err:
+        if as_json:
+            print_json(
+                {
+                    "dry_run": False,
+                    "changes": [c.__dict__ for c in changes],
+                    "done": err.done,
+                    "error": str(err),
+                }
+            )
         print(f"error: {err.report()}", file=sys.stderr)
         return 1
+    if as_json:
+        print_json({"dry_run": False, "changes": [c.__dict__ for c in changes], "done": lines})
+        return 0
     for line in lines:
         console.print(line)
     return 0
@@ -92,10 +109,12 @@ def cmd_targets_remove(args: argparse.Namespace) -> int:
     from scaleahead_tools.cli import targets as tg
 
     rt = runtime(args)
-    if rt.store.get_target(args.target) is None:
-        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    known_target(rt, args.target)
     tg.remove(rt, args.target)
-    print(f"removed {args.target} and its alarm")
+    if args.output == "json":
+        print_json({"removed": args.target, "alarm_deleted": True})
+    else:
+        print(f"removed {args.target} and its alarm")
     return 0
 
 
@@ -111,8 +130,8 @@ def _scope(args: argparse.Namespace, verb: str) -> str:
 def cmd_pause(args: argparse.Namespace) -> int:
     rt = runtime(args)
     scope = _scope(args, "pause")
-    if not args.all and rt.store.get_target(scope) is None:
-        raise TargetError(f"no target {scope!r}; `scaleahead targets list` shows them")
+    if not args.all:
+        known_target(rt, scope)
     by = args.by or os.environ.get("USER") or "cli"
     from scaleahead import clock
 
@@ -154,6 +173,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_decisions(args: argparse.Namespace) -> int:
     rt = runtime(args)
     rows = rt.store.decisions(args.target, limit=args.limit)
+    if not rows:
+        # A removed target's decisions stay readable; nothing, for an unknown name, is a typo.
+        known_target(rt, args.target)
     if args.output == "json":
         print_json([record_to_dict(r, keyed=True) for r in rows])
         return 0
@@ -170,7 +192,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     rt = runtime(args)
     now = clock.now()
     pauses = rt.store.pauses()
-    rows = [status_of(rt, t, now, pauses) for t in rt.store.list_targets()]
+    targets = rt.store.list_targets()
+    if args.target:
+        targets = [known_target(rt, args.target)]
+    rows = [status_of(rt, t, now, pauses) for t in targets]
     if args.output == "json":
         print_json([r.to_dict() for r in rows])
         return 0
@@ -214,8 +239,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from scaleahead_tools.cli import explain as ex
 
     rt = runtime(args)
-    if rt.store.get_target(args.target) is None:
-        raise TargetError(f"no target {args.target!r}; `scaleahead targets list` shows them")
+    known_target(rt, args.target)
     try:
         since = ex.parse_since(args.since)
     except ValueError as err:
@@ -237,9 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="scaleahead", description=" ".join(__doc__.split("\n\n")[0].split())
     )
-    p.add_argument("--table", help="state table name (default: $STATE_TABLE)")
-    p.add_argument("--alarm-prefix", help="managed alarm prefix (default: $ALARM_PREFIX)")
+    _add_global_options(p, None)
     p.add_argument("--output", choices=["text", "json"], default="text")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("targets", help="declare what to scale")
@@ -273,18 +297,21 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
 
     from scaleahead_tools.backtest.report import add_parser as add_backtest
+    from scaleahead_tools.cli.activities import add_parser as add_activities
     from scaleahead_tools.cli.events import add_parser as add_events
     from scaleahead_tools.cli.forecast_chart import add_parser as add_forecast
 
     add_backtest(sub)
     add_forecast(sub)
     add_events(sub)
+    add_activities(sub)
 
     st = sub.add_parser(
         "status",
         help="every target: capacity, plan now and in an hour, mode, last action, forecast "
         "error, warm-up",
     )
+    st.add_argument("target", nargs="?", help="only this target")
     st.set_defaults(func=cmd_status)
 
     ex = sub.add_parser(
@@ -303,13 +330,49 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Commands with their own output files rather than an --output format.
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scaleahead")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """The options that say where the stack is: on the front door (``default`` None) and on
+    every command (``default`` SUPPRESS, so the front door's value stays when not repeated)."""
+    parser.add_argument(
+        "--stack",
+        default=default,
+        help="the deployed stack: its outputs and parameters give the table, alarm prefix, "
+        "mode and queue (default: $SCALEAHEAD_STACK, else samconfig.toml's stack_name when "
+        "neither --table nor $STATE_TABLE is given)",
+    )
+    parser.add_argument(
+        "--region", default=default, help="AWS region (default: $AWS_DEFAULT_REGION)"
+    )
+    parser.add_argument("--profile", default=default, help="AWS profile (default: $AWS_PROFILE)")
+    parser.add_argument(
+        "--table",
+        default=default,
+        help="state table name, over the stack's (default: the stack's, else $STATE_TABLE)",
+    )
+    parser.add_argument(
+        "--alarm-prefix",
+        default=default,
+        help="managed alarm prefix, over the stack's (default: the stack's, else $ALARM_PREFIX)",
+    )
+
+
+# Commands with their own output files rather than an --output format, and no AWS stack.
 _NO_OUTPUT_FORMAT = {"backtest", "demo"}
 
 
 def _accept_output_after_the_command(parser: argparse.ArgumentParser, top: bool = True) -> None:
     """``scaleahead status --output json`` as well as ``scaleahead --output json status``: each
-    command also takes ``--output``, defaulting to the global one (SUPPRESS keeps it unset)."""
+    command also takes ``--output`` and the stack options, defaulting to the global ones
+    (SUPPRESS keeps them unset)."""
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     for action in subs:
         for name, child in action.choices.items():
@@ -322,6 +385,80 @@ def _accept_output_after_the_command(parser: argparse.ArgumentParser, top: bool 
             default=argparse.SUPPRESS,
             help="text (default) or json, for scripts",
         )
+        _add_global_options(parser, argparse.SUPPRESS)
+
+
+# The environment variables --region and --profile set for one command (botocore reads the
+# region from AWS_DEFAULT_REGION, not AWS_REGION).
+_AWS_VARIABLES = ("AWS_DEFAULT_REGION", "AWS_PROFILE")
+
+
+@contextmanager
+def _aws_environment(args: argparse.Namespace) -> Iterator[None]:
+    """``--region`` and ``--profile`` for this command's clients (and the functions' wiring,
+    which makes its clients from a default session), put back as they were afterwards."""
+    from scaleahead.aws import clients
+
+    saved = {k: os.environ.get(k) for k in _AWS_VARIABLES}
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = args.region
+    if args.profile:
+        os.environ["AWS_PROFILE"] = args.profile
+    # Clients made for another region or profile are not this command's.
+    if args.region or args.profile:
+        clients.reset()
+    try:
+        yield
+    finally:
+        changed = any(os.environ.get(k) != v for k, v in saved.items())
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if changed:
+            clients.reset()
+
+
+def _region() -> str:
+    import boto3
+
+    try:
+        return boto3.session.Session().region_name or "(none)"
+    except BotoCoreError:
+        return "(none)"
+
+
+_TABLE_OPERATIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"}
+_TABLE_OPERATIONS |= {"BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems"}
+
+
+def _aws_error(args: argparse.Namespace, err: BotoCoreError | ClientError) -> tuple[str, int]:
+    """One line for an AWS error, naming what was not found and what to do; exit 2 when it is
+    a configuration mistake (table, region, profile, credentials), 1 otherwise."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError, ProfileNotFound
+
+    if isinstance(err, ClientError):
+        code = err.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException" and err.operation_name in _TABLE_OPERATIONS:
+            settings = getattr(args, "resolved_settings", None)
+            table = settings.state_table if settings else "?"
+            return (
+                f"table {table!r} not found in region {_region()}: pass --stack or --table "
+                "(or --region / AWS_DEFAULT_REGION if the stack is in another region)",
+                2,
+            )
+    if isinstance(err, NoRegionError):
+        return "no AWS region: pass --region or set AWS_DEFAULT_REGION", 2
+    if isinstance(err, ProfileNotFound):
+        return f"{err}: pass an existing --profile (see ~/.aws/config) or unset AWS_PROFILE", 2
+    if isinstance(err, NoCredentialsError):
+        return "no AWS credentials: pass --profile or set AWS_PROFILE (or the AWS_* keys)", 2
+    return (
+        f"AWS said: {err} (region {_region()}: pass --region or set AWS_DEFAULT_REGION, "
+        "--profile or AWS_PROFILE, or AWS_ENDPOINT_URL for a local moto server)",
+        1,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -333,17 +470,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        rc: int = args.func(args)
-    except TargetError as err:
+        with _aws_environment(args):
+            try:
+                rc: int = args.func(args)
+            except (BotoCoreError, ClientError) as err:
+                # Inside: the region the command ran in is still set.
+                message, code = _aws_error(args, err)
+                print(f"error: {message}", file=sys.stderr)
+                return code
+    except (TargetError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (BotoCoreError, ClientError) as err:
-        print(
-            f"error: AWS said: {err}\n(set AWS_REGION/AWS_PROFILE, or AWS_ENDPOINT_URL for a "
-            "local moto server)",
-            file=sys.stderr,
-        )
-        return 1
     return rc
 
 
