@@ -97,8 +97,9 @@ def _clients() -> tuple[Any, Any]:
     return session.client("ec2"), session.client("rds")
 
 
-def create_cluster(ec2: Any, client: Any) -> None:
-    """The cluster ``orders`` with its subnet and parameter groups (no instances yet)."""
+def create_cluster(ec2: Any, client: Any, *, tagged: bool = True) -> None:
+    """The cluster ``orders`` with its subnet and parameter groups (no instances yet); tagged
+    ``scaleahead:managed`` as a user hands it over (`targets apply` refuses it untagged)."""
     db_subnet_group(client, ec2, "orders-subnets")
     client.create_db_parameter_group(
         DBParameterGroupName="orders-pg",
@@ -111,6 +112,7 @@ def create_cluster(ec2: Any, client: Any) -> None:
         MasterUsername="admin1",
         MasterUserPassword="not-a-secret-1",
         DBSubnetGroupName="orders-subnets",
+        Tags=[{"Key": "scaleahead:managed", "Value": "true"}] if tagged else [],
     )
 
 

@@ -81,6 +81,8 @@ def create(
         "ClusterMode": "enabled",
         "NumNodeGroups": shards,
         "ReplicasPerNodeGroup": 1,
+        # as a user hands it over (`targets apply` refuses an untagged group)
+        "Tags": [{"Key": "scaleahead:managed", "Value": "true"}],
         **kwargs,
     }
     return dict(ec.create_replication_group(**params)["ReplicationGroup"])

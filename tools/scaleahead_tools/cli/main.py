@@ -38,7 +38,7 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     changes = tg.diff(rt, defs, prune=args.prune)
     # Phase 2: every target's resource looked up, every problem reported (exit 2, nothing
     # written). A dry run checks as much as a real one.
-    readings = tg.check(rt, defs)
+    readings = tg.check(rt, defs, tag=args.tag, take_over=args.take_over)
     as_json = args.output == "json"
     if as_json and args.dry_run:
         print_json({"dry_run": True, "changes": [c.__dict__ for c in changes], "done": []})
@@ -52,18 +52,23 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
         return 0
     # Phase 3: write. AWS refusing a write half way stops the apply with exactly what was
     # written and what was not; running the same apply again finishes it.
+    # Before any write: the managed tag (--tag), Application Auto Scaling suspended and
+    # recorded (--take-over).
+    taken = tg.prepare(rt, defs, tag=args.tag, take_over=args.take_over)
     try:
-        lines = tg.write(rt, defs, changes, readings, time.time())
+        lines = taken + tg.write(rt, defs, changes, readings, time.time())
     except tg.ApplyInterrupted as err:
         if as_json:
             print_json(
                 {
                     "dry_run": False,
                     "changes": [c.__dict__ for c in changes],
-                    "done": err.done,
+                    "done": taken + err.done,
                     "error": str(err),
                 }
             )
+        for line in taken if not as_json else ():
+            console.print(line)
         print(f"error: {err.report()}", file=sys.stderr)
         return 1
     if as_json:
@@ -110,10 +115,15 @@ def cmd_targets_remove(args: argparse.Namespace) -> int:
 
     rt = runtime(args)
     known_target(rt, args.target)
-    tg.remove(rt, args.target)
+    restored = tg.remove(rt, args.target)
     if args.output == "json":
-        print_json({"removed": args.target, "alarm_deleted": True})
+        out: dict[str, object] = {"removed": args.target, "alarm_deleted": True}
+        if restored:
+            out["restored"] = restored
+        print_json(out)
     else:
+        for line in restored:
+            print(line)
         print(f"removed {args.target} and its alarm")
     return 0
 
@@ -272,6 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("file")
     ap.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     ap.add_argument("--prune", action="store_true", help="also remove targets not in the file")
+    ap.add_argument(
+        "--tag", action="store_true", help="add the scaleahead:managed=true tag where missing"
+    )
+    ap.add_argument(
+        "--take-over",
+        action="store_true",
+        help="suspend Application Auto Scaling on the resources (`targets remove` restores it)",
+    )
     ap.set_defaults(func=cmd_targets_apply)
     ls = tsub.add_parser("list", help="the targets in DynamoDB")
     ls.set_defaults(func=cmd_targets_list)
@@ -300,11 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     from scaleahead_tools.cli.activities import add_parser as add_activities
     from scaleahead_tools.cli.events import add_parser as add_events
     from scaleahead_tools.cli.forecast_chart import add_parser as add_forecast
+    from scaleahead_tools.cli.shadow import add_parser as add_report
 
     add_backtest(sub)
     add_forecast(sub)
     add_events(sub)
     add_activities(sub)
+    add_report(sub)
 
     st = sub.add_parser(
         "status",

@@ -6,7 +6,10 @@ minute without any hand set-up; a removed target loses it.
 Applying is all or nothing as far as AWS allows:
 
 1. the whole file is read and validated (``read_target_file``), refusing hostile YAML;
-2. every target's resource is looked up (``check``), and every problem is reported at once;
+2. every target's resource is looked up (``check``), and every problem is reported at once,
+   including a resource scaleahead may not take over (``takeover``): one without the
+   ``scaleahead:managed=true`` tag (``--tag`` adds it), or one Application Auto Scaling
+   already drives (``--take-over`` suspends it, and removing the target restores it);
 3. only then is anything written (``write``). Should AWS refuse a write half way, the apply
    stops, says exactly what was written and what was not (``ApplyInterrupted``), and running
    the same apply again finishes the job: what is not on record shows again as add or change.
@@ -32,11 +35,13 @@ from typing import Any
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scaleahead.domain.aurora_readers import MANAGED_TAG
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound, PortError
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import Store
+from scaleahead_tools.cli import takeover
 
 
 @dataclass
@@ -255,27 +260,103 @@ def diff(rt: Runtime[Store], targets: Sequence[Target], *, prune: bool) -> list[
 # -- phase 2: every resource looked up before anything is written ----------------------------
 
 
-def check(rt: Runtime[Store], targets: Sequence[Target]) -> dict[str, CapacityReading]:
+def check(
+    rt: Runtime[Store], targets: Sequence[Target], *, tag: bool = False, take_over: bool = False
+) -> dict[str, CapacityReading]:
     """Read every target's resource; raise one ``TargetError`` listing every problem found.
 
-    Returns each target's reading (its current capacity sets the alarm threshold).
+    Besides being readable, a resource must be one scaleahead may take over: tagged
+    ``scaleahead:managed=true`` (unless ``tag``: the apply adds it) and not driven by an
+    active Application Auto Scaling scalable target (unless ``take_over``: the apply suspends
+    it). Returns each target's reading (its current capacity sets the alarm threshold).
     """
     readings: dict[str, CapacityReading] = {}
     problems: list[str] = []
+    refused: set[str] = set()
     for t in targets:
+        before = len(problems)
         try:
             readings[t.id] = rt.adapter(t).read(t, scale_in=False)  # only the count is needed
         except (NotFound, NotDrivable, TargetError) as err:
             problems.append(f"target {t.id}: resource: {err}")
+            refused.add(t.id)
+            continue
         except PortError as err:
             problems.append(f"target {t.id}: resource could not be read: AWS said: {err}")
+            refused.add(t.id)
+            continue
+        problems.extend(f"target {t.id}: {p}" for p in _takeover_problems(t, tag, take_over))
+        if len(problems) > before:
+            refused.add(t.id)
     if problems:
-        n = len(problems)
+        n = len(refused)
         raise TargetError(
             f"{n} target{'s' if n > 1 else ''} cannot be applied; nothing was written:\n  "
             + "\n  ".join(problems)
         )
     return readings
+
+
+def _takeover_problems(t: Target, tag: bool, take_over: bool) -> list[str]:
+    """What stops scaleahead taking the resource over, unless the apply is asked to fix it."""
+    problems: list[str] = []
+    try:
+        if not tag and not takeover.is_tagged(t):
+            problems.append(takeover.untagged_message(t))
+    except (ClientError, BotoCoreError) as err:
+        problems.append(f"the tags of {takeover.label(t)} could not be read: AWS said: {err}")
+    if take_over:
+        return problems
+    try:
+        problems.extend(
+            takeover.conflict_message(st) for st in takeover.scalable_targets(t) if st.active
+        )
+    except (ClientError, BotoCoreError) as err:
+        problems.append(
+            f"Application Auto Scaling on {takeover.label(t)} could not be read: AWS said: {err}"
+        )
+    return problems
+
+
+def prepare(
+    rt: Runtime[Store], targets: Sequence[Target], *, tag: bool = False, take_over: bool = False
+) -> list[str]:
+    """Take the checked resources over before anything else is written: add the managed tag
+    (``tag``), suspend Application Auto Scaling on them (``take_over``), recording what was
+    suspended first so that ``remove`` can restore it. One line per thing done."""
+    done: list[str] = []
+    for t in targets:
+        if tag and not takeover.is_tagged(t):
+            takeover.add_tag(t)
+            done.append(
+                f"tagged {takeover.label(t)} {MANAGED_TAG}={takeover.MANAGED_VALUE} (target {t.id})"
+            )
+        if not take_over:
+            continue
+        active = [st for st in takeover.scalable_targets(t) if st.active]
+        if not active:
+            continue
+        # The record is written before the suspension, and an earlier record is kept: what
+        # is restored is always the state before scaleahead first took the target over.
+        if rt.store.get_takeover(t.id) is None:
+            rt.store.put_takeover(t.id, {"scalable_targets": [st.record() for st in active]})
+        for st in active:
+            takeover.suspend(st)
+            done.append(
+                f"suspended {st.describe()} (target {t.id}); `scaleahead targets remove {t.id}` "
+                "restores it"
+            )
+    return done
+
+
+def restore(rt: Runtime[Store], target_id: str) -> list[str]:
+    """Restore what ``--take-over`` suspended for the target, then forget the record."""
+    record = rt.store.get_takeover(target_id)
+    if record is None:
+        return []
+    lines = [takeover.restore(st) for st in record.get("scalable_targets", [])]
+    rt.store.delete_takeover(target_id)
+    return lines
 
 
 # -- phase 3: writing, and saying exactly how far it got -------------------------------------
@@ -351,6 +432,11 @@ def write(
         step = ""
         try:
             if c.kind == "remove":
+                step = "restoring what --take-over suspended"
+                restored = restore(rt, c.target_id)
+                if restored:
+                    partial.append("; ".join(restored))
+                    done.extend(restored)
                 step = "deleting the alarm"
                 _delete_alarm(rt, c.target_id)
                 partial.append("alarm deleted")
@@ -386,11 +472,19 @@ def write(
 
 
 def apply(
-    rt: Runtime[Store], targets: Sequence[Target], changes: list[Change], now: float
+    rt: Runtime[Store],
+    targets: Sequence[Target],
+    changes: list[Change],
+    now: float,
+    *,
+    tag: bool = False,
+    take_over: bool = False,
 ) -> list[str]:
-    """Look every resource up (all problems at once), then write; one line per thing done."""
-    readings = check(rt, targets)
-    return write(rt, targets, changes, readings, now)
+    """Look every resource up (all problems at once), take the resources over as asked, then
+    write; one line per thing done."""
+    readings = check(rt, targets, tag=tag, take_over=take_over)
+    done = prepare(rt, targets, tag=tag, take_over=take_over)
+    return done + write(rt, targets, changes, readings, now)
 
 
 def _delete_alarm(rt: Runtime[Store], target_id: str) -> None:
@@ -399,9 +493,14 @@ def _delete_alarm(rt: Runtime[Store], target_id: str) -> None:
         rt.metrics.delete_alarms(target_id, rt.settings.alarm_prefix)
 
 
-def remove(rt: Runtime[Store], target_id: str) -> None:
+def remove(rt: Runtime[Store], target_id: str) -> list[str]:
+    """Restore what ``--take-over`` suspended, delete the alarm, then the definition (a
+    failure part way leaves the target on record: running the removal again finishes it).
+    Returns a line per restored scalable target."""
+    restored = restore(rt, target_id)
     _delete_alarm(rt, target_id)
     rt.store.delete_target(target_id)
+    return restored
 
 
 __all__ = [
@@ -411,7 +510,9 @@ __all__ = [
     "check",
     "diff",
     "load_yaml",
+    "prepare",
     "read_target_file",
     "remove",
+    "restore",
     "write",
 ]

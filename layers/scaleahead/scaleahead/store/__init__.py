@@ -33,6 +33,7 @@ from scaleahead.store.keys import (
 )
 from scaleahead.store.leases import LEASE_SECONDS, Lease, TargetStates
 from scaleahead.store.pauses import Pauses
+from scaleahead.store.takeovers import Takeovers
 from scaleahead.store.targets import Targets
 
 __all__ = [
@@ -59,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Store(Targets, TargetStates, Forecasts, Decisions, Pauses, Events):
+class Store(Targets, TargetStates, Forecasts, Decisions, Pauses, Events, Takeovers):
     """Every record family on one table, and the batch read that spans them."""
 
     @classmethod

@@ -18,6 +18,8 @@ Layout (``pk`` / ``sk``):
   read with one consistent Query by every decision, so a pause holds from the next decision on.
 - ``EVENT`` / ``<target>#<event id>``: planned events, one partition for all targets: they are
   few, and a worker batch reads them all in one Query.
+- ``TAKEOVER`` / ``<id>``: what ``targets apply --take-over`` suspended of Application Auto
+  Scaling, restored by ``targets remove``; the operator's CLI's alone.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "PAUSE_PK",
     "REJECTED_PK",
     "STATE_SK",
+    "TAKEOVERS_PK",
     "TARGETS_PK",
     "decisions_since",
     "event_sk",
@@ -50,6 +53,7 @@ TARGETS_PK = "TARGET"
 PAUSE_PK = "PAUSE"
 EVENTS_PK = "EVENT"
 REJECTED_PK = "REJECTED"
+TAKEOVERS_PK = "TAKEOVER"
 STATE_SK = "STATE"
 FORECAST_SK = "FORECAST"
 DECISION_PREFIX = "DECISION#"

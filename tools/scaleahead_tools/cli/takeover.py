@@ -1,0 +1,316 @@
+"""What ``targets apply`` takes over: the resource's managed tag, and any Application Auto
+Scaling already driving the same capacity.
+
+The functions may change only resources tagged ``scaleahead:managed=true`` (the IAM conditions
+in template.yaml), so an untagged resource would be accepted here and then fail later with a
+denied write; and a scalable target with live policies would fight scaleahead over the same
+count. Both are found before anything is written (``targets.check``), and fixed only when
+asked: ``--tag`` adds the tag, ``--take-over`` suspends the scalable target (recording its
+previous suspended state, which ``targets remove`` restores).
+
+The CLI is a tool, not Lambda code: it calls boto3 directly, one small function per kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from scaleahead.aws.clients import client
+from scaleahead.domain.aurora_readers import MANAGED_TAG
+from scaleahead.domain.kinds import Kind
+from scaleahead.domain.target import AuroraTarget, EcsTarget, ElastiCacheTarget, Target
+
+MANAGED_VALUE = "true"
+SUSPENDED = {
+    "DynamicScalingInSuspended": True,
+    "DynamicScalingOutSuspended": True,
+    "ScheduledScalingSuspended": True,
+}
+
+_LABEL = {
+    Kind.ECS: "ECS service",
+    Kind.AURORA: "Aurora DB cluster",
+    Kind.ELASTICACHE: "ElastiCache replication group",
+}
+
+
+def label(t: Target) -> str:
+    """How the resource is named in messages: ``ECS service prod/web``."""
+    return f"{_LABEL[t.kind]} {t.resource_name}"
+
+
+# -- the managed tag: the resource's ARN, its tags, adding the tag ---------------------------
+
+
+def _ecs_arn(t: Target) -> str:
+    assert isinstance(t, EcsTarget)
+    out = client("ecs").describe_services(cluster=t.resource.cluster, services=[t.resource.service])
+    return str(out["services"][0]["serviceArn"])
+
+
+def _ecs_tags(arn: str) -> dict[str, str]:
+    out = client("ecs").list_tags_for_resource(resourceArn=arn)
+    return {str(x.get("key")): str(x.get("value")) for x in out.get("tags", [])}
+
+
+def _ecs_tag(arn: str) -> None:
+    client("ecs").tag_resource(resourceArn=arn, tags=[{"key": MANAGED_TAG, "value": MANAGED_VALUE}])
+
+
+def _aurora_arn(t: Target) -> str:
+    assert isinstance(t, AuroraTarget)
+    out = client("rds").describe_db_clusters(DBClusterIdentifier=t.resource.cluster)
+    return str(out["DBClusters"][0]["DBClusterArn"])
+
+
+def _aurora_tags(arn: str) -> dict[str, str]:
+    out = client("rds").list_tags_for_resource(ResourceName=arn)
+    return {str(x.get("Key")): str(x.get("Value")) for x in out.get("TagList", [])}
+
+
+def _aurora_tag(arn: str) -> None:
+    client("rds").add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}]
+    )
+
+
+def _elasticache_arn(t: Target) -> str:
+    assert isinstance(t, ElastiCacheTarget)
+    out = client("elasticache").describe_replication_groups(
+        ReplicationGroupId=t.resource.replication_group
+    )
+    return str(out["ReplicationGroups"][0]["ARN"])
+
+
+def _elasticache_tags(arn: str) -> dict[str, str]:
+    out = client("elasticache").list_tags_for_resource(ResourceName=arn)
+    return {str(x.get("Key")): str(x.get("Value")) for x in out.get("TagList", [])}
+
+
+def _elasticache_tag(arn: str) -> None:
+    client("elasticache").add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}]
+    )
+
+
+@dataclass(frozen=True)
+class _Tagging:
+    arn: Callable[[Target], str]
+    tags: Callable[[str], dict[str, str]]
+    tag: Callable[[str], None]
+
+
+_TAGGING: dict[Kind, _Tagging] = {
+    Kind.ECS: _Tagging(_ecs_arn, _ecs_tags, _ecs_tag),
+    Kind.AURORA: _Tagging(_aurora_arn, _aurora_tags, _aurora_tag),
+    Kind.ELASTICACHE: _Tagging(_elasticache_arn, _elasticache_tags, _elasticache_tag),
+}
+
+
+def is_tagged(t: Target) -> bool:
+    """Whether the target's resource carries ``scaleahead:managed=true``."""
+    k = _TAGGING[t.kind]
+    return k.tags(k.arn(t)).get(MANAGED_TAG) == MANAGED_VALUE
+
+
+def add_tag(t: Target) -> None:
+    k = _TAGGING[t.kind]
+    k.tag(k.arn(t))
+
+
+def untagged_message(t: Target) -> str:
+    return (
+        f"{label(t)} lacks the tag {MANAGED_TAG}={MANAGED_VALUE} (the functions may change only "
+        "tagged resources); add it, or apply with --tag"
+    )
+
+
+# -- Application Auto Scaling on the same capacity -------------------------------------------
+
+
+def _ecs_scalable(t: Target) -> tuple[str, str, str]:
+    assert isinstance(t, EcsTarget)
+    return ("ecs", f"service/{t.resource.cluster}/{t.resource.service}", "ecs:service:DesiredCount")
+
+
+def _aurora_scalable(t: Target) -> tuple[str, str, str]:
+    assert isinstance(t, AuroraTarget)
+    return ("rds", f"cluster:{t.resource.cluster}", "rds:cluster:ReadReplicaCount")
+
+
+def _elasticache_scalable(t: Target) -> tuple[str, str, str]:
+    assert isinstance(t, ElastiCacheTarget)
+    return (
+        "elasticache",
+        f"replication-group/{t.resource.replication_group}",
+        "elasticache:replication-group:NodeGroups",
+    )
+
+
+# Kind -> (ServiceNamespace, ResourceId, ScalableDimension) of the capacity scaleahead drives.
+_SCALABLE: dict[Kind, Callable[[Target], tuple[str, str, str]]] = {
+    Kind.ECS: _ecs_scalable,
+    Kind.AURORA: _aurora_scalable,
+    Kind.ELASTICACHE: _elasticache_scalable,
+}
+
+
+@dataclass(frozen=True)
+class ScalableTarget:
+    """An Application Auto Scaling scalable target on the capacity a target drives."""
+
+    namespace: str
+    resource_id: str
+    dimension: str
+    suspended: dict[str, bool]
+    policies: list[str] = field(default_factory=list)
+    scheduled: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """Not every kind of its scaling suspended: it would fight scaleahead."""
+        return not all(self.suspended.get(k, False) for k in SUSPENDED)
+
+    def describe(self) -> str:
+        text = f"Application Auto Scaling scalable target {self.resource_id} ({self.dimension})"
+        if self.policies:
+            text += f" with scaling policies {', '.join(self.policies)}"
+        else:
+            text += " with no scaling policies"
+        if self.scheduled:
+            text += f" and scheduled actions {', '.join(self.scheduled)}"
+        return text
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "resource_id": self.resource_id,
+            "dimension": self.dimension,
+            "suspended": dict(self.suspended),
+            "policies": list(self.policies),
+        }
+
+
+def _paged(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = call(**kwargs, **({"NextToken": token} if token else {}))
+        out.extend(page.get(key, []))
+        token = page.get("NextToken")
+        if not token:
+            return out
+
+
+def scalable_targets(t: Target) -> list[ScalableTarget]:
+    """Application Auto Scaling's scalable targets on the target's capacity, with the names
+    of their scaling policies and scheduled actions."""
+    aas = client("application-autoscaling")
+    namespace, rid, dim = _SCALABLE[t.kind](t)
+    try:
+        found = _paged(
+            aas.describe_scalable_targets,
+            "ScalableTargets",
+            ServiceNamespace=namespace,
+            ResourceIds=[rid],
+            ScalableDimension=dim,
+        )
+    except ClientError as err:
+        if _namespace_unknown(err):
+            return []
+        raise
+    out = []
+    for st in found:
+        policies = _paged(
+            aas.describe_scaling_policies,
+            "ScalingPolicies",
+            ServiceNamespace=namespace,
+            ResourceId=rid,
+            ScalableDimension=dim,
+        )
+        try:
+            scheduled = _paged(
+                aas.describe_scheduled_actions,
+                "ScheduledActions",
+                ServiceNamespace=namespace,
+                ResourceId=rid,
+                ScalableDimension=dim,
+            )
+        except (ClientError, BotoCoreError, NotImplementedError):
+            scheduled = []  # names only, for the message; the policies are what fights
+        suspended = {k: bool(st.get("SuspendedState", {}).get(k, False)) for k in SUSPENDED}
+        out.append(
+            ScalableTarget(
+                namespace,
+                rid,
+                dim,
+                suspended,
+                sorted(str(p["PolicyName"]) for p in policies),
+                sorted(str(a["ScheduledActionName"]) for a in scheduled),
+            )
+        )
+    return out
+
+
+def _namespace_unknown(err: ClientError) -> bool:
+    """The endpoint does not accept the namespace at all, so nothing can be registered in it
+    (moto's Application Auto Scaling knows no ``elasticache`` namespace; AWS does)."""
+    e = err.response.get("Error", {})
+    return e.get("Code") == "ValidationException" and "'serviceNamespace'" in e.get("Message", "")
+
+
+def conflict_message(st: ScalableTarget) -> str:
+    return (
+        f"{st.describe()} would fight scaleahead over the same capacity; remove them, or apply "
+        "with --take-over"
+    )
+
+
+def suspend(st: ScalableTarget) -> None:
+    """Suspend every kind of the scalable target's scaling (its policies stay, inert)."""
+    client("application-autoscaling").register_scalable_target(
+        ServiceNamespace=st.namespace,
+        ResourceId=st.resource_id,
+        ScalableDimension=st.dimension,
+        SuspendedState=dict(SUSPENDED),
+    )
+
+
+def restore(record: dict[str, Any]) -> str:
+    """Put back the suspended state a take-over recorded; say what was restored.
+
+    A scalable target deregistered since is left alone (nothing to restore)."""
+    aas = client("application-autoscaling")
+    namespace, rid, dim = record["namespace"], record["resource_id"], record["dimension"]
+    found = aas.describe_scalable_targets(
+        ServiceNamespace=namespace, ResourceIds=[rid], ScalableDimension=dim
+    ).get("ScalableTargets", [])
+    if not found:
+        return f"Application Auto Scaling scalable target {rid} is gone; nothing to restore"
+    previous = {k: bool(record.get("suspended", {}).get(k, False)) for k in SUSPENDED}
+    aas.register_scalable_target(
+        ServiceNamespace=namespace,
+        ResourceId=rid,
+        ScalableDimension=dim,
+        SuspendedState=previous,
+    )
+    return f"restored Application Auto Scaling scalable target {rid} ({dim}) as it was"
+
+
+__all__ = [
+    "MANAGED_VALUE",
+    "SUSPENDED",
+    "ScalableTarget",
+    "add_tag",
+    "conflict_message",
+    "is_tagged",
+    "label",
+    "restore",
+    "scalable_targets",
+    "suspend",
+    "untagged_message",
+]
