@@ -114,6 +114,19 @@ def cmd_targets_remove(args: argparse.Namespace) -> int:
     from scaleahead_tools.cli import targets as tg
 
     rt = runtime(args)
+    if bool(args.target) == bool(args.all):
+        raise TargetError("targets remove: name one target or give --all (not both)")
+    if args.all:
+        removed, restored, strays = tg.remove_all(rt)
+        if args.output == "json":
+            print_json({"removed": removed, "restored": restored, "stray_alarms_deleted": strays})
+        else:
+            for line in restored:
+                print(line)
+            print(f"removed {len(removed)} target(s) and their alarms: {', '.join(removed) or '-'}")
+            if strays:
+                print(f"deleted {len(strays)} managed alarm(s) with no target: {', '.join(strays)}")
+        return 0
     known_target(rt, args.target)
     restored = tg.remove(rt, args.target)
     if args.output == "json":
@@ -293,8 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=cmd_targets_apply)
     ls = tsub.add_parser("list", help="the targets in DynamoDB")
     ls.set_defaults(func=cmd_targets_list)
-    rm = tsub.add_parser("remove", help="remove a target and its alarm")
-    rm.add_argument("target")
+    rm = tsub.add_parser("remove", help="remove a target and its alarm (--all: teardown)")
+    rm.add_argument("target", nargs="?")
+    rm.add_argument(
+        "--all",
+        action="store_true",
+        help="every target and every managed alarm, restoring what --take-over suspended",
+    )
     rm.set_defaults(func=cmd_targets_remove)
 
     d = sub.add_parser("decisions", help="a target's decision log, oldest first")

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scaleahead.domain.alarm_events import target_id_from_alarm
 from scaleahead.domain.aurora_readers import MANAGED_TAG
 from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.target import Target, TargetError, parse_targets
@@ -503,6 +504,26 @@ def remove(rt: Runtime[Store], target_id: str) -> list[str]:
     return restored
 
 
+def remove_all(rt: Runtime[Store]) -> tuple[list[str], list[str], list[str]]:
+    """Teardown: every target removed (``remove``: what ``--take-over`` suspended restored, its
+    alarm and definition deleted), then every managed alarm left without a target (one whose
+    definition was deleted by hand). Returns (targets removed, restored lines, stray alarms
+    deleted); a failure part way leaves the rest on record, so running it again finishes."""
+    removed: list[str] = []
+    restored: list[str] = []
+    for entry in rt.store.target_entries():
+        restored += remove(rt, entry.target_id)
+        removed.append(entry.target_id)
+    prefix = rt.settings.alarm_prefix
+    strays: list[str] = []
+    for alarm in rt.metrics.managed_alarms(prefix):
+        tid = target_id_from_alarm(prefix, str(alarm.get("AlarmName", "")))
+        if tid is not None:
+            _delete_alarm(rt, tid)
+            strays.append(str(alarm["AlarmName"]))
+    return removed, restored, strays
+
+
 __all__ = [
     "ApplyInterrupted",
     "Change",
@@ -513,6 +534,7 @@ __all__ = [
     "prepare",
     "read_target_file",
     "remove",
+    "remove_all",
     "restore",
     "write",
 ]
