@@ -170,3 +170,9 @@ def ec(aws: Aws) -> Iterator[Any]:
     moto_elasticache.install()
     yield boto3.client("elasticache")
     moto_elasticache.uninstall()
+
+
+@pytest.fixture
+def aas(aws: Aws) -> Any:
+    """Application Auto Scaling on the ``aws`` fixture's moto (what --take-over takes over)."""
+    return boto3.client("application-autoscaling")

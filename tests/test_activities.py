@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +12,6 @@ from scaleahead.domain.record import AlarmInputs, DecisionRecord, Source
 from scaleahead.domain.target import TargetError
 from scaleahead_tools.cli.activities import (
     NOT_SCALED,
-    add_parser,
     check_target,
     iso_utc,
     matching,
@@ -25,6 +22,7 @@ from scaleahead_tools.cli.activities import (
     render_lines,
     to_json,
 )
+from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws, make_target
 
 
@@ -175,27 +173,6 @@ def test_json_has_iso_utc_times_and_the_alarm_name() -> None:
 # --- end to end, against moto ------------------------------------------------------------
 
 
-def parser() -> argparse.ArgumentParser:
-    """The flags ``cli.main`` gives every command, and this one registered as it will be."""
-    p = argparse.ArgumentParser(prog="scaleahead")
-    p.add_argument("--table")
-    p.add_argument("--alarm-prefix")
-    p.add_argument("--output", choices=["text", "json"], default="text")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    return p
-
-
-def run(argv: Sequence[str]) -> int:
-    """As ``cli.main.main`` runs a command: a TargetError is one line and exit 2."""
-    args = parser().parse_args(argv)
-    try:
-        rc: int = args.func(args)
-    except TargetError as err:
-        print(f"error: {err}")
-        return 2
-    return rc
-
-
 @pytest.fixture
 def stack(aws: Aws) -> Aws:
     """Two targets with decisions interleaved in time, and one from before the window."""
@@ -238,7 +215,7 @@ def stack(aws: Aws) -> Aws:
 
 
 def test_every_target_newest_first(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["activities", "--since", "2h"]) == 0
+    assert main(["activities", "--since", "2h"]) == 0
     header, *lines = capsys.readouterr().out.splitlines()
     print("\n".join([header, *lines]))  # shown with -s
     assert header.startswith("time (UTC)")
@@ -249,7 +226,7 @@ def test_every_target_newest_first(stack: Aws, capsys: pytest.CaptureFixture[str
 
 
 def test_json_filters_and_limits(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["--output", "json", "activities", "--since", "1d"]) == 0
+    assert main(["--output", "json", "activities", "--since", "1d"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["target"], r["at"]) for r in rows] == [
         ("web", iso_utc(NOW - 60)),
@@ -259,16 +236,16 @@ def test_json_filters_and_limits(stack: Aws, capsys: pytest.CaptureFixture[str])
     ]
     assert rows[0]["desired"] == 6 and rows[0]["scaled"] is False
 
-    assert run(["--output", "json", "activities", "--reason", "reactive_floor"]) == 0
+    assert main(["--output", "json", "activities", "--reason", "reactive_floor"]) == 0
     assert [r["target"] for r in json.loads(capsys.readouterr().out)] == ["api"]
 
-    assert run(["--output", "json", "activities", "--target", "web", "--since", "2h"]) == 0
+    assert main(["--output", "json", "activities", "--target", "web", "--since", "2h"]) == 0
     assert [r["reason"] for r in json.loads(capsys.readouterr().out)] == [
         "forecast_only",
         "at_desired",
     ]
 
-    assert run(["--output", "json", "activities", "--limit", "1"]) == 0
+    assert main(["--output", "json", "activities", "--limit", "1"]) == 0
     out = capsys.readouterr()
     assert [r["target"] for r in json.loads(out.out)] == ["web"]
     assert "the 1 newest shown" in out.err
@@ -278,22 +255,22 @@ def test_a_capped_target_is_reported_when_filtering(
     stack: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # web's newest decision is not a hold: with one read per target, its older hold is unread.
-    assert run(["activities", "--reason", "at_desired", "--limit", "1"]) == 0
+    assert main(["activities", "--reason", "at_desired", "--limit", "1"]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("no decision with reason at_desired since")
     assert "read only the 1 newest decisions of api, web since" in out.err
 
 
 def test_unknown_names_exit_2(stack: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["activities", "--target", "wbe"]) == 2
-    assert "no target 'wbe'; did you mean 'web'?" in capsys.readouterr().out
-    assert run(["activities", "--reason", "nope"]) == 2
-    assert "valid: plan, reactive_floor" in capsys.readouterr().out
-    assert run(["activities", "--since", "yesterday"]) == 2
-    assert "give a duration" in capsys.readouterr().out
+    assert main(["activities", "--target", "wbe"]) == 2
+    assert "no target 'wbe'; did you mean 'web'?" in capsys.readouterr().err
+    assert main(["activities", "--reason", "nope"]) == 2
+    assert "valid: plan, reactive_floor" in capsys.readouterr().err
+    assert main(["activities", "--since", "yesterday"]) == 2
+    assert "give a duration" in capsys.readouterr().err
 
 
 def test_no_decision_says_so(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     aws.rt.store.put_target(make_target(), NOW)
-    assert run(["activities", "--target", "web"]) == 0
+    assert main(["activities", "--target", "web"]) == 0
     assert capsys.readouterr().out.startswith("no decision for web since 2026-11-26 12:05:00Z")

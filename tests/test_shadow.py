@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from scaleahead.domain.decision import Action, Reason
 from scaleahead.domain.record import AlarmInputs, DecisionRecord, Source, TickInputs
-from scaleahead.domain.target import TargetError
+from scaleahead_tools.cli.main import main
 from scaleahead_tools.cli.shadow import (
     ACTING_NOTE,
     MODEL_NOTE,
     Side,
-    add_parser,
     runs,
     shadow_figures,
 )
@@ -127,23 +124,6 @@ def test_no_decision_gives_zeros() -> None:
 # --- the command on moto -------------------------------------------------------------------
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="scaleahead")
-    p.add_argument("--output", choices=["text", "json"], default="text")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    return p
-
-
-def run(argv: Sequence[str]) -> int:
-    args = parser().parse_args(argv)
-    try:
-        rc: int = args.func(args)
-    except TargetError as err:
-        print(f"error: {err}")
-        return 2
-    return rc
-
-
 @pytest.fixture
 def shadow(aws: Aws) -> Aws:
     """web in ForecastOnly with the four decisions of the first test an hour ago (and one
@@ -166,7 +146,7 @@ def test_report_text_json_and_chart(
     shadow: Aws, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     png = tmp_path / "shadow.png"
-    assert run(["report", "--since", "2d", "--png", str(png)]) == 0
+    assert main(["report", "--since", "2d", "--png", str(png)]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == "shadow report 2026-11-25 12:05Z -> 2026-11-27 12:05Z (UTC)"
@@ -181,7 +161,7 @@ def test_report_text_json_and_chart(
     assert f"wrote {png}: 1 target(s)" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
-    assert run(["--output", "json", "report", "--since", "2d", "--target", "web"]) == 0
+    assert main(["--output", "json", "report", "--since", "2d", "--target", "web"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["since"] == "2026-11-25T12:05:00Z" and data["png"] is None
     assert data["note"] == MODEL_NOTE
@@ -193,20 +173,20 @@ def test_report_text_json_and_chart(
     assert web["would_have"] == {"unit_hours": 0.3667, "short_minutes": 0.0, "actions": 1}
 
     # The older decision (20 running) counts once --since reaches it; a gap of days is capped.
-    assert run(["--output", "json", "report", "--since", "7d", "--target", "web"]) == 0
+    assert main(["--output", "json", "report", "--since", "7d", "--target", "web"]) == 0
     (web,) = json.loads(capsys.readouterr().out)["targets"]
     assert web["decisions"] == 5 and web["actual"]["actions"] == 2
     assert web["actual"]["unit_hours"] == round(0.3 + 20 * 2 / 60, 4)
     assert web["would_have"] == {"unit_hours": 0.4333, "short_minutes": 0.0, "actions": 3}
 
-    assert run(["--output", "json", "report", "--target", "api"]) == 0
+    assert main(["--output", "json", "report", "--target", "api"]) == 0
     (api,) = json.loads(capsys.readouterr().out)["targets"]
     assert api["mode"] == "ForecastAndScale" and api["note"] == ACTING_NOTE
     assert "actual" not in api
 
 
 def test_unknown_target_and_since_exit_2(shadow: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["report", "--target", "wbe"]) == 2
-    assert "no target 'wbe'; did you mean 'web'?" in capsys.readouterr().out
-    assert run(["report", "--since", "last week"]) == 2
-    assert "give a duration" in capsys.readouterr().out
+    assert main(["report", "--target", "wbe"]) == 2
+    assert "no target 'wbe'; did you mean 'web'?" in capsys.readouterr().err
+    assert main(["report", "--since", "last week"]) == 2
+    assert "give a duration" in capsys.readouterr().err

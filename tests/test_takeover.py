@@ -47,11 +47,6 @@ def ecs_tags(aws: Aws, service: str) -> dict[str, str]:
     return {t["key"]: t["value"] for t in aws.ecs.list_tags_for_resource(resourceArn=arn)["tags"]}
 
 
-@pytest.fixture
-def aas(aws: Aws) -> Any:
-    return boto3.client("application-autoscaling")
-
-
 def register(aas: Any, namespace: str, rid: str, dim: str, **extra: Any) -> None:
     aas.register_scalable_target(
         ServiceNamespace=namespace,

@@ -10,9 +10,7 @@ import pytest
 
 from tests.conftest import Aws, make_target, target_dict
 from tests.test_cli import alarms, write
-from tests.test_takeover import NONE_SUSPENDED, aas, add_policy, register, run, suspended
-
-__all__ = ["aas"]  # the fixture, imported for this module's tests
+from tests.test_takeover import NONE_SUSPENDED, add_policy, register, run, suspended
 
 
 def test_remove_all_removes_every_target_alarm_and_takeover(
