@@ -96,6 +96,7 @@ def test_a_short_run_end_to_end(tmp_path: Path) -> None:
     assert set(summary["tiers"]) == {"web", "db", "cache", "web-reactive"}
     assert summary["decisions"] > 0
     assert (out / "demo.png").stat().st_size > 10_000
+    assert (out / "dashboard.png").stat().st_size > 10_000
     steps = (out / "steps.csv").read_text().splitlines()
     assert steps[0].startswith("timestamp,load,web_asked,db_asked,cache_asked")
     assert len(steps) == 1 + summary["minutes"]

@@ -286,7 +286,11 @@ def report(result: Result, args: argparse.Namespace) -> dict[str, Any]:
     write_steps(result, out / "steps.csv")
     chart = out / "demo.png"
     _chart(result, chart)
-    console.print(f"chart: {chart}  summary: {out / 'summary.json'}  minutes: {out / 'steps.csv'}")
+    dashboard = _dashboard(result, out / "dashboard.png")
+    console.print(
+        f"chart: {chart}  dashboard: {dashboard}  summary: {out / 'summary.json'}  "
+        f"minutes: {out / 'steps.csv'}"
+    )
     return summary
 
 
@@ -307,6 +311,25 @@ def write_steps(result: Result, path: Path) -> None:
                     *(result.ready[i][k] for i in ids),
                 ]
             )
+
+
+def _dashboard(result: Result, path: Path, target: str = "web") -> Path:
+    """The stack's CloudWatch dashboard for the scaling-ahead stack's targets (the reactive
+    control is a stack of its own), its drop-down on ``target``."""
+    from scaleahead_tools.demo.dashboard import render_dashboard, template_dashboard
+
+    dashboard = template_dashboard()
+    step = result.minutes[1] - result.minutes[0] if len(result.minutes) > 1 else 60.0
+    return render_dashboard(
+        {t.id: result.decisions.get(t.id, []) for t in result.tiers if t.forecast},
+        dashboard.body,
+        target,
+        path,
+        namespace=dashboard.namespace,
+        service=dashboard.service,
+        start=result.minutes[0] if result.minutes else None,
+        end=result.minutes[-1] + step if result.minutes else None,
+    )
 
 
 def _chart(result: Result, path: Path) -> None:
