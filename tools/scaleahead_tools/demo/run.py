@@ -16,7 +16,6 @@ down the front tier shrinks first.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import multiprocessing as mp
 import os
 import time
@@ -24,8 +23,9 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+from scaleahead_testkit.functions import invoke, schedule_tick
 from scaleahead_tools.demo.report import Result, report
 
 DEFAULT_TRACE = "nasa_http_jul95"
@@ -216,13 +216,13 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
                     if ev.state != prev and ev.state in ("ALARM", "OK"):
                         alarm_states[a["AlarmName"]] = ev.state
                         event = state_change_event(a, ev, prev, now)
-                        out = _invoke(alarm_fn.handler, event, ctx, log)
+                        out = invoke(alarm_fn.handler, event, ctx, log)
                         if out.get("status") != "ok":
                             raise RuntimeError(f"alarm handler refused the event: {out}")
                         result.alarm_events += 1
                         changed = True
                 if (k + 1) % tick_every == 0:
-                    _tick(tick_fn, worker_fn, sqs, url, ctx, now, log)
+                    schedule_tick(tick_fn.handler, worker_fn.handler, sqs, url, ctx, now, log)
                     changed = True
                 result.minutes.append(minute_start)
                 result.load.append(v)
@@ -260,73 +260,6 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
             moto_elasticache.uninstall()
     moto_extensions.uninstall()
     return result
-
-
-def _invoke(handler: Any, event: Any, ctx: Any, log: TextIO) -> Any:
-    """Call a handler as Lambda would, its stdout (JSON logs, EMF metrics) going to ``log``."""
-    with contextlib.redirect_stdout(log):
-        return handler(event, ctx)
-
-
-def _tick(
-    tick_fn: Any, worker_fn: Any, sqs: Any, url: str, ctx: Any, now: float, log: TextIO
-) -> None:
-    """One schedule tick: the tick function, then the worker on what it enqueued."""
-    out = _invoke(
-        tick_fn.handler,
-        {
-            "version": "0",
-            "id": f"tick-{int(now)}",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "123456789012",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-            "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/scaleahead-tick"],
-            "detail": {},
-        },
-        ctx,
-        log,
-    )
-    if out.get("status") != "ok":
-        raise RuntimeError(f"tick handler failed: {out}")
-    while True:
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": {
-                        "ApproximateReceiveCount": "1",
-                        "SentTimestamp": str(int(now * 1000)),
-                        "SenderId": "scaleahead",
-                        "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
-                    },
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:scaleahead-work",
-                    "awsRegion": "us-east-1",
-                }
-                for m in msgs
-            ]
-        }
-        resp = _invoke(worker_fn.handler, event, ctx, log)
-        failed = {f["itemIdentifier"] for f in resp.get("batchItemFailures", [])}
-        if failed:
-            raise RuntimeError(f"worker failed on {failed}")
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)
-            ],
-        )
-        if len(msgs) < 10:
-            return  # all that the tick enqueued has been handled
 
 
 if __name__ == "__main__":

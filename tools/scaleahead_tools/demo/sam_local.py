@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +38,6 @@ from scaleahead.domain.record import DecisionRecord
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
 from scaleahead.store import Store
-from scaleahead_testkit import moto_extensions
 from scaleahead_testkit.local_aws import (
     LOCAL_ENV,
     REGION,
@@ -50,6 +46,7 @@ from scaleahead_testkit.local_aws import (
     create_tables,
     put_series,
 )
+from scaleahead_tools.local.server import moto_server
 from scaleahead_tools.traces import load_trace
 
 EVENTS = REPO_ROOT / "events"
@@ -112,31 +109,6 @@ class World:
 
 
 # ------------------------------------------------------------------ the moto server
-
-
-@contextmanager
-def moto_server(port: int) -> Iterator[str]:
-    """moto's threaded server in this process, on every interface (the containers reach it
-    through the Docker bridge), with the same documented extensions the tests install."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        # The server would fail in its own thread and the checks would read whatever else
-        # answers there (a server kept by an earlier run, say).
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            raise SystemExit(
-                f"port {port} is in use (a server kept with --keep?); stop it or pass --port"
-            ) from None
-    moto_extensions.install()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def seed(endpoint: str) -> World:
@@ -512,7 +484,7 @@ def run(port: int, do_build: bool, keep: bool = False) -> int:
         print("sam build ...", flush=True)
         build()
     failures = 0
-    with moto_server(port) as endpoint:
+    with moto_server(port, host="0.0.0.0") as endpoint:  # the containers reach it
         world = seed(endpoint)
         env_file = OUT / "env.json"
         env_file.write_text(json.dumps(container_env(world, port), indent=2))
