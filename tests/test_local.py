@@ -11,6 +11,7 @@ import json
 import socket
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,7 +73,7 @@ CLI_ACTIONS: set[str] = set()
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    original = BaseClient._make_api_call
+    original: Any = BaseClient.__dict__["_make_api_call"]  # not in the stubs
 
     def recorded(self: Any, operation: str, params: Any) -> Any:
         CLI_ACTIONS.add(f"{self.meta.service_model.service_name}:{operation}")
@@ -118,10 +119,14 @@ def test_the_template_is_created_through_moto_cloudformation(local: Local) -> No
 
 
 def test_a_first_day_through_the_cli_by_stack_alone(
-    shell: Local, capsys: pytest.CaptureFixture[str]
+    shell: Local, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     aas = shell.client("application-autoscaling")
     rid = f"service/{CLUSTER}/{SERVICE}"
+
+    rc, out, _ = cli(capsys, "targets", "list")
+    assert rc == 0
+    assert out.startswith(f"no targets in {shell.deployed.outputs['StateTableName']} yet")
 
     # The sample is as a team would find it: untagged, and driven by a scaling policy.
     rc, _, err = cli(capsys, "targets", "apply", TARGETS)
@@ -161,6 +166,21 @@ def test_a_first_day_through_the_cli_by_stack_alone(
     rc, out, err = cli(capsys, "report", "--since", "1h", "--output", "json")
     assert rc == 0, err
     assert [r["target"] for r in json.loads(out)["targets"]] == ["web"]
+
+    # The sample's own history: Container Insights' task count gives the load per task; the
+    # settled steps hold what its target tracking policy keeps (0.75 x 600 = 450 per task).
+    rc, out, err = cli(capsys, "suggest", "web", "--days", "2", "--output", "json")
+    assert rc == 0, err
+    advice = json.loads(out)["capacity_per_unit"]
+    assert advice["running_steps"]["Container Insights"] > 1000
+    assert advice["settled_only"] is True
+    assert 400 < advice["suggested"] < 540
+
+    rc, out, err = cli(
+        capsys, "backtest", "--from-target", "web", "--days", "1", "--out", str(tmp_path)
+    )
+    assert rc == 0, err
+    assert json.loads((tmp_path / "summary.json").read_text())["trace"].startswith("web")
 
     # Teardown gives the service back to its scaling policy.
     rc, out, err = cli(capsys, "targets", "remove", "--all")

@@ -9,9 +9,9 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
 from scaleahead_tools.backtest.metrics import below
@@ -30,6 +30,9 @@ from scaleahead_tools.backtest.replay import (
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.sim.scoring import units_needed_array
 from scaleahead_tools.traces import Trace, load_trace
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 KNOB_NAME = {
     "oracle": None,
@@ -250,40 +253,89 @@ COLORS = {
 }
 
 
+# The zoom panel's width: a week, the span a long trace's full-length panel blurs.
+ZOOM_SECONDS = 7 * 86400
+
+
+def worst_window(short: ArrayLike, need: ArrayLike, width: int) -> tuple[int, int]:
+    """The ``width`` consecutive steps with the most short ones (ties: the most need, then the
+    earliest), as [lo, hi); all the steps when there are no more than ``width``."""
+    import numpy as np
+
+    shorts = np.concatenate([[0], np.cumsum(np.asarray(short, dtype=np.int64))])
+    needs = np.concatenate([[0], np.cumsum(np.asarray(need, dtype=np.int64))])
+    n = shorts.size - 1
+    if n <= width:
+        return 0, n
+    counts = shorts[width:] - shorts[:-width]
+    loads = needs[width:] - needs[:-width]
+    candidates = np.flatnonzero(counts == counts.max())
+    lo = int(candidates[np.argmax(loads[candidates])])  # argmax: the first of equals
+    return lo, lo + width
+
+
+def _capacity_panel(
+    ax: Any, trace: Trace, need: Any, runs: dict[str, Run], lo: int, hi: int
+) -> list[datetime]:
+    """The trace's steps [lo, hi): need shaded (``need`` holds those steps), every policy's
+    serving capacity as steps. Returns the steps' times."""
+    ts = [datetime.fromtimestamp(trace.start + i * trace.step, UTC) for i in range(lo, hi)]
+    ax.fill_between(ts, need, step="post", color="0.85", lw=0, label="need (demand / unit)")
+    for name, r in runs.items():
+        if name != "oracle":
+            ax.step(ts, r.capacity[lo:hi], where="post", lw=0.8, color=COLORS[name], label=name)
+    return ts
+
+
 def chart(
     trace: Trace, setup: Setup, runs: dict[str, Run], sweeps: dict[str, Sweep], path: Path
-) -> None:
+) -> tuple[int, int] | None:
+    """The scored steps in full, the worst week of scaleahead's run zoomed in (shaded on the
+    full panel), and the sweeps' frontiers. Returns the zoomed steps [lo, hi) of the trace
+    (None without a scaleahead run)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    s0 = setup.scored_from
-    ts = [
-        datetime.fromtimestamp(trace.start + i * trace.step, UTC)
-        for i in range(s0, len(trace.values))
-    ]
+    s0, n, step = setup.scored_from, len(trace.values), trace.step
     demand = np.asarray(trace.values[s0:], dtype=np.float64)
     need = units_needed_array(demand, setup.per_unit)
-    panels = 2 if sweeps else 1
+    zoom: tuple[int, int] | None = None
+    if "scaleahead" in runs:
+        short = runs["scaleahead"].capacity[s0:] < need
+        lo, hi = worst_window(short, need, max(1, math.ceil(ZOOM_SECONDS / step)))
+        zoom = (s0 + lo, s0 + hi)
+    heights = [1.6, *([1.3] if zoom else []), *([1.0] if sweeps else [])]
     fig, axes = plt.subplots(
-        panels, 1, figsize=(13, 5.5 * panels), squeeze=False, height_ratios=[1.6, 1][:panels]
+        len(heights), 1, figsize=(13, 3.5 * sum(heights)), squeeze=False, height_ratios=heights
     )
-    ax = axes[0][0]
-    ax.fill_between(ts, need, step="post", color="0.85", lw=0, label="need (demand / unit)")
-    for name, r in runs.items():
-        if name == "oracle":
-            continue
-        ax.step(ts, r.capacity[s0:], where="post", lw=0.8, color=COLORS[name], label=name)
+    panels = iter(axes[:, 0])
+    ax = next(panels)
+    ts = _capacity_panel(ax, trace, need, runs, s0, n)
     ax.set_ylabel(f"{setup.kind.value} units serving")
-    ax.legend(loc="upper left", fontsize=8, ncols=4)
     ax.set_title(
         f"backtest of {trace.name}: {setup.kind.value}, warm-up {setup.warmup_seconds / 60:g} "
         f"min, one unit serves {setup.per_unit:.4g}"
     )
+    if zoom:
+        lo, hi = zoom[0] - s0, zoom[1] - s0
+        end = ts[hi - 1] + timedelta(seconds=step)
+        ax.axvspan(ts[lo], end, color="tab:red", alpha=0.1, lw=0, label="worst week (below)")
+        zax = next(panels)
+        _capacity_panel(zax, trace, need[lo:hi], runs, *zoom)
+        short_steps = int(np.sum(short[lo:hi]))
+        zax.set_xlim(ts[lo], end)
+        zax.set_ylabel(f"{setup.kind.value} units serving")
+        zax.set_title(
+            f"worst week of scaleahead: {short_steps} steps short, "
+            f"{ts[lo]:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC",
+            fontsize=10,
+        )
+    ax.legend(loc="upper left", fontsize=8, ncols=5)
     if sweeps:
-        ax2 = axes[1][0]
+        ax2 = next(panels)
         for name, sw in sweeps.items():
             pts = sorted(sw.points, key=lambda p: p.cost)
             ax2.plot(
@@ -302,6 +354,7 @@ def chart(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return zoom
 
 
 def table(data: dict[str, Any]) -> Any:

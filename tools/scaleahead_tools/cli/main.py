@@ -85,6 +85,12 @@ def cmd_targets_list(args: argparse.Namespace) -> int:
     if args.output == "json":
         print_json([json.loads(t.model_dump_json(by_alias=True)) for t in targets])
         return 0
+    if not targets:
+        print(
+            f"no targets in {rt.settings.state_table} yet: "
+            "`scaleahead targets apply FILE` declares them (examples/targets.yaml)"
+        )
+        return 0
     from rich.console import Console
     from rich.table import Table
 
@@ -337,12 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
     from scaleahead_tools.cli.events import add_parser as add_events
     from scaleahead_tools.cli.forecast_chart import add_parser as add_forecast
     from scaleahead_tools.cli.shadow import add_parser as add_report
+    from scaleahead_tools.cli.suggest import add_parser as add_suggest
+    from scaleahead_tools.local.run import add_parser as add_local
 
     add_backtest(sub)
     add_forecast(sub)
     add_events(sub)
     add_activities(sub)
     add_report(sub)
+    add_suggest(sub)
+    add_local(sub)
 
     st = sub.add_parser(
         "status",
@@ -404,7 +414,7 @@ def _add_global_options(parser: argparse.ArgumentParser, default: str | None) ->
 
 
 # Commands with their own output files rather than an --output format, and no AWS stack.
-_NO_OUTPUT_FORMAT = {"backtest", "demo"}
+_NO_OUTPUT_FORMAT = {"backtest", "demo", "local"}
 
 
 def _accept_output_after_the_command(parser: argparse.ArgumentParser, top: bool = True) -> None:

@@ -193,6 +193,7 @@ def _summary(local: Local, port: int, days: float) -> str:
         f"web-cpu-target-tracking), {days:g} days of RequestCount and RunningTaskCount",
         "the tick and worker handlers run in this process every tick (moto runs Lambda code "
         "only in Docker); their logs: " + str(Path(local.log.name).resolve()),
+        "moto starts no containers: ECS reports 0 tasks running whatever is asked for",
         "",
         "In another shell:",
         "  export " + " ".join(f"{k}={v}" for k, v in local.client_env.items()),

@@ -7,7 +7,7 @@ commands work against it as written. It is left the way it would be found in a r
 tracking policy, so ``targets apply`` meets both refusals and ``--tag`` / ``--take-over`` are
 rehearsed. Its load balancer's ``RequestCount`` holds a few days of real traffic (the NASA web
 server's per-minute requests, July 1995; ``traces/``), and Container Insights'
-``RunningTaskCount`` holds the task count that policy kept, a few minutes behind the load, so
+``RunningTaskCount`` holds the task count that policy kept (``tracked``), so
 ``suggest`` and ``backtest --from-target`` have a history to read.
 """
 
@@ -29,8 +29,8 @@ CLUSTER, SERVICE = "prod", "web"
 PEAK_TASKS = 12
 # What the sample's target tracking policy keeps one task at: a share of what it serves.
 TRACKED_SHARE = 0.75
-# How far the tracked task count trails the load: target tracking's reaction time.
-LAG_MINUTES = 4
+# Target tracking's alarms: datapoints above the target to scale out, below 90 % to scale in.
+SCALE_OUT_POINTS, SCALE_IN_POINTS = 3, 15
 MIN_TASKS, MAX_TASKS = 2, 40
 POLICY = "web-cpu-target-tracking"
 
@@ -48,6 +48,25 @@ def example_target() -> dict[str, Any]:
     return dict(web)
 
 
+def tracked(load: list[tuple[float, float]], per_unit: float) -> list[int]:
+    """The task count an Application Auto Scaling target tracking policy keeps at
+    ``TRACKED_SHARE`` of what a task serves, as AWS documents its alarms: scale out after 3
+    one-minute datapoints above the target, scale in after 15 below 90 % of it, each time to
+    the count that brings the utilisation back to the target."""
+    target = per_unit * TRACKED_SHARE
+    n, high, low = MIN_TASKS, 0, 0
+    out = []
+    for _, value in load:
+        per_task = value / n
+        high = high + 1 if per_task > target else 0
+        low = low + 1 if per_task < 0.9 * target else 0
+        if high >= SCALE_OUT_POINTS or low >= SCALE_IN_POINTS:
+            n = min(MAX_TASKS, max(MIN_TASKS, math.ceil(value / target)))
+            high = low = 0
+        out.append(n)
+    return out
+
+
 def history(now: float, days: float, per_unit: float) -> Sample:
     """``days`` of the trace ending at the last whole minute before ``now``, scaled so that its
     p99 needs ``PEAK_TASKS`` tasks, and the task count target tracking would have kept."""
@@ -56,13 +75,7 @@ def history(now: float, days: float, per_unit: float) -> Sample:
     end = int(now) // 60 * 60
     start = end - len(values) * 60
     load = [(start + 60.0 * i, v * scale) for i, v in enumerate(values)]
-    tracked = per_unit * TRACKED_SHARE
-    running = []
-    for i in range(len(load)):
-        seen = load[max(0, i - LAG_MINUTES)][1]
-        running.append(
-            (load[i][0], float(min(MAX_TASKS, max(MIN_TASKS, math.ceil(seen / tracked)))))
-        )
+    running = [(t, float(n)) for (t, _), n in zip(load, tracked(load, per_unit), strict=True)]
     return Sample(example_target(), load, running)
 
 
