@@ -210,7 +210,7 @@ def test_suggest_text_prefers_container_insights(
     assert sorted(calls) == ["GetItem", "GetMetricData", "GetMetricData", "Query"]
     out = capsys.readouterr().out
     n = len(stamps)
-    assert f"web (ecs): {n} steps of 5 min of load over the last 2 days" in out
+    assert f"web (ecs): {n} steps of 5 min of load, 2.0 days of the last 2 read" in out
     assert "capacity_per_unit (now 100): the load one task carried" in out
     assert (
         f"running count on {n} steps: {n} from Container Insights, 0 "

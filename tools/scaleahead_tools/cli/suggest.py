@@ -451,8 +451,9 @@ def print_text(s: Suggestion) -> None:
     unit, units = s.unit
     minutes = s.step_seconds / 60
     print(
-        f"{s.target} ({s.kind}): {s.load_steps} steps of {minutes:g} min of load over the last "
-        f"{s.days:g} days; {s.load_filled} missing points filled by linear interpolation"
+        f"{s.target} ({s.kind}): {s.load_steps} steps of {minutes:g} min of load, "
+        f"{(s.end - s.start) / 86400:.1f} days of the last {s.days:g} read; {s.load_filled} "
+        "missing points filled by linear interpolation"
     )
     print()
     print(f"capacity_per_unit (now {_fmt(s.current_per_unit)}): the load one {unit} carried")
