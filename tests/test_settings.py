@@ -1,4 +1,4 @@
-"""The environment, read and checked by pydantic-settings, gives the same Settings as before."""
+"""The environment, read and checked by scaleahead.settings, gives the same Settings as before."""
 
 from __future__ import annotations
 

@@ -83,6 +83,11 @@ class MemoryStore:
         raw = self.targets.get(target_id)
         return parse_target(json.loads(raw)) if raw is not None else None
 
+    def alarm_target(self, target_id: str) -> Target | None:
+        """The model itself: memory has no cold start to spare (the DynamoDB store reads a
+        compact record here)."""
+        return self.get_target(target_id)
+
     def target_entries(self) -> Iterator[TargetEntry]:
         for tid, raw in sorted(self.targets.items()):
             try:

@@ -1,58 +1,61 @@
 """Deployment settings, read from the environment that ``template.yaml`` declares.
 
 Every function reads the same variables; the template is the only place that sets them in AWS,
-and tests or the demo set them for a local run. pydantic-settings reads and checks them
-(``_Environment``, one field per variable); ``Settings`` is what the code uses, a frozen
-dataclass (the CLI derives variants of it with ``dataclasses.replace``) with the tick in seconds.
+and tests or the demo set them for a local run. Each variable is read and checked here by hand
+(``_VARIABLES``: its name, default and parser), not by pydantic-settings: importing pydantic
+cost the alarm function about a fifth of its cold start for six strings (issue 15). ``Settings``
+is what the code uses, a frozen dataclass (the CLI derives variants of it with
+``dataclasses.replace``) with the tick in seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from scaleahead.domain.mode import Mode
 
 __all__ = ["VARIABLES", "Mode", "Settings"]
 
 
-class _Environment(BaseSettings):
-    """The variables, named exactly as Lambda passes them, from the process environment (no
-    ``.env`` file or secrets directory is configured, so none is read)."""
-
-    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore")
-
-    state_table: str = Field(default="scaleahead-state", validation_alias="STATE_TABLE")
-    work_queue_url: str = Field(default="", validation_alias="WORK_QUEUE_URL")
-    alarm_prefix: str = Field(default="scaleahead-", validation_alias="ALARM_PREFIX")
-    mode: Mode = Field(default=Mode.FORECAST_AND_SCALE, validation_alias="MODE")
-    # template.yaml's MinValue for both; a tick of 0 minutes has no meaning.
-    tick_minutes: int = Field(default=1, ge=1, validation_alias="TICK_MINUTES")
-    decision_ttl_days: int = Field(default=30, ge=1, validation_alias="DECISION_TTL_DAYS")
+def _text(raw: str) -> str:
+    return raw
 
 
-class _GivenEnvironment(_Environment):
-    """The same variables, from a mapping handed in (tests, the demo) in place of the process
-    environment: nothing is read from the process's."""
+def _mode(raw: str) -> Mode:
+    try:
+        return Mode(raw)
+    except ValueError:
+        allowed = " or ".join(repr(m.value) for m in Mode)
+        raise ValueError(f"Input should be {allowed}") from None
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
+def _at_least_one(raw: str) -> int:
+    """A whole number >= 1 (template.yaml's MinValue for both; a tick of 0 minutes has no
+    meaning). Surrounding blanks are allowed, a sign, a point or an empty string are not."""
+    text = raw.strip()
+    if not text.isdigit():
+        raise ValueError("Input should be a valid integer, unable to parse string as an integer")
+    value = int(text)
+    if value < 1:
+        raise ValueError("Input should be greater than or equal to 1")
+    return value
+
+
+# name -> (default, parser): the variables the functions read, named exactly as Lambda passes
+# them (case-sensitive). A default is what an unset variable reads as.
+_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "STATE_TABLE": ("scaleahead-state", _text),
+    "WORK_QUEUE_URL": ("", _text),
+    "ALARM_PREFIX": ("scaleahead-", _text),
+    "MODE": (Mode.FORECAST_AND_SCALE.value, _mode),
+    "TICK_MINUTES": ("1", _at_least_one),
+    "DECISION_TTL_DAYS": ("30", _at_least_one),
+}
 
 # The variables the functions read (template.yaml sets each; tests/test_template.py checks).
-VARIABLES = frozenset(str(f.validation_alias) for f in _Environment.model_fields.values())
+VARIABLES = frozenset(_VARIABLES)
 
 
 @dataclass(frozen=True)
@@ -66,25 +69,29 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """The settings in ``env`` (the process environment when not given); a variable
-        left unset takes its default. ``ValueError`` names each variable that is wrong."""
-        try:
-            if env is None:
-                e = _Environment()
-            else:
-                # Only the declared variables: another key could name an init option.
-                given: dict[str, Any] = {k: v for k, v in env.items() if k in VARIABLES}
-                e = _GivenEnvironment(**given)
-        except ValidationError as err:
-            wrong = "; ".join(
-                f"{'.'.join(map(str, x['loc']))}={x['input']!r}: {x['msg']}" for x in err.errors()
-            )
-            raise ValueError(f"invalid environment: {wrong}") from None
+        """The settings in ``env`` (the process environment when not given: nothing else is
+        read, no ``.env`` file or secrets directory); a variable left unset takes its
+        default. ``ValueError`` names each variable that is wrong, and what it may be."""
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        wrong = []
+        for name, (default, parse) in _VARIABLES.items():
+            raw = source.get(name, default)
+            try:
+                values[name] = parse(raw)
+            except ValueError as err:
+                wrong.append(f"{name}={raw!r}: {err}")
+        if wrong:
+            raise ValueError(f"invalid environment: {'; '.join(wrong)}")
+        mode = values["MODE"]
+        tick = values["TICK_MINUTES"]
+        ttl = values["DECISION_TTL_DAYS"]
+        assert isinstance(mode, Mode) and isinstance(tick, int) and isinstance(ttl, int)
         return cls(
-            state_table=e.state_table,
-            work_queue_url=e.work_queue_url,
-            alarm_prefix=e.alarm_prefix,
-            mode=e.mode,
-            tick_seconds=60 * e.tick_minutes,
-            decision_ttl_days=e.decision_ttl_days,
+            state_table=str(values["STATE_TABLE"]),
+            work_queue_url=str(values["WORK_QUEUE_URL"]),
+            alarm_prefix=str(values["ALARM_PREFIX"]),
+            mode=mode,
+            tick_seconds=60 * tick,
+            decision_ttl_days=ttl,
         )

@@ -31,13 +31,14 @@ from scaleahead.domain.aurora_readers import (
     removable,
     scale_in_floor,
 )
-from scaleahead.domain.target import AuroraTarget, Kind
+from scaleahead.domain.kinds import Kind
 from scaleahead.service.ports import Actuation, CapacityReading, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
     from scaleahead.aws.cloudwatch import MetricsAdapter
+    from scaleahead.domain.target import AuroraTarget
 
 # Readers scaleahead adds are the last choice for failover (0 is promoted first, 15 last): the
 # writer's successor should be a reader the user sized and placed, not one that may be removed
@@ -79,11 +80,11 @@ def reader_id_base(cluster: str, target_id: str) -> str:
     return _clean(f"{head}-sa-{tail}-{digest}")
 
 
-class AuroraAdapter(KindAdapter[AuroraTarget]):
+class AuroraAdapter(KindAdapter["AuroraTarget"]):
     """Reads and sets the reader count of the Aurora DB cluster ``target.resource.cluster``."""
 
     def __init__(self, rds: RDSClient) -> None:
-        super().__init__(Kind.AURORA, AuroraTarget)
+        super().__init__(Kind.AURORA)
         self._rds = rds
 
     # -- reading ------------------------------------------------------------------------------

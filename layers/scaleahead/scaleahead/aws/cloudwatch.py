@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from scaleahead.domain.alarm_events import alarm_name
-from scaleahead.domain.target import Target
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
+
+    from scaleahead.domain.target import Target
 
 # GetMetricData returns at most 100,800 datapoints per call; 14 days at one minute is 20,160,
 # so one page usually suffices, but the paginator follows NextToken whatever the size.

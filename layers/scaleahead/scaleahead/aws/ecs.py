@@ -6,18 +6,19 @@ from typing import TYPE_CHECKING
 
 from scaleahead.aws import clients
 from scaleahead.aws.kind_adapter import KindAdapter
-from scaleahead.domain.target import EcsTarget, Kind
+from scaleahead.domain.kinds import Kind
 from scaleahead.service.ports import Actuation, CapacityReading, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
     from scaleahead.aws.cloudwatch import MetricsAdapter
+    from scaleahead.domain.target import EcsTarget
 
 
-class EcsAdapter(KindAdapter[EcsTarget]):
+class EcsAdapter(KindAdapter["EcsTarget"]):
     def __init__(self, ecs: ECSClient) -> None:
-        super().__init__(Kind.ECS, EcsTarget)
+        super().__init__(Kind.ECS)
         self._ecs = ecs
 
     def _read(self, t: EcsTarget, *, scale_in: bool) -> CapacityReading:

@@ -20,7 +20,7 @@ reshard migrates slots for minutes to hours, so this adapter is more careful tha
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -36,8 +36,11 @@ from scaleahead.domain.cache_shards import (
     removal_order,
     scale_in_floor,
 )
-from scaleahead.domain.target import ElastiCacheTarget, Kind, Target
+from scaleahead.domain.kinds import Kind
 from scaleahead.service.ports import Actuation, CapacityReading, NotDrivable, NotFound
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import ElastiCacheTarget, Target
 
 NAMESPACE = "AWS/ElastiCache"
 # How far back "recent" reaches: the peak of the last half hour, so a scale-in is not decided
@@ -99,7 +102,7 @@ def _busy(group: dict[str, Any]) -> str:
     return f"{status} (a change is in flight)"
 
 
-class ElastiCacheAdapter(KindAdapter[ElastiCacheTarget]):
+class ElastiCacheAdapter(KindAdapter["ElastiCacheTarget"]):
     """Reads and sets the shard count of a cluster-mode-enabled replication group.
 
     ``metrics`` reads the nodes' memory and CPU for the scale-in guards; ``now`` is the clock
@@ -114,7 +117,7 @@ class ElastiCacheAdapter(KindAdapter[ElastiCacheTarget]):
         window_seconds: int = WINDOW_SECONDS,
         now: Callable[[], float] = clock.now,
     ) -> None:
-        super().__init__(Kind.ELASTICACHE, ElastiCacheTarget)
+        super().__init__(Kind.ELASTICACHE)
         self._ec = elasticache
         self._metrics = metrics
         self._window = window_seconds

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -20,7 +20,7 @@ from botocore.exceptions import (
 )
 
 from scaleahead.aws.cloudwatch import MetricsAdapter
-from scaleahead.domain.target import Target, TargetError
+from scaleahead.domain.target_record import TargetError
 from scaleahead.service.ports import (
     Actuation,
     CapacityPort,
@@ -75,6 +75,9 @@ TRANSIENT_CODES = frozenset(
         "SlowDown",
     }
 )
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 
 class ErrorClass(StrEnum):

@@ -14,29 +14,32 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
 
 from scaleahead.domain.kinds import KINDS, Kind
-from scaleahead.domain.target import Target
 from scaleahead.service.ports import Actuation, CapacityPort, CapacityReading, NotDrivable
 
 if TYPE_CHECKING:
     from scaleahead.aws.cloudwatch import MetricsAdapter
+    from scaleahead.domain.target import Target
 
-T = TypeVar("T", bound=Target)
+T = TypeVar("T", bound="Target")
 
 
 class KindAdapter(ABC, Generic[T]):
     """A ``CapacityPort`` for the targets of one kind, whose model is ``T``."""
 
-    def __init__(self, kind: Kind, target_type: type[T]) -> None:
+    def __init__(self, kind: Kind) -> None:
         self._kind = kind
-        self._target_type = target_type
 
     def narrow(self, target: Target) -> T:
-        """The target as this adapter's model, or ``NotDrivable`` for another kind's."""
-        if not isinstance(target, self._target_type):
+        """The target as this adapter's model, or ``NotDrivable`` for another kind's.
+
+        By ``kind``, the union's discriminator, not by class: the alarm path hands over the
+        compact record of a target (``domain.target_record``), which has the model's
+        attributes but not its class, so that the model (pydantic) is never imported there."""
+        if target.kind is not self._kind:
             raise NotDrivable(
                 f"the {KINDS[self._kind].name} adapter cannot drive a {target.kind} target"
             )
-        return target
+        return cast(T, target)
 
     def read(self, target: Target, *, scale_in: bool = True) -> CapacityReading:
         return self._read(self.narrow(target), scale_in=scale_in)

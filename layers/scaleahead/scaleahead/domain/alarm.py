@@ -10,6 +10,7 @@ the episode starts from, OK and INSUFFICIENT_DATA start the floor's expiry and n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.controller import (
     alarm_threshold,
@@ -20,7 +21,9 @@ from scaleahead.domain.controller import (
 from scaleahead.domain.decision import Decision
 from scaleahead.domain.reactive import Arrival, FloorState, arrival
 from scaleahead.domain.record import AlarmInputs
-from scaleahead.domain.target import Target
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 
 @dataclass(frozen=True)

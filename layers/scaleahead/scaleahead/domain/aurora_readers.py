@@ -20,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.kinds import KINDS, Kind
-from scaleahead.domain.target import AuroraTarget
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import AuroraTarget
 
 MANAGED_TAG = "scaleahead:managed"
 TARGET_TAG = "scaleahead:target"

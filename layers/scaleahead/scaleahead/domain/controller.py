@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, clamp, decide
 from scaleahead.domain.events import PlannedEvent, floor_in, uplift_in, uplifted
@@ -18,8 +19,10 @@ from scaleahead.domain.level import level_correction
 from scaleahead.domain.plan import Plan, predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
 from scaleahead.domain.series import Forecast
-from scaleahead.domain.target import Target
 from scaleahead.domain.warmup import WarmupLog, learned_seconds
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 RECENT_SECONDS = 30 * 60
 # How much load history a forecast is fitted on: two weeks, so each weekday is seen twice.

@@ -8,12 +8,14 @@ the store's business (``scaleahead.store``), so these types stay testable withou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import Inputs
-from scaleahead.domain.target import Target
 from scaleahead.domain.warmup import WarmupLog
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 # The scope of a pause that holds every target, in place of one target's id.
 ALL_TARGETS = "*"

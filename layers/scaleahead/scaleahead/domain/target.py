@@ -7,6 +7,7 @@ the wrong thing at three in the morning.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,15 @@ from pydantic import (
 from scaleahead.domain.kinds import KINDS, KindSpec
 from scaleahead.domain.kinds import Kind as Kind  # re-exported: Kind has always lived here
 from scaleahead.domain.mode import Mode
+from scaleahead.domain.target_record import (
+    COMPACT_VERSION,
+    definition_digest,
+    queries_to_api,
+)
+
+# Defined beside the compact record, where code that only catches it can import it without
+# pydantic; re-exported: TargetError has always lived here.
+from scaleahead.domain.target_record import TargetError as TargetError
 
 # Each kind's defaults, bounds and unit words are its KindSpec's (``domain.kinds``); these two
 # views of the defaults are kept for the tools that read them by kind.
@@ -200,31 +210,7 @@ class LoadMetric(_Strict):
 
     def to_api(self) -> list[dict[str, Any]]:
         """The queries as ``GetMetricData``/``PutMetricAlarm`` expect them, period filled in."""
-        out: list[dict[str, Any]] = []
-        for q in self.queries:
-            item: dict[str, Any] = {"Id": q.id, "ReturnData": q.id == self.returned_id}
-            if q.label:
-                item["Label"] = q.label
-            if q.expression is not None:
-                item["Expression"] = q.expression
-            elif q.metric_stat is not None:
-                ms = q.metric_stat
-                stat: dict[str, Any] = {
-                    "Metric": {
-                        "Namespace": ms.metric.namespace,
-                        "MetricName": ms.metric.metric_name,
-                        "Dimensions": [
-                            {"Name": d.name, "Value": d.value} for d in ms.metric.dimensions
-                        ],
-                    },
-                    "Period": self.period_seconds,
-                    "Stat": ms.stat,
-                }
-                if ms.unit:
-                    stat["Unit"] = ms.unit
-                item["MetricStat"] = stat
-            out.append(item)
-        return out
+        return queries_to_api(self.queries, self.period_seconds, self.returned_id)
 
 
 class ForecastSettings(_Strict):
@@ -470,10 +456,6 @@ class TargetFile(_Strict):
         return self
 
 
-class TargetError(ValueError):
-    """A target definition that must not be applied; the message names each bad field."""
-
-
 def _short(value: Any, limit: int = 40) -> str:
     """A value quoted in a message: repr'd (no control characters reach the terminal) and cut."""
     text = repr(value)
@@ -605,3 +587,26 @@ def parse_target(data: Any) -> Target:
         return _TARGET_ADAPTER.validate_python(data)
     except ValidationError as err:
         raise TargetError(_describe(err)) from None
+
+
+def stored_definition(target: Target) -> str:
+    """The definition as the store keeps it (JSON by alias, no nulls): what is validated again
+    by ``parse_target`` and what a compact record's digest covers."""
+    return target.model_dump_json(by_alias=True, exclude_none=True)
+
+
+def compact_record(target: Target, definition: str | None = None) -> str:
+    """The compact record of a validated ``target`` (``domain.target_record``), as the JSON the
+    store keeps beside ``definition`` (``stored_definition(target)`` when not given): every
+    field by name, every default resolved, under the schema version and the definition's
+    digest, so that the alarm path can read it without pydantic and never trust a stale one."""
+    if definition is None:
+        definition = stored_definition(target)
+    return json.dumps(
+        {
+            "v": COMPACT_VERSION,
+            "of": definition_digest(definition),
+            "target": target.model_dump(mode="json"),
+        },
+        separators=(",", ":"),
+    )

@@ -6,20 +6,27 @@ state change in a batch is judged on its own. Repeated deliveries of one change 
 Lambda's retries) are recognised against the alarm episode on record (``service.alarm``), so no
 idempotency table is needed: its records expired after an hour, and its keys could not see that
 two channels stamp one change a few hundred milliseconds apart.
+
+This is the latency-critical function, so its cold import is held to 1.2 times ``import boto3``
+(issue 15; ``python -m scaleahead_tools.perf.imports`` measures it): no pydantic (the target is
+read from its compact record, ``domain.target_record``), no numpy, and the X-Ray SDK loaded by
+the first event (``handlers.lazy_tracer``). ``tests/test_alarm_import.py`` keeps it that way.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
 from scaleahead.domain.alarm_events import AlarmEventError, AlarmSignal, parse_deliveries
 from scaleahead.handlers.common import logger, metrics, runtime, tracer
 from scaleahead.service.alarm import AlarmOutcome, handle_signal
 from scaleahead.store.records import record_to_dict
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def stack_origin(context: LambdaContext) -> tuple[str | None, str | None]:

@@ -3,26 +3,35 @@
 The runtime (clients, store, adapters: ``wiring``) is built on first use and kept for the life
 of the execution environment, so warm invocations pay for none of it. ``reset()`` lets the tests and
 the demo start over against a fresh moto backend.
+
+The alarm function's cold import is held to 1.2 times ``import boto3`` (issue 15), so nothing
+here loads what the first alarm does not need: the Tracer is made on first use
+(``lazy_tracer``), the wiring (every kind's adapter module) is imported by ``runtime()``, and
+the target model (pydantic) only for type checking.
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
 from scaleahead.aws import clients
 from scaleahead.domain.record import DecisionRecord, metric_names, published
-from scaleahead.domain.target import Target
-from scaleahead.handlers.wiring import build_runtime
-from scaleahead.service.runtime import Runtime
+from scaleahead.handlers.lazy_tracer import LazyTracer
 from scaleahead.settings import Settings
-from scaleahead.store import Store
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
+    from scaleahead.service.runtime import Runtime
+    from scaleahead.store import Store
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics()
 
 # The per-target EMF metrics a decision may publish (namespace $POWERTOOLS_METRICS_NAMESPACE,
@@ -82,6 +91,8 @@ _runtime: Runtime[Store] | None = None
 def runtime() -> Runtime[Store]:
     global _runtime
     if _runtime is None:
+        from scaleahead.handlers.wiring import build_runtime
+
         _runtime = build_runtime(Settings.from_env(), on_decision=observe_decision)
     return _runtime
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.capacity import CapacityReading
 from scaleahead.domain.controller import alarm_threshold
@@ -24,11 +25,13 @@ from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import DecisionRecord, Inputs, Source
 from scaleahead.domain.state import Intent, TargetState
-from scaleahead.domain.target import Target
 from scaleahead.domain.timing import from_the_future
 from scaleahead.domain.warmup import asked, observe_ready, scaled_in
 from scaleahead.service.ports import CONFIGURATION_FAULTS, LeasePort, PortError
 from scaleahead.service.runtime import AnyRuntime
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 log = logging.getLogger(__name__)
 

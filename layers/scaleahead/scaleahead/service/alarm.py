@@ -14,16 +14,19 @@ design, not by a deduplication record that expires.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.alarm import Change, admit, on_change, refusal
 from scaleahead.domain.alarm_events import AlarmSignal, target_id_from_alarm
 from scaleahead.domain.reactive import Arrival, arrival
 from scaleahead.domain.record import DecisionRecord, Source
-from scaleahead.domain.target import Target
 from scaleahead.domain.timing import untrusted_time
 from scaleahead.service.actuate import carry_out, settle
 from scaleahead.service.ports import CONFIGURATION_FAULTS, LeaseHeld, LeasePort
 from scaleahead.service.runtime import AnyRuntime
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 # The worker holds a lease for well under a second: wait for it (0.2 s, 0.4 s, ...) rather
 # than fail, up to about three seconds in all.
@@ -84,7 +87,8 @@ def handle_signal(
             f"(expected '{rt.settings.alarm_prefix}<target>-high-load')"
         )
         return _refuse(rt, now, "rejected", reason, signal)
-    target = rt.store.get_target(tid)
+    # The compact record, validated when written: no pydantic on this path (issue 15).
+    target = rt.store.alarm_target(tid)
     if target is None:
         reason = f"alarm {name!r} names target {tid!r}, which is not defined"
         return _refuse(rt, now, "rejected", reason, signal)

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scaleahead.domain.capacity import Actuation, CapacityReading
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.record import DecisionRecord
 from scaleahead.domain.state import Pause, StoredForecast, TargetEntry, TargetState
-from scaleahead.domain.target import Target
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 __all__ = [
     "Actuation",
@@ -119,6 +121,11 @@ class StatePort(Protocol):
     """What the use cases keep: definitions, state under a lease, forecasts, the record."""
 
     def get_target(self, target_id: str) -> Target | None: ...
+
+    def alarm_target(self, target_id: str) -> Target | None:
+        """The target as ``get_target`` gives it, read the fast way the alarm path needs: from
+        a record validated when it was written, never a stale or unvalidated one."""
+        ...
 
     def target_entries(self) -> Iterator[TargetEntry]:
         """Every stored target definition, parsed, or why it does not parse."""

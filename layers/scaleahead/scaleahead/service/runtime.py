@@ -10,14 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from scaleahead.domain.kinds import Kind
 from scaleahead.domain.record import DecisionRecord
-from scaleahead.domain.target import Kind, Target
 from scaleahead.service.ports import CapacityPort, MetricsPort, StatePort
 from scaleahead.settings import Mode, Settings
 
-DecisionHook = Callable[[Target, DecisionRecord], None]
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
+
+DecisionHook = Callable[["Target", DecisionRecord], None]
 
 
 class QueuePort(Protocol):

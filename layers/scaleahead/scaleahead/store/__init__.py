@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.domain.state import ALL_TARGETS, Intent, Pause, StoredForecast, TargetState
-from scaleahead.domain.target import TargetError, parse_target
+from scaleahead.domain.target_record import TargetError
 from scaleahead.service.ports import LeaseHeld
 from scaleahead.store.codec import MAX_PAYLOAD_CHARS, MAX_REASON_CHARS, excerpt
 from scaleahead.store.decisions import Decisions
@@ -93,6 +93,8 @@ class Store(Targets, TargetStates, Forecasts, Decisions, Pauses, Events, Takeove
     def _read_shared(self, ids: list[str]) -> None:
         """The definitions of ``ids``, then their forecasts, into the shared reads."""
         assert self._shared is not None
+        from scaleahead.domain.target import parse_target  # the worker's; pydantic on first use
+
         self._read_ahead([(TARGETS_PK, t) for t in ids])
         keys = []
         for t in ids:

@@ -8,12 +8,15 @@ targets planned after it in the same batch.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.state import StoredForecast
-from scaleahead.domain.target import Target
 from scaleahead.store.codec import to_dynamo
 from scaleahead.store.keys import FORECAST_SK, forecast_pk
 from scaleahead.store.table import Table
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 
 class Forecasts(Table):

@@ -25,9 +25,12 @@ Layout (``pk`` / ``sk``):
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from scaleahead.domain.state import ALL_TARGETS
-from scaleahead.domain.target import Target
+
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
 
 __all__ = [
     "ALL_TARGETS",

@@ -1,31 +1,55 @@
 """Target definitions: written by the operator's CLI, read by every function.
 
 A definition is stored whole as JSON (read whole, and no Decimal round-trips), beside the few
-attributes an operator scanning the table wants to see.
+attributes an operator scanning the table wants to see, and beside its compact record
+(``domain.target_record``): the same target, validated when written, which the alarm path
+reads without pydantic (``alarm_target``). Every writer goes through ``put_target``, so every
+definition written has its record; one without (an older writer), of another schema version,
+stale or malformed is never used: the definition is validated instead, and a log line says so.
+
+The pydantic model (``domain.target``) is imported on first use, not with this module: the
+alarm function imports the store, and must not pay for pydantic on its cold start.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.conditions import Key
 
 from scaleahead.domain.state import TargetEntry
-from scaleahead.domain.target import Target, TargetError, parse_target
+from scaleahead.domain.target_record import CompactError, TargetError, read_compact
 from scaleahead.store.codec import to_dynamo
 from scaleahead.store.keys import TARGETS_PK
 from scaleahead.store.table import Table
 
+if TYPE_CHECKING:
+    from scaleahead.domain.target import Target
+
+log = logging.getLogger(__name__)
+
+
+def _parse(item: dict[str, Any]) -> Target:
+    """The item's definition, validated by the model (``TargetError`` if it does not pass)."""
+    from scaleahead.domain.target import parse_target
+
+    return parse_target(json.loads(item["definition"]))
+
 
 class Targets(Table):
     def put_target(self, target: Target, now: float) -> None:
+        from scaleahead.domain.target import compact_record, stored_definition
+
+        definition = stored_definition(target)
         self._table.put_item(
             Item={
                 "pk": TARGETS_PK,
                 "sk": target.id,
-                "definition": target.model_dump_json(by_alias=True, exclude_none=True),
+                "definition": definition,
+                "compact": compact_record(target, definition),
                 "kind": target.kind.value,
                 "enabled": target.enabled,
                 "updated_at": to_dynamo(now),
@@ -37,7 +61,26 @@ class Targets(Table):
 
     def get_target(self, target_id: str) -> Target | None:
         item = self._get(TARGETS_PK, target_id)
-        return parse_target(json.loads(item["definition"])) if item else None
+        return _parse(item) if item else None
+
+    def alarm_target(self, target_id: str) -> Target | None:
+        """The target as the alarm path needs it, fast: from its compact record when that is
+        there, of this schema version, made from the definition stored with it and well
+        formed; else from the definition validated by the model, as ``get_target`` does (slow,
+        and said in a warning, but never a stale or unvalidated target)."""
+        item = self._get(TARGETS_PK, target_id)
+        if not item:
+            return None
+        try:
+            # The record mirrors the model attribute for attribute (tests/test_alarm_import.py).
+            return cast("Target", read_compact(item.get("compact"), item.get("definition")))
+        except CompactError as why:
+            log.warning(
+                "target %s: compact record not used (%s); validating the full definition",
+                target_id,
+                why,
+            )
+        return _parse(item)
 
     def iter_target_items(self) -> Iterator[dict[str, Any]]:
         """Raw target items, page by page: a bad definition must not hide the good ones."""
@@ -49,11 +92,11 @@ class Targets(Table):
         for item in self.iter_target_items():
             tid = str(item.get("sk"))
             try:
-                target = parse_target(json.loads(item["definition"]))
+                target = _parse(item)
             except (TargetError, KeyError, TypeError, json.JSONDecodeError) as err:
                 yield TargetEntry(tid, None, f"stored definition is invalid: {err}", item)
             else:
                 yield TargetEntry(tid, target)
 
     def list_targets(self) -> list[Target]:
-        return [parse_target(json.loads(i["definition"])) for i in self.iter_target_items()]
+        return [_parse(i) for i in self.iter_target_items()]
