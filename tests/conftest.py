@@ -20,7 +20,8 @@ from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
 from scaleahead.store import Store
 from scaleahead_testkit import moto_extensions
-from scaleahead_testkit.local_aws import LOCAL_ENV, create_ecs, create_tables, local_env, put_series
+from scaleahead_testkit.local_aws import LOCAL_ENV, create_ecs, local_env, put_series
+from scaleahead_testkit.stack_tables import stand_up
 from tests.faults import faults  # noqa: F401  (a fixture every test may ask for)
 
 # 2026-11-27 12:05:00 UTC: the time of the sample events in events/.
@@ -142,13 +143,10 @@ def aws() -> Iterator[Aws]:
     fake = FakeClock(NOW)
     with local_env({"MODE": "ForecastAndScale"}), mock_aws():
         common.reset()
-        settings = Settings.from_env()
         ddb = boto3.client("dynamodb")
-        create_tables(ddb, settings)
         sqs = boto3.client("sqs")
-        url = sqs.create_queue(QueueName="scaleahead-work")["QueueUrl"]
-        os.environ["WORK_QUEUE_URL"] = url
-        settings = Settings.from_env()
+        stack = stand_up(ddb, sqs)
+        settings, url = stack.settings, stack.queue_url
         ecs = boto3.client("ecs")
         create_ecs(ecs, "prod", {"web": 4})
         env = Aws(ecs, boto3.client("cloudwatch"), sqs, ddb, url, fake, settings)

@@ -51,6 +51,34 @@ def _queue_arn(url: str, region: str) -> str:
     return f"arn:aws:sqs:{region}:{account}:{name}"
 
 
+def sqs_event(
+    msgs: list[dict[str, Any]], url: str, now: float, region: str = "us-east-1"
+) -> dict[str, Any]:
+    """The event the SQS event source mapping hands the worker for ``msgs`` (as
+    ReceiveMessage returned them from the queue at ``url``), first delivery, sent at ``now``."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(int(now * 1000)),
+                    "SenderId": "scaleahead",
+                    "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": _queue_arn(url, region),
+                "awsRegion": region,
+            }
+            for m in msgs
+        ]
+    }
+
+
 def schedule_tick(
     tick: Handler,
     worker: Handler,
@@ -72,28 +100,7 @@ def schedule_tick(
         msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not msgs:
             return handled
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": {
-                        "ApproximateReceiveCount": "1",
-                        "SentTimestamp": str(int(now * 1000)),
-                        "SenderId": "scaleahead",
-                        "ApproximateFirstReceiveTimestamp": str(int(now * 1000)),
-                    },
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": _queue_arn(url, region),
-                    "awsRegion": region,
-                }
-                for m in msgs
-            ]
-        }
-        resp = invoke(worker, event, ctx, log)
+        resp = invoke(worker, sqs_event(msgs, url, now, region), ctx, log)
         failed = {f["itemIdentifier"] for f in resp.get("batchItemFailures", [])}
         if failed:
             raise RuntimeError(f"worker failed on {failed}")
