@@ -9,17 +9,52 @@ STAMP := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# What Lambda runs (both layers), every version pinned with its hashes: `make lock` writes it from
+# layers/scaleahead/requirements.in. The layers' build installs it with --require-hashes, and
+# setup installs the very same versions here, so tests run what Lambda runs.
+LOCK := layers/scaleahead/requirements.lock
+# The lock's pins without their hashes, for pip's --constraint (see $(STAMP)).
+LOCK_CONSTRAINTS := $(VENV)/lock-constraints.txt
+# The Lambda runtime provides boto3, botocore and botocore's dependencies: never locked, never in
+# a layer (a newer botocore in a layer would shadow the runtime's and no longer match its boto3).
+RUNTIME_PROVIDED := boto3 botocore s3transfer urllib3 python-dateutil six
 
-.PHONY: setup demo bench sam-local test lint typecheck unit checkov validate clean
+.PHONY: setup lock demo bench sam-local test lint typecheck unit checkov validate clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found on PATH (sam build needs it too)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[tools,dev]'
+# First what Lambda runs: exactly the lock's versions, each file checked against its hashes.
+# --no-deps: the lock holds every dependency the layers ship; botocore & co, which Lambda's
+# runtime provides, come with boto3 in the next step.
+	$(BIN)/pip install --quiet --no-deps --require-hashes --requirement $(LOCK)
+# Then the project and its tools, held to the same versions: the lock's pins become constraints,
+# so a tool that needs another version fails the install instead of moving it. Without hashes:
+# pip accepts a hash in a constraints file but then requires one for every package installed,
+# tools included, which are not locked.
+	sed -n 's/^\([A-Za-z0-9][^ ]*==[^ ]*\).*/\1/p' $(LOCK) > $(LOCK_CONSTRAINTS)
+	$(BIN)/pip install --quiet --constraint $(LOCK_CONSTRAINTS) -e '.[tools,dev]'
 	touch $(STAMP)
+
+# Re-resolve the lock from layers/scaleahead/requirements.in, for CPython 3.11 on manylinux2014
+# x86_64 (the python3.11 runtime; wheels only, as the layers' build installs them), every
+# distribution's hashes included. Versions already locked are kept where the ranges allow;
+# `make lock UPGRADE=1` moves everything to the newest allowed. A changed lock replaces the old
+# one and the next make target re-syncs the venv (the stamp depends on the lock); an unchanged
+# one is left alone, so nothing is reinstalled. (uv keeps the versions of the file it writes to,
+# hence the copy.)
+lock: $(STAMP)
+	cp $(LOCK) $(VENV)/requirements.lock.new
+	$(BIN)/uv pip compile layers/scaleahead/requirements.in --quiet --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux2014 --only-binary :all: \
+		$(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) \
+		--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) \
+		--output-file $(VENV)/requirements.lock.new
+	cmp -s $(VENV)/requirements.lock.new $(LOCK) && rm $(VENV)/requirements.lock.new \
+		|| { mv $(VENV)/requirements.lock.new $(LOCK) && echo "$(LOCK) updated: make setup"; }
 
 demo: $(STAMP)
 	$(BIN)/scaleahead demo

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from scaleahead.domain.target import Kind
 from scaleahead_tools.backtest.metrics import Point, Score
@@ -34,7 +36,7 @@ def test_a_trace_shorter_than_the_window_is_all_of_it() -> None:
     assert worst_window([0, 1, 0], [1, 1, 1], 3) == (0, 3)
 
 
-def run(policy: str, capacity: np.ndarray) -> Run:
+def run(policy: str, capacity: npt.NDArray[Any]) -> Run:
     score = Score(0.0, 0.0, 1.0, 0.0, 0.0, 0, capacity.size)
     return Run(policy, None, capacity.copy(), capacity, score)
 

@@ -156,8 +156,9 @@ def test_globals_share_layer_tracing_and_architecture() -> None:
     assert fn["Layers"] == [{"Ref": "ScaleaheadLayer"}]
     assert fn["Tracing"] == "Active"
     assert fn["Architectures"] == ["x86_64"]
-    for props in FUNCTIONS.values():
-        assert "Layers" not in props
+    # Only the worker adds a layer of its own (numpy): tests/test_layer_build.py.
+    for name, props in FUNCTIONS.items():
+        assert "Layers" not in props or name == "WorkerFunction", name
 
 
 def _names_handler(path: Path) -> bool:
@@ -936,17 +937,19 @@ def test_samconfig_environments() -> None:
 
 
 def test_layer_build_files() -> None:
-    layer = RESOURCES["ScaleaheadLayer"]
-    assert layer["Properties"]["ContentUri"] == "layers/scaleahead"
-    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    # The allow-lists, the lock and what each function carries: tests/test_layer_build.py.
     makefile = (LAYER_DIR / "Makefile").read_text()
-    assert re.search(r"^build-ScaleaheadLayer:", makefile, re.M)
+    for name in ("ScaleaheadLayer", "NumpyLayer"):
+        layer = RESOURCES[name]
+        assert layer["Properties"]["ContentUri"] == "layers/scaleahead"
+        assert layer["Metadata"]["BuildMethod"] == "makefile"
+        assert re.search(rf"^build-{name}:", makefile, re.M)
     for flag in (
         "--platform manylinux2014_x86_64",
         "--only-binary=:all:",
         "--python-version 3.11",
         "--implementation cp",
-        '--target "$(SITE)"',
+        "--require-hashes",
         "SITE = $(ARTIFACTS_DIR)/python",
         "$(PACKAGE_FILES)",
         "__pycache__",
@@ -954,7 +957,7 @@ def test_layer_build_files() -> None:
         assert flag in makefile, flag
     requirements = {
         re.split(r"[\[<>=;]", line, maxsplit=1)[0].strip().lower()
-        for line in (LAYER_DIR / "requirements.txt").read_text().splitlines()
+        for line in (LAYER_DIR / "requirements.in").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
     assert requirements == {"aws-lambda-powertools", "numpy", "pydantic", "pydantic-settings"}

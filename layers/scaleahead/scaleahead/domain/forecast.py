@@ -404,7 +404,7 @@ class _Fit:
         median over all rows; those are flagged, as the replay must not score them, and so are
         odd hours (see ``_odd_stretches``), which no profile learns from.
         """
-        grid = self.y.reshape(self.rows, self.per_day)
+        grid: FloatArray = self.y.reshape(self.rows, self.per_day)
         odd = _odd_stretches(grid, max(1, HOUR // self.step))
         if odd.any():
             grid = np.where(odd, np.nan, grid)
@@ -663,7 +663,7 @@ class _Band:
     def fit(resid: FloatArray, pred: FloatArray, h: IntArray, q: float, n_buckets: int) -> _Band:
         groups = _LEVEL_GROUPS
         if pred.size:
-            edges = np.quantile(pred, np.arange(1, groups) / groups)
+            edges = np.quantile(pred, np.arange(1, groups) / groups).astype(np.float64)
         else:
             edges = np.zeros(groups - 1)
         bucket = np.minimum(np.floor(np.log2(h)).astype(np.int64), n_buckets - 1)
