@@ -60,8 +60,15 @@ demo: $(STAMP)
 	$(BIN)/scaleahead demo
 
 # Forecast quality on every trace in traces/ and the speed figures (minutes; prints a table).
+# Then what it costs to run: the monthly bill per target (measured on moto, priced by
+# tools/scaleahead_tools/cost/prices.py), the alarm path's cold import against boto3's, each
+# function's package size (sam build) and the fan-out at 10,000 targets.
 bench: $(STAMP)
 	$(BIN)/python -m scaleahead_tools.backtest.bench
+	$(BIN)/python -m scaleahead_tools.cost.run
+	$(BIN)/python -m scaleahead_tools.perf.imports
+	$(BIN)/python -m scaleahead_tools.perf.packages
+	$(BIN)/python -m scaleahead_tools.perf.scale
 
 # sam build, then every function in the Lambda container (sam local invoke) with each of its
 # sample events against a moto server, each result and its effect checked. Needs a Docker engine;

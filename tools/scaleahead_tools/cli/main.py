@@ -344,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     from scaleahead_tools.cli.forecast_chart import add_parser as add_forecast
     from scaleahead_tools.cli.shadow import add_parser as add_report
     from scaleahead_tools.cli.suggest import add_parser as add_suggest
+    from scaleahead_tools.cost.run import add_parser as add_cost
     from scaleahead_tools.local.run import add_parser as add_local
 
     add_backtest(sub)
@@ -353,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(sub)
     add_suggest(sub)
     add_local(sub)
+    add_cost(sub)
 
     st = sub.add_parser(
         "status",
@@ -414,7 +416,7 @@ def _add_global_options(parser: argparse.ArgumentParser, default: str | None) ->
 
 
 # Commands with their own output files rather than an --output format, and no AWS stack.
-_NO_OUTPUT_FORMAT = {"backtest", "demo", "local"}
+_NO_OUTPUT_FORMAT = {"backtest", "demo", "local", "cost"}
 
 
 def _accept_output_after_the_command(parser: argparse.ArgumentParser, top: bool = True) -> None:

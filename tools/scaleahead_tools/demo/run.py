@@ -19,13 +19,13 @@ import argparse
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scaleahead_testkit.functions import invoke, schedule_tick
+from scaleahead_testkit.functions import Handler, invoke, schedule_tick
 from scaleahead_tools.demo.report import Result, report
 
 DEFAULT_TRACE = "nasa_http_jul95"
@@ -84,9 +84,15 @@ def run_stacks(args: argparse.Namespace) -> Result:
         return ahead.merge(control.result())
 
 
-def simulate(args: argparse.Namespace, stack_name: str) -> Result:
-    """Replay the trace through one stack: ``ahead`` (web, db and cache on one driver) or
-    ``reactive`` (the web tier with forecasting off)."""
+def simulate(
+    args: argparse.Namespace,
+    stack_name: str,
+    wrap: Callable[[str, Handler], Handler] | None = None,
+) -> Result:
+    """Replay the trace through one stack: ``ahead`` (web, db and cache on one driver),
+    ``reactive`` (the web tier with forecasting off) or ``lone`` (the web tier alone, with its
+    forecast). ``wrap`` may wrap each handler (``tick``, ``worker``, ``alarm``) as it is called:
+    the cost model meters them so."""
     import boto3
     from moto import mock_aws
 
@@ -113,7 +119,17 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
         raise SystemExit(f"trace step {step}s is coarser than the tick; pick a finer trace")
     values = list(trace.values)
     p99 = sorted(values)[int(0.99 * (len(values) - 1))]
-    tier_list = [t for t in stack.tiers(p99) if t.forecast == (stack_name == "ahead")]
+    if stack_name == "lone":
+        tier_list = [t for t in stack.tiers(p99) if t.id == "web"]
+    else:
+        tier_list = [t for t in stack.tiers(p99) if t.forecast == (stack_name == "ahead")]
+
+    def as_called(name: str, handler: Handler) -> Handler:
+        return wrap(name, handler) if wrap is not None else handler
+
+    tick_handler = as_called("tick", tick_fn.handler)
+    worker_handler = as_called("worker", worker_fn.handler)
+    alarm_handler = as_called("alarm", alarm_fn.handler)
     hist_n = int(args.history_days * 86400 / step)
     live_n = int(args.days * 86400 / step)
     if hist_n + live_n > len(values):
@@ -216,13 +232,13 @@ def simulate(args: argparse.Namespace, stack_name: str) -> Result:
                     if ev.state != prev and ev.state in ("ALARM", "OK"):
                         alarm_states[a["AlarmName"]] = ev.state
                         event = state_change_event(a, ev, prev, now)
-                        out = invoke(alarm_fn.handler, event, ctx, log)
+                        out = invoke(alarm_handler, event, ctx, log)
                         if out.get("status") != "ok":
                             raise RuntimeError(f"alarm handler refused the event: {out}")
                         result.alarm_events += 1
                         changed = True
                 if (k + 1) % tick_every == 0:
-                    schedule_tick(tick_fn.handler, worker_fn.handler, sqs, url, ctx, now, log)
+                    schedule_tick(tick_handler, worker_handler, sqs, url, ctx, now, log)
                     changed = True
                 result.minutes.append(minute_start)
                 result.load.append(v)

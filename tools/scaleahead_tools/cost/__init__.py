@@ -1,0 +1,1 @@
+"""What running scaleahead costs: measured use, priced by the month (``scaleahead cost``)."""
