@@ -261,3 +261,22 @@ def test_a_redelivered_work_item_is_dropped(web: Aws) -> None:
     out = invoke("WorkerFunction", "worker-sqs-batch.json")  # SQS delivers it again
     assert out == {"batchItemFailures": []}
     assert web.desired() == 3 and len(web.rt.store.decisions("web")) == 1
+
+
+def test_the_tick_logs_counts_not_every_id(web: Aws) -> None:
+    import io
+
+    from scaleahead.handlers import common
+
+    for i in range(30):
+        web.apply(make_target(id=f"off{i:02d}", enabled=False))
+    handler = common.logger.registered_handler
+    buf = io.StringIO()
+    saved = handler.setStream(buf)  # type: ignore[attr-defined]
+    try:
+        invoke("TickFunction", "tick-schedule.json")
+    finally:
+        handler.setStream(saved)  # type: ignore[attr-defined]
+    line = next(json.loads(x) for x in buf.getvalue().splitlines() if '"message":"tick"' in x)
+    assert (line["enqueued"], line["disabled"], line["invalid"]) == (1, 30, 0)
+    assert len(line["disabled_ids"]) == 20 and "invalid_ids" not in line
