@@ -314,13 +314,13 @@ def _key_prefixes(path: Path, function: str) -> set[str]:
 
 
 # The state table's partitions, from the code that writes them (scaleahead/store/keys.py; a shared
-# forecast's key comes from Target.forecast_key).
+# forecast's key comes from forecast_key, defined once in domain/target_record.py).
 TARGETS_PK = _store_constant("TARGETS_PK")
 PAUSE_PK = _store_constant("PAUSE_PK")
 EVENTS_PK = _store_constant("EVENTS_PK")
 REJECTED_PK = _store_constant("REJECTED_PK")
 [TARGET_PREFIX] = _key_prefixes(PACKAGE_DIR / "store" / "keys.py", "target_pk")
-[DRIVER_PREFIX] = _key_prefixes(PACKAGE_DIR / "domain" / "target.py", "forecast_key") - {
+[DRIVER_PREFIX] = _key_prefixes(PACKAGE_DIR / "domain" / "target_record.py", "forecast_key") - {
     TARGET_PREFIX
 }
 # Written only by the CLI (an operator): no function may ever write them.

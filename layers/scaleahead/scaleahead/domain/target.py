@@ -27,6 +27,7 @@ from scaleahead.domain.kinds import Kind as Kind  # re-exported: Kind has always
 from scaleahead.domain.mode import Mode
 from scaleahead.domain.target_record import (
     COMPACT_VERSION,
+    Derived,
     definition_digest,
     queries_to_api,
 )
@@ -269,7 +270,7 @@ class EcsResource(_Strict):
     service: str = Field(min_length=1, max_length=1024)
 
 
-class _TargetBase(_Strict):
+class _TargetBase(Derived, _Strict):
     id: str
     kind: Kind
     enabled: StrictBool = True
@@ -295,25 +296,6 @@ class _TargetBase(_Strict):
                 "must be 1-63 characters: lowercase letters, digits and '-', starting with a letter"
             )
         return v
-
-    @property
-    def effective_stabilisation_seconds(self) -> int:
-        """The configured scale-in window, or the kind's default (front tier shortest)."""
-        if self.scale_in_stabilisation_seconds is not None:
-            return self.scale_in_stabilisation_seconds
-        return KINDS[self.kind].stabilisation_seconds
-
-    @property
-    def forecast_key(self) -> str:
-        """Where this target's forecast lives: its driver's (shared) or its own."""
-        return f"DRIVER#{self.driver}" if self.driver else f"TARGET#{self.id}"
-
-    @property
-    def effective_warmup_seconds(self) -> int:
-        """The configured warm-up, or the default for the kind when none is configured."""
-        if self.warmup_seconds is not None:
-            return self.warmup_seconds
-        return KINDS[self.kind].warmup_seconds
 
     @model_validator(mode="after")
     def _bounds(self) -> _TargetBase:

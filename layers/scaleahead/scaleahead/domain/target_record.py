@@ -30,7 +30,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
 from scaleahead.domain.kinds import KINDS, Kind
 from scaleahead.domain.mode import Mode
@@ -63,9 +63,13 @@ class _Record:
 
     def __init_subclass__(cls) -> None:
         # In declaration order (the annotations'), which positional construction follows;
-        # ``__slots__`` holds the same names, in any order (a linter may sort them).
+        # ``__slots__`` holds the same names, in any order (a linter may sort them). Only
+        # records declare fields: a mixin's annotations (``Derived``) are not.
         cls._fields = tuple(
-            f for c in reversed(cls.__mro__) if c is not _Record for f in inspect.get_annotations(c)
+            f
+            for c in reversed(cls.__mro__)
+            if issubclass(c, _Record) and c is not _Record
+            for f in inspect.get_annotations(c)
         )
         slots = {f for c in cls.__mro__ for f in c.__dict__.get("__slots__", ())}
         if set(cls._fields) != slots:
@@ -182,7 +186,48 @@ class ElastiCacheResource(_Record):
     replication_group: str
 
 
-class _TargetRecord(_Record):
+class _Fields(Protocol):
+    """The fields ``Derived`` reads, as the model and the compact record both declare them."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def driver(self) -> str | None: ...
+    @property
+    def warmup_seconds(self) -> int | None: ...
+    @property
+    def scale_in_stabilisation_seconds(self) -> int | None: ...
+
+
+class Derived:
+    """What a target's settings imply, defined once for the model (``domain.target``) and the
+    compact record alike, so the alarm path and the worker can never read them differently."""
+
+    __slots__: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def effective_stabilisation_seconds(self: _Fields) -> int:
+        """The configured scale-in window, or the kind's default (front tier shortest)."""
+        if self.scale_in_stabilisation_seconds is not None:
+            return self.scale_in_stabilisation_seconds
+        return KINDS[self.kind].stabilisation_seconds
+
+    @property
+    def forecast_key(self: _Fields) -> str:
+        """Where this target's forecast lives: its driver's (shared) or its own."""
+        return f"DRIVER#{self.driver}" if self.driver else f"TARGET#{self.id}"
+
+    @property
+    def effective_warmup_seconds(self: _Fields) -> int:
+        """The configured warm-up, or the default for the kind when none is configured."""
+        if self.warmup_seconds is not None:
+            return self.warmup_seconds
+        return KINDS[self.kind].warmup_seconds
+
+
+class _TargetRecord(Derived, _Record):
     __slots__ = (
         "alarm",
         "capacity_per_unit",
@@ -213,22 +258,6 @@ class _TargetRecord(_Record):
     forecast: ForecastSettings
     alarm: AlarmSettings
     mode: Mode | None
-
-    @property
-    def effective_stabilisation_seconds(self) -> int:
-        if self.scale_in_stabilisation_seconds is not None:
-            return self.scale_in_stabilisation_seconds
-        return KINDS[self.kind].stabilisation_seconds
-
-    @property
-    def forecast_key(self) -> str:
-        return f"DRIVER#{self.driver}" if self.driver else f"TARGET#{self.id}"
-
-    @property
-    def effective_warmup_seconds(self) -> int:
-        if self.warmup_seconds is not None:
-            return self.warmup_seconds
-        return KINDS[self.kind].warmup_seconds
 
 
 class EcsTargetRecord(_TargetRecord):
