@@ -4,14 +4,16 @@ The layers (layers/scaleahead/Makefile) and the functions' code (functions/Makef
 from allow-lists; these tests keep the lists in step with the package, the lock and the template,
 and run both Makefiles for real, offline: the layers' pip is replaced by a stand-in that lays out
 the files the development venv has for the same locked versions (empty), so the Makefile's own
-filtering, copying and pruning is what is checked. The lock must pin, with hashes, every
-distribution the layers install, and the development venv must run exactly those versions.
+filtering, copying, pruning and compiling is what is checked. The lock must pin, with hashes,
+every distribution the layers install, and the development venv must run exactly those versions.
 Nothing here reaches the network or runs ``sam``.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import marshal
 import os
 import re
 import shlex
@@ -211,7 +213,7 @@ def test_function_build_copies_only_its_allow_list(function: str, tmp_path: Path
 FAKE_PIP = """
 import importlib.metadata, pathlib, re, sys
 args = sys.argv[1:]
-assert args[:3] == ["-m", "pip", "install"], args
+assert args[:1] == ["install"], args
 assert "--require-hashes" in args and "--no-deps" in args, args
 reqs = pathlib.Path(args[args.index("--requirement") + 1])
 target = pathlib.Path(args[args.index("--target") + 1])
@@ -234,8 +236,9 @@ for line in text.splitlines():
 
 
 def build_layer(layer: str, tmp_path: Path) -> tuple[Path, str]:
-    """Run the layer's make target with pip replaced by FAKE_PIP; return the layer's python/
-    folder and the requirements pip was given."""
+    """Run the layer's make target with pip replaced by FAKE_PIP (the layer's Python, which
+    compiles the bytecode, is this one, a 3.11 like Lambda's); return the layer's python/ folder
+    and the requirements pip was given."""
     fake = tmp_path / "fake_pip.py"
     fake.write_text(FAKE_PIP)
     out = tmp_path / layer
@@ -246,7 +249,8 @@ def build_layer(layer: str, tmp_path: Path) -> tuple[Path, str]:
             "-f",
             str(LAYER_MAKEFILE),
             f"build-{layer}",
-            f"PYTHON={shlex.quote(sys.executable)} {shlex.quote(str(fake))}",
+            f"PYTHON={sys.executable}",
+            f"PIP={shlex.quote(sys.executable)} {shlex.quote(str(fake))}",
         ],
         cwd=tmp_path,
         env={**os.environ, "ARTIFACTS_DIR": str(out)},
@@ -268,13 +272,16 @@ def test_layer_build_takes_only_its_allow_list(layer: str, tmp_path: Path) -> No
     expected = set(LAYER_VARS[f"{prefix}_IMPORTS"])
     if layer == "ScaleaheadLayer":
         expected.add("scaleahead")
+    if any(name.endswith(".py") for name in expected):  # a top-level module's bytecode
+        expected.add("__pycache__")
     assert {p.name for p in site.iterdir()} == expected
     everything = list(site.rglob("*"))
     assert everything
     for p in everything:
         rel = p.relative_to(site)
-        assert p.name not in ("tests", "__pycache__", "bin"), rel
-        assert not p.name.endswith((".dist-info", ".pyi", ".pyc")), rel
+        assert p.name not in ("tests", "bin"), rel
+        assert not p.name.endswith((".dist-info", ".pyi", ".pyo")), rel
+    assert_bytecode_ships(site)
     if layer == "NumpyLayer":
         for unused in LAYER_VARS["NUMPY_UNUSED"]:
             assert not (site / "numpy" / unused).exists(), unused
@@ -283,7 +290,31 @@ def test_layer_build_takes_only_its_allow_list(layer: str, tmp_path: Path) -> No
             assert (site / "numpy" / kept).exists(), kept
     else:
         shipped = {p.name for p in (site / "scaleahead").iterdir()}
-        assert shipped == set(LAYER_VARS["PACKAGE_FILES"])
+        assert shipped == {*LAYER_VARS["PACKAGE_FILES"], "__pycache__"}
+
+
+def assert_bytecode_ships(site: Path) -> None:
+    """Every module of the layer has the .pyc Python 3.11 would write for it on import, in
+    unchecked-hash mode (/opt is read-only in Lambda: a .pyc missing there is compiled anew on
+    every cold start, and a timestamp one would be checked against an mtime the zip's extraction
+    does not keep), naming the path Lambda imports it from; no .pyc without its module."""
+    assert sys.version_info[:2] == (3, 11), "the layers are compiled for Lambda's python3.11"
+    sources = sorted(site.rglob("*.py"))
+    assert sources
+    expected = {Path(importlib.util.cache_from_source(str(src))) for src in sources}
+    assert {p for p in site.rglob("*") if p.suffix == ".pyc"} == expected
+    assert all(p.parent.name == "__pycache__" for p in site.rglob("*.pyc"))
+    for src in sources:
+        pyc = Path(importlib.util.cache_from_source(str(src)))
+        assert pyc.name == f"{src.stem}.cpython-311.pyc", pyc
+        data = pyc.read_bytes()
+        rel = src.relative_to(site)
+        assert data[:4] == importlib.util.MAGIC_NUMBER, rel
+        # PEP 552: flags 0b01, hash-based and not checked against the source.
+        assert int.from_bytes(data[4:8], "little") == 0b01, rel
+        assert data[8:16] == importlib.util.source_hash(src.read_bytes()), rel
+        code = marshal.loads(data[16:])
+        assert code.co_filename == f"/opt/python/{rel.as_posix()}", (rel, code.co_filename)
 
 
 # ------------------------------------------------------------------ the size report

@@ -11,14 +11,23 @@ The children see what Lambda gives a function: the function's folder and the lay
 Globals Environment (``!Ref`` resolved to the parameter's default, or a placeholder), and
 ``LAMBDA_TASK_ROOT`` set, so Powertools' Tracer believes it is in Lambda and is enabled.
 
-Two bytecode regimes are measured:
+Three bytecode regimes are measured:
 
 - **warm .pyc** (the headline): every module already compiled, as the runtime's boto3 always is.
   This is the import work itself, the figure the issue's 2.5x was measured on.
-- **layer without .pyc**: the scaleahead package copied without ``__pycache__`` and imported
-  with ``PYTHONDONTWRITEBYTECODE=1``, so it is compiled on every start. That is how the layer
-  ships today (``layers/scaleahead/Makefile`` deletes ``*.pyc``, and ``/opt`` is read-only, so
-  Lambda cannot cache them); third-party packages keep the ``.pyc`` pip compiled for them.
+- **layer as shipped** (the alarm function): the scaleahead package copied and compiled as
+  ``layers/scaleahead/Makefile`` compiles the layer (``compileall``, unchecked-hash ``.pyc``,
+  paths recorded as ``/opt/python/...``), the copy made read-only and imported with
+  ``PYTHONDONTWRITEBYTECODE=1``, as ``/opt`` is in Lambda: no ``.pyc`` is ever written, only the
+  shipped ones are read. A ``python -v`` child checks first that every scaleahead module of the
+  alarm path is loaded from that bytecode, never compiled.
+- **layer without .pyc** (the alarm function; how the layer shipped before it carried its
+  bytecode): the same copy with no ``__pycache__``, so every module of scaleahead is compiled in
+  memory on every start.
+
+In the two layer regimes third-party packages (Powertools, pydantic) keep the ``.pyc`` pip
+compiled for them in the venv: loading a timestamp ``.pyc`` costs what loading the layer's
+unchecked-hash one does.
 
 Then the 10 modules with the largest cumulative import time on the alarm path, from
 ``python -X importtime`` (warm .pyc). Nothing here asserts: the figures are printed.
@@ -45,6 +54,12 @@ TEMPLATE = ROOT / "template.yaml"
 BASELINE = "boto3"
 FUNCTION_NAMES = ("alarm", "tick", "worker")
 RATIO_BAR = 1.2
+# Each regime of the figures, and its title.
+REGIMES = {
+    "warm_pyc": "warm .pyc (headline)",
+    "layer_as_shipped": "layer as shipped",
+    "layer_no_pyc": "layer without .pyc",
+}
 
 # What a !Ref without a parameter default (a resource) stands for in the children.
 _PLACEHOLDERS = {
@@ -89,11 +104,12 @@ def template_environment(template: Path = TEMPLATE) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where a child finds the function and the layer (a copy without .pyc, or the repo)."""
+    """Where a child finds the function and the layer (the repo, or a copy), and whether it may
+    write bytecode (never, for a copy: Lambda's /var/task and /opt are read-only)."""
 
     functions: Path
     layer: Path
-    no_pyc: bool
+    read_only: bool
 
 
 def _child_env(layout: Layout, function: str) -> dict[str, str]:
@@ -105,7 +121,7 @@ def _child_env(layout: Layout, function: str) -> dict[str, str]:
     env.update(_LAMBDA_ENV)
     env["LAMBDA_TASK_ROOT"] = str(layout.functions / function)
     env["AWS_LAMBDA_FUNCTION_NAME"] = f"scaleahead-{function}"
-    if layout.no_pyc:
+    if layout.read_only:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
@@ -168,17 +184,62 @@ def importtime_top(layout: Layout, function: str = "alarm", n: int = 10) -> list
     return sorted(rows, key=lambda r: -r[1])[:n]
 
 
-def _without_pyc(tmp: Path) -> Layout:
-    """A copy of the functions and the layer's package with no bytecode, as the layer ships."""
+def _copy(tmp: Path) -> Layout:
+    """A copy of the functions and the layer's package with no bytecode."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
     shutil.copytree(FUNCTIONS, tmp / "functions", ignore=ignore)
     shutil.copytree(LAYER / "scaleahead", tmp / "layer" / "scaleahead", ignore=ignore)
-    return Layout(tmp / "functions", tmp / "layer", no_pyc=True)
+    return Layout(tmp / "functions", tmp / "layer", read_only=True)
+
+
+def compile_as_shipped(site: Path) -> None:
+    """Compile ``site`` as the layer's build compiles it (layers/scaleahead/Makefile, define
+    ``compile``): unchecked-hash .pyc, each code object naming its /opt/python path."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "compileall", "-q", "-j", "0"),
+            *("--invalidation-mode", "unchecked-hash", "-s", str(site), "-p", "/opt/python"),
+            str(site),
+        ],
+        check=True,
+    )
+
+
+def _set_writable(root: Path, writable: bool) -> None:
+    """Add or remove every write permission under ``root`` (a read-only /opt, as far as a file
+    system allows: root may still write, hence PYTHONDONTWRITEBYTECODE in the children)."""
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+def _as_shipped(tmp: Path) -> Layout:
+    """A copy with the layer's package compiled as the layer ships it, made read-only."""
+    layout = _copy(tmp)
+    compile_as_shipped(layout.layer)
+    _set_writable(tmp, False)
+    return layout
+
+
+def compiled_on_import(layout: Layout, function: str = "alarm") -> list[str]:
+    """Modules of the layer's package that the function's import compiles from source instead of
+    loading their .pyc (``python -v`` says which file each code object comes from)."""
+    out = subprocess.run(
+        [sys.executable, "-v", "-c", _code(layout, function, timed=False)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_child_env(layout, function),
+        cwd=tempfile.gettempdir(),
+    )
+    package = str(layout.layer / "scaleahead")
+    found = re.findall(r"^# code object from '?([^'\n]+?)'?$", out.stderr, flags=re.MULTILINE)
+    return [f for f in found if f.startswith(package) and f.endswith(".py")]
 
 
 def measure(runs: int = 15) -> dict[str, Any]:
     """Every figure this module prints, as data (``make bench`` may keep it)."""
-    warm = Layout(FUNCTIONS, LAYER, no_pyc=False)
+    warm = Layout(FUNCTIONS, LAYER, read_only=False)
     for function in FUNCTION_NAMES:  # compile once: the warm regime's .pyc are then in place
         subprocess.run(
             [sys.executable, "-c", _code(warm, function, timed=False)],
@@ -186,24 +247,32 @@ def measure(runs: int = 15) -> dict[str, Any]:
             env=_child_env(warm, function),
             cwd=tempfile.gettempdir(),
         )
-    out: dict[str, Any] = {"runs": runs, "bar": RATIO_BAR, "warm_pyc": {}, "layer_no_pyc": {}}
+    out: dict[str, Any] = {"runs": runs, "bar": RATIO_BAR}
+    out.update({regime: {} for regime in REGIMES})
     for function in FUNCTION_NAMES:
         b, f = medians(warm, function, runs)
         out["warm_pyc"][function] = {"boto3_s": b, "function_s": f, "ratio": f / b}
     with tempfile.TemporaryDirectory() as tmp:
-        cold = _without_pyc(Path(tmp))
-        b, f = medians(cold, "alarm", runs)
-        out["layer_no_pyc"]["alarm"] = {"boto3_s": b, "function_s": f, "ratio": f / b}
+        shipped = _as_shipped(Path(tmp) / "shipped")
+        try:
+            compiled = compiled_on_import(shipped)
+            if compiled:
+                raise RuntimeError(f"the shipped bytecode was not used for: {compiled}")
+            for regime, layout in (
+                ("layer_as_shipped", shipped),
+                ("layer_no_pyc", _copy(Path(tmp) / "no_pyc")),
+            ):
+                b, f = medians(layout, "alarm", runs)
+                out[regime]["alarm"] = {"boto3_s": b, "function_s": f, "ratio": f / b}
+        finally:
+            _set_writable(Path(tmp), True)  # so that the folder can be removed
     out["alarm_top"] = importtime_top(warm)
     return out
 
 
 def render(m: dict[str, Any]) -> str:
     lines = [f"cold import, median of {m['runs']} fresh interpreters each, alternated"]
-    for regime, title in (
-        ("warm_pyc", "warm .pyc (headline)"),
-        ("layer_no_pyc", "layer without .pyc"),
-    ):
+    for regime, title in REGIMES.items():
         for function, r in m[regime].items():
             verdict = ""
             if function == "alarm":

@@ -72,6 +72,9 @@ def refusal(floor: FloorState, change: Change, order: Arrival) -> str:
 
 @dataclass(frozen=True)
 class AlarmOutcome:
+    """All ``on_change`` yields, as one value: the caller keeps the moved episode, acts on the
+    decision and records the inputs it was made from, while the change itself stays pure."""
+
     floor: FloorState
     decision: Decision
     inputs: AlarmInputs

@@ -43,6 +43,9 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True)
 class DecisionInput:
+    """Every fact ``decide`` may weigh, in one value: the worker, the alarm path and the
+    backtest hand the safety rules the same facts, and none can leave one out unnoticed."""
+
     current: int
     min_capacity: int
     max_capacity: int
@@ -62,6 +65,9 @@ class DecisionInput:
 
 @dataclass(frozen=True)
 class Decision:
+    """The verdict apart from carrying it out: forecast-only mode, a pause and the backtest
+    record what would have been done, with its reason, without doing it."""
+
     action: Action
     current: int
     desired: int

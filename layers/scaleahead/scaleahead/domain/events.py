@@ -37,6 +37,9 @@ def _when(t: float) -> str:
 
 @dataclass(frozen=True)
 class PlannedEvent:
+    """An operator's declared window kept as data, not as a scheduled action: the plan can
+    then rise a warm-up ahead of it, and the model leave its load out once it is past."""
+
     target: str
     id: str
     start: float

@@ -71,6 +71,9 @@ def settle(rt: AnyRuntime, lease: LeasePort, target: Target, now: float) -> Sett
 
 @dataclass(frozen=True)
 class Settled:
+    """What ``settle`` found, handed back so that the caller records the distrusted stamps
+    with its decision, and acts again when an interrupted intent was not carried out."""
+
     distrusted: list[str]
     # The record of an interrupted intent completed now, or None.
     reconciled: DecisionRecord | None

@@ -36,6 +36,9 @@ StoreT = TypeVar("StoreT", bound=StatePort, covariant=True)
 
 @dataclass
 class Runtime(Generic[StoreT]):
+    """The ports a use case runs against, built once per execution environment: the same
+    services then run on AWS adapters in Lambda and on in-memory fakes in tests and the demo."""
+
     settings: Settings
     store: StoreT
     metrics: MetricsPort
