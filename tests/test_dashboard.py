@@ -1,13 +1,26 @@
-"""The CloudWatch dashboard of template.yaml against the metrics the code publishes.
+"""The CloudWatch dashboard of template.yaml against what the code publishes and logs.
 
 The dashboard body is a JSON string under !Sub: the tests substitute its variables with
-plausible values (as CloudFormation would), parse it, and check that it plots every metric the
-functions publish, under the namespace and the exact dimension set they publish it with (a
-CloudWatch metric is found only by its full dimension set), and nothing else. The names come from
-the code: ``DECISION_METRICS``, ``ACTIONS_METRIC`` and ``NOT_SCALED_METRIC``, plus the literal
-``add_metric(name=...)`` calls of the handlers, read from their source so that a renamed metric
-breaks a test. Each check returns a list of problems; ``test_checks_catch`` shows that each one
-fails on a broken dashboard.
+plausible values (as CloudFormation would; a log group's ``Ref`` is its name), parse it, and
+check two kinds of widgets.
+
+Metric widgets plot only metrics the functions publish at the default MetricsLevel (fleet),
+under the namespace and the exact dimension set they publish them with (a CloudWatch metric is
+found only by its full dimension set), and all of them: the fleet counts ``ACTIONS_METRIC`` and
+``NOT_SCALED_METRIC`` (dimension service), the literal ``add_metric(name=...)`` calls of the
+handlers (read from their source so that a renamed metric breaks a test) and ColdStart. No
+widget may need a metric with a Target dimension: those exist only at MetricsLevel per-target.
+
+Logs Insights widgets (the per-target and All-targets rows) read only the worker's and the alarm
+function's log groups, filter on the "decision" message, and query only fields the decision
+line has: ``decision_line``'s keys, the figure names of ``DECISION_METRICS`` (``published``),
+plus ``target``, ``kind``, ``message`` and ``@timestamp``, all derived from the code. Per-target
+widgets filter on the Target id box's pattern, and between them show every figure. The queries
+are parsed by the demo renderer's ``parse_query``, which refuses what it cannot evaluate, so
+the template cannot use a query the drawing would get wrong.
+
+Each check returns a list of problems; ``test_checks_catch`` shows that each one fails on a
+broken dashboard.
 """
 
 from __future__ import annotations
@@ -22,9 +35,19 @@ from typing import Any
 
 import pytest
 
+from scaleahead.domain.decision import Action, Reason
+from scaleahead.domain.record import (
+    AlarmInputs,
+    DecisionRecord,
+    Source,
+    TickInputs,
+    decision_line,
+    published,
+)
 from scaleahead.domain.timing import MAX_AGE_SECONDS
 from scaleahead.handlers.common import ACTIONS_METRIC, DECISION_METRICS, NOT_SCALED_METRIC
 from scaleahead_testkit.local_aws import load_template
+from scaleahead_tools.demo.dashboard import Query, UnsupportedQuery, parse_query
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS_DIR = ROOT / "layers" / "scaleahead" / "scaleahead" / "handlers"
@@ -37,6 +60,8 @@ SERVICE: str = GLOBAL_ENV["POWERTOOLS_SERVICE_NAME"]
 FUNCTIONS = ("AlarmFunction", "TickFunction", "WorkerFunction")
 DLQS = ("WorkDLQ", "EventDLQ")
 COLD_START_METRIC = "ColdStart"  # Powertools' name, published by capture_cold_start_metric=True
+# The functions that write decision lines, by the log group each logs to.
+DECISION_LOG_GROUPS = ("WorkerFunctionLogGroup", "AlarmFunctionLogGroup")
 
 # ---------------------------------------------------------------- what the code publishes
 
@@ -69,22 +94,31 @@ def unresolved_metric_names(sources: dict[str, str]) -> list[str]:
 
 
 SOURCES = _handler_sources()
-PER_TARGET = {*DECISION_METRICS, ACTIONS_METRIC}  # dimensions service, Target
+FLEET = {ACTIONS_METRIC, NOT_SCALED_METRIC}  # dimension service, at MetricsLevel fleet
 HANDLER_METRICS = handler_metric_names(SOURCES)  # dimension service
 COLD_START = (
     {COLD_START_METRIC}
     if any("capture_cold_start_metric=True" in src for src in SOURCES.values())
     else set()
 )
-PUBLISHED = PER_TARGET | {NOT_SCALED_METRIC} | HANDLER_METRICS | COLD_START
+PUBLISHED = FLEET | HANDLER_METRICS | COLD_START
 
-# The exact dimension names each metric is published with (Powertools adds "service").
+# The exact dimension names each metric the dashboard may plot is published with (Powertools
+# adds "service").
 DIMENSIONS: dict[str, frozenset[str]] = {
-    **{name: frozenset({"service", "Target"}) for name in PER_TARGET},
-    NOT_SCALED_METRIC: frozenset({"service", "Target", "Reason"}),
-    **{name: frozenset({"service"}) for name in HANDLER_METRICS},
+    **{name: frozenset({"service"}) for name in FLEET | HANDLER_METRICS},
     COLD_START_METRIC: frozenset({"service", "function_name"}),
 }
+
+# ---------------------------------------------------------------- what the code logs
+
+# The base keys of a decision line: those of a record without any figure.
+LINE_BASE = set(decision_line(DecisionRecord(Source.WORKER, Action.NONE, False, Reason.PLAN, "")))
+FIGURES = set(DECISION_METRICS)  # the figures, each under its metric name when it has a value
+# observe_decision adds the target's id and kind; Powertools logs the message "decision";
+# Logs Insights discovers @timestamp.
+LINE_FIELDS = LINE_BASE | FIGURES | {"target", "kind", "message", "@timestamp"}
+DECISION_MESSAGE = "decision"
 
 # ---------------------------------------------------------------- !Sub, as CloudFormation does it
 
@@ -100,7 +134,8 @@ _SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
 
 
 def fake_value(name: str) -> str:
-    """A plausible resolved value of ``${name}`` (a Ref, a GetAtt or a pseudo parameter)."""
+    """A plausible resolved value of ``${name}`` (a Ref, a GetAtt or a pseudo parameter); a
+    log group's Ref is its LogGroupName, resolved."""
     if name in PSEUDO:
         return PSEUDO[name]
     logical, _, attribute = name.partition(".")
@@ -108,6 +143,10 @@ def fake_value(name: str) -> str:
         raise KeyError(f"${{{name}}} is neither a resource, a parameter nor a pseudo parameter")
     if attribute == "Arn":
         return f"arn:aws:fake:{REGION}:123456789012:{logical}"
+    resource = RESOURCES.get(logical, {})
+    if not attribute and resource.get("Type") == "AWS::Logs::LogGroup":
+        # A log group's Ref is its name.
+        return substitute(_sub_string(resource["Properties"]["LogGroupName"]))
     return f"scaleahead-test-{logical}{attribute}-1A2B3C"
 
 
@@ -161,6 +200,10 @@ def metric_widgets(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield from (w for w in body["widgets"] if w["type"] == "metric")
 
 
+def log_widgets(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from (w for w in body["widgets"] if w["type"] == "log")
+
+
 def metrics(body: dict[str, Any]) -> Iterator[Metric]:
     """Every plain metric row; "." repeats the previous row's value at the same position."""
     for widget in metric_widgets(body):
@@ -208,11 +251,40 @@ def referenced_names(body: dict[str, Any]) -> set[str]:
     }
 
 
+def queries(body: dict[str, Any]) -> Iterator[tuple[str, Query | UnsupportedQuery]]:
+    """Each log widget's title and its parsed query (or why it does not parse)."""
+    for widget in log_widgets(body):
+        title = str(widget["properties"].get("title", ""))
+        try:
+            yield title, parse_query(str(widget["properties"].get("query", "")))
+        except UnsupportedQuery as err:
+            yield title, err
+
+
+def parsed(body: dict[str, Any]) -> Iterator[tuple[str, Query]]:
+    yield from ((t, q) for t, q in queries(body) if isinstance(q, Query))
+
+
+def _pattern_variables(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in body.get("variables", []) if v.get("type") == "pattern"]
+
+
+def _placeholder(body: dict[str, Any]) -> str | None:
+    variables = _pattern_variables(body)
+    return str(variables[0].get("pattern")) if len(variables) == 1 else None
+
+
+def per_target_queries(body: dict[str, Any]) -> list[tuple[str, Query]]:
+    """The log widgets that filter on one target: ``target = <the variable's pattern>``."""
+    placeholder = _placeholder(body)
+    return [(t, q) for t, q in parsed(body) if ("target", placeholder) in q.filters]
+
+
 # ---------------------------------------------------------------- checks (each returns problems)
 
 
 def unknown_metrics(body: dict[str, Any]) -> list[str]:
-    """Names the dashboard plots in our namespace that no code publishes."""
+    """Names the dashboard plots in our namespace that no code publishes at the fleet level."""
     return sorted(referenced_names(body) - PUBLISHED)
 
 
@@ -222,7 +294,8 @@ def missing_metrics(body: dict[str, Any]) -> list[str]:
 
 
 def dimension_problems(body: dict[str, Any]) -> list[str]:
-    """Our metrics referenced with other dimensions (or a service value) than published."""
+    """Our metrics referenced with other dimensions (or a service value) than published: a
+    Target dimension, in particular, exists only at MetricsLevel per-target."""
     problems = []
     for m in metrics(body):
         if m.namespace != NAMESPACE:
@@ -237,52 +310,79 @@ def dimension_problems(body: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _target_variables(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for v in body.get("variables", []) if v.get("populateFrom") == "Target"]
-
-
 def target_variable_problems(body: dict[str, Any]) -> list[str]:
-    """One drop-down variable of target ids, filled by a metric search. A *pattern* variable:
-    it rewrites its placeholder everywhere in the body, inside SEARCH expressions too (a
-    property variable would change only the Target dimension of plain metric rows)."""
-    variables = _target_variables(body)
+    """One free-text *pattern* variable (it rewrites its placeholder everywhere in the body,
+    inside the log queries too), the target filter of every per-target widget. No metric
+    search can list the targets any more, so no search fills it."""
+    variables = _pattern_variables(body)
     if len(variables) != 1:
-        return [f"{len(variables)} variables of Target values, want 1"]
+        return [f"{len(variables)} pattern variables, want 1 (the target id)"]
     (v,) = variables
     problems = []
-    if v.get("type") != "pattern":
-        problems.append(f"type {v.get('type')!r}, want 'pattern'")
-    placeholder = v.get("pattern")
-    rows = [m for m in metrics(body) if m.name in PER_TARGET]
-    if not placeholder or any(m.dimensions.get("Target") != placeholder for m in rows):
-        problems.append(f"pattern {placeholder!r} is not the Target of every per-target row")
-    if not any(f'Target="{placeholder}"' in s.text for s in searches(body)):
-        problems.append(f"pattern {placeholder!r} does not pick the target in the by-reason search")
-    if v.get("inputType") not in {"select", "radio"}:
-        problems.append(f"inputType {v.get('inputType')!r}: not a choice of searched values")
-    if v.get("populateFrom") != "Target":
-        problems.append(f"populateFrom {v.get('populateFrom')!r}, want 'Target'")
-    found = list(_searches_in("variable", v.get("search", "")))
-    if not any(s.namespace == NAMESPACE and "Target" in s.dimensions for s in found):
-        problems.append(f"search {v.get('search')!r} does not list {NAMESPACE} targets")
+    if v.get("inputType") != "input":
+        problems.append(f"inputType {v.get('inputType')!r}, want 'input' (free text)")
+    for key in ("search", "populateFrom", "values"):
+        if key in v:
+            problems.append(f"{key} {v[key]!r}: nothing to choose from")
+    if not isinstance(v.get("defaultValue"), str) or not v["defaultValue"]:
+        problems.append(f"defaultValue {v.get('defaultValue')!r}: want text")
+    if len(per_target_queries(body)) < 4:
+        problems.append(
+            f"pattern {v.get('pattern')!r} filters {len(per_target_queries(body))} widgets"
+        )
+    return problems
+
+
+def log_field_problems(body: dict[str, Any]) -> list[str]:
+    """Each log query parses (the renderer's subset) and reads only decision-line fields."""
+    problems = []
+    for title, query in queries(body):
+        if isinstance(query, UnsupportedQuery):
+            problems.append(f"{title}: {query}")
+            continue
+        for field in sorted(query.fields - LINE_FIELDS):
+            problems.append(f"{title}: {field!r} is no field of the decision line")
+    return problems
+
+
+def decision_log_groups() -> set[str]:
+    return {fake_value(logical) for logical in DECISION_LOG_GROUPS}
+
+
+def log_source_problems(body: dict[str, Any]) -> list[str]:
+    """Each log query reads exactly the worker's and the alarm function's log groups (those
+    with decision lines: no more is scanned, and is paid for, than needed) and only the
+    decision lines."""
+    problems = []
+    for title, query in parsed(body):
+        if set(query.sources) != decision_log_groups():
+            problems.append(f"{title}: SOURCE {sorted(query.sources)}")
+        if ("message", DECISION_MESSAGE) not in query.filters:
+            problems.append(f"{title}: not filtered on message = {DECISION_MESSAGE!r}")
     return problems
 
 
 def per_target_problems(body: dict[str, Any]) -> list[str]:
-    """Each per-target metric is plotted for one target, the one the Target variable picks.
-
-    The Target variable rewrites its placeholder wherever it appears, so a per-target widget
-    is one whose rows carry that dimension; the by-reason search filters on it.
-    """
-    plotted = {m.name for m in metrics(body) if m.name in PER_TARGET and m.dimensions.get("Target")}
-    problems = [f"{name} is not plotted per target" for name in sorted(PER_TARGET - plotted)]
-    by_reason = [
-        s
-        for s in searches(body)
-        if s.name == NOT_SCALED_METRIC and re.search(r'\bTarget\s*=\s*"[^"]+"', s.text)
-    ]
-    if not by_reason:
-        problems.append(f"no SEARCH of {NOT_SCALED_METRIC} filtered on one Target")
+    """Each log widget is either about one target (filtered on the box's pattern) or about
+    every target one by one (grouped by target), never every target mixed; between them the
+    per-target widgets show every figure, and the All-targets table each target's latest
+    actual, desired and planned capacity and forecast error."""
+    problems = []
+    one = per_target_queries(body)
+    for title, query in parsed(body):
+        if (title, query) not in one and "target" not in query.by:
+            problems.append(f"{title}: neither filtered on the target nor grouped by it")
+    shown = {a.field for _, q in one for a in q.aggregations}
+    problems += [f"{name} is not shown per target" for name in sorted(FIGURES - shown)]
+    latest = {
+        a.field
+        for _, q in parsed(body)
+        if q.by == ("target",) and q.bin_column is None
+        for a in q.aggregations
+        if a.function == "latest"
+    }
+    want = {"ActualCapacity", "DesiredCapacity", "PlannedCapacity", "ForecastErrorPercent"}
+    problems += [f"no table of the latest {name} by target" for name in sorted(want - latest)]
     return problems
 
 
@@ -318,9 +418,26 @@ def resource_problems(body: dict[str, Any]) -> list[str]:
 def region_problems(body: dict[str, Any]) -> list[str]:
     return [
         f"{w['properties'].get('title')}: region {w['properties'].get('region')!r}"
-        for w in metric_widgets(body)
-        if w["properties"].get("region") != REGION
+        for w in body["widgets"]
+        if w["type"] in {"metric", "log"} and w["properties"].get("region") != REGION
     ]
+
+
+def view_problems(body: dict[str, Any]) -> list[str]:
+    """Log widgets with a view the console knows (table, timeSeries, bar, pie); a timeSeries
+    needs a bin() and at most one more group field (one line per value)."""
+    problems = []
+    for widget in log_widgets(body):
+        props = widget["properties"]
+        if props.get("view") not in {"table", "timeSeries", "bar", "pie"}:
+            problems.append(f"{props.get('title')}: view {props.get('view')!r}")
+    for title, query in parsed(body):
+        (widget,) = [w for w in log_widgets(body) if w["properties"].get("title") == title]
+        if widget["properties"].get("view") == "timeSeries" and (
+            query.bin_column is None or len(query.by) > 1
+        ):
+            problems.append(f"{title}: a timeSeries of {query.columns}")
+    return problems
 
 
 def layout_problems(body: dict[str, Any]) -> list[str]:
@@ -358,7 +475,10 @@ CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "missing": missing_metrics,
     "dimensions": dimension_problems,
     "variable": target_variable_problems,
+    "fields": log_field_problems,
+    "sources": log_source_problems,
     "per_target": per_target_problems,
+    "views": view_problems,
     "resources": resource_problems,
     "region": region_problems,
     "layout": layout_problems,
@@ -385,9 +505,50 @@ def test_handler_metric_names_are_all_read() -> None:
     assert COLD_START_METRIC in COLD_START
 
 
+def test_line_fields_come_from_the_code() -> None:
+    """A full decision's line holds the base keys and, under their metric names, exactly the
+    figures ``published`` sends: the field set the checks use is the code's."""
+    tick = DecisionRecord(
+        Source.WORKER,
+        Action.SCALE_OUT,
+        True,
+        Reason.PLAN,
+        "",
+        before=2,
+        after=3,
+        inputs=TickInputs(
+            plan=3, observed_load=1.0, forecast_now=2.0, forecast_upper_now=3.0, forecast_error=0.1
+        ),
+    )
+    alarm = DecisionRecord(
+        Source.ALARM,
+        Action.SCALE_OUT,
+        True,
+        Reason.REACTIVE_FLOOR,
+        "",
+        before=3,
+        after=5,
+        inputs=AlarmInputs(observed_load=9.0),
+    )
+    for record in (tick, alarm):
+        line = decision_line(record)
+        assert set(line) - LINE_BASE == {name for name, _, _ in published(record)}
+    assert set(decision_line(tick)) == LINE_BASE | FIGURES  # a tick reports every figure
+    assert {"source", "action", "executed", "reason"} <= LINE_BASE
+
+
 @pytest.mark.parametrize("check", sorted(CHECKS))
 def test_dashboard(check: str, body: dict[str, Any]) -> None:
     assert CHECKS[check](body) == []
+
+
+def test_queries_read_the_templates_log_groups(body: dict[str, Any]) -> None:
+    stack = PSEUDO["AWS::StackName"]
+    assert decision_log_groups() == {
+        f"/aws/lambda/{stack}/WorkerFunction",
+        f"/aws/lambda/{stack}/AlarmFunction",
+    }
+    assert len(list(parsed(body))) == len(list(log_widgets(body))) > 0
 
 
 def test_queue_age_marks_when_work_goes_stale(body: dict[str, Any]) -> None:
@@ -436,30 +597,43 @@ def _rename_metric(old: str, new: str) -> Callable[[dict[str, Any]], None]:
     return mutate
 
 
-def _drop_target_dimension(body: dict[str, Any]) -> None:
-    for row in _rows(body):
-        if "ForecastLoad" in row:
-            i = row.index("Target")
-            del row[i : i + 2]
+def _edit_queries(old: str, new: str, count: int = -1) -> Callable[[dict[str, Any]], None]:
+    def mutate(body: dict[str, Any]) -> None:
+        left = count
+        for widget in log_widgets(body):
+            props = widget["properties"]
+            if left != 0 and old in props["query"]:
+                props["query"] = props["query"].replace(old, new)
+                left -= 1
+
+    mutate.__name__ = "query_" + re.sub(r"\W+", "_", old)[:30]
+    return mutate
 
 
-def _unfilter_not_scaled(body: dict[str, Any]) -> None:
+def _per_target_fleet_metric(body: dict[str, Any]) -> None:
     for row in _rows(body):
-        for item in row:
-            if isinstance(item, dict) and NOT_SCALED_METRIC in item.get("expression", ""):
-                item["expression"] = re.sub(r'\s*Target="[^"]*"', "", item["expression"])
+        if ACTIONS_METRIC in row:
+            row[-1:-1] = ["Target", "pick-a-target"]
 
 
 def _wrong_service(body: dict[str, Any]) -> None:
     _rename_metric(SERVICE, "other-service")(body)
 
 
-def _lowercase_variable(body: dict[str, Any]) -> None:
+def _other_pattern(body: dict[str, Any]) -> None:
     body["variables"][0]["pattern"] = "some-other-text"
 
 
-def _free_text_variable(body: dict[str, Any]) -> None:
-    body["variables"][0]["inputType"] = "input"
+def _searched_variable(body: dict[str, Any]) -> None:
+    body["variables"][0].update(
+        inputType="select",
+        search='{Scaleahead,Target,service} MetricName="ActualCapacity"',
+        populateFrom="Target",
+    )
+
+
+def _tick_log_group(body: dict[str, Any]) -> None:
+    _edit_queries(fake_value("WorkerFunctionLogGroup"), fake_value("TickFunctionLogGroup"))(body)
 
 
 def _forget_worker(body: dict[str, Any]) -> None:
@@ -473,7 +647,11 @@ def _average_duration_only(body: dict[str, Any]) -> None:
 
 
 def _hardcoded_region(body: dict[str, Any]) -> None:
-    next(metric_widgets(body))["properties"]["region"] = "us-east-1"
+    next(log_widgets(body))["properties"]["region"] = "us-east-1"
+
+
+def _bar_per_target(body: dict[str, Any]) -> None:
+    next(log_widgets(body))["properties"]["view"] = "line"
 
 
 def _overlap(body: dict[str, Any]) -> None:
@@ -487,32 +665,45 @@ def _unescaped_label(body: dict[str, Any]) -> None:
 
 
 BREAKAGES: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
-    ("missing", _drop_metric("ObservedLoad")),
+    ("missing", _drop_metric("NotScaled")),
     ("missing", _drop_metric("InvalidTargets")),
-    ("unknown", _rename_metric("ForecastUpperLoad", "ForecastUpperBound")),
-    ("dimensions", _drop_target_dimension),
+    ("unknown", _rename_metric("Actions", "ActionsTaken")),
+    ("dimensions", _per_target_fleet_metric),
     ("dimensions", _wrong_service),
-    ("per_target", _drop_target_dimension),
-    ("per_target", _unfilter_not_scaled),
-    ("variable", _lowercase_variable),
-    ("variable", _free_text_variable),
+    ("fields", _edit_queries("ForecastUpperLoad", "ForecastUpperBound")),
+    ("fields", _edit_queries("and target =", "and Target =")),
+    ("fields", _edit_queries("| stats", "| fields @message | stats", 1)),
+    ("sources", _tick_log_group),
+    ("sources", _edit_queries(f" | SOURCE '{fake_value('AlarmFunctionLogGroup')}'", "", 1)),
+    ("sources", _edit_queries("message = 'decision' and ", "", 1)),
+    ("per_target", _edit_queries(", avg(ObservedLoad) as observed", "")),
+    ("per_target", _edit_queries(" and target = 'pick-a-target'", "", 1)),
+    ("per_target", _edit_queries("latest(PlannedCapacity)", "avg(PlannedCapacity)")),
+    ("variable", _other_pattern),
+    ("variable", _searched_variable),
+    ("views", _bar_per_target),
+    ("views", _edit_queries("by bin(1m)", "by reason", 1)),
     ("resources", _forget_worker),
     ("resources", _drop_metric("ApproximateAgeOfOldestMessage")),
     ("resources", _average_duration_only),
     ("region", _hardcoded_region),
     ("layout", _overlap),
     ("dollar", _unescaped_label),
+    ("dollar", _edit_queries("'decision'", "'${Decision}'", 1)),
 ]
 
 
 @pytest.mark.parametrize(
-    ("check", "breakage"), BREAKAGES, ids=[f"{c}-{b.__name__}" for c, b in BREAKAGES]
+    ("check", "breakage"),
+    BREAKAGES,
+    ids=[f"{c}-{i}-{b.__name__}" for i, (c, b) in enumerate(BREAKAGES)],
 )
 def test_checks_catch(
     check: str, breakage: Callable[[dict[str, Any]], None], body: dict[str, Any]
 ) -> None:
     broken = copy.deepcopy(body)
     breakage(broken)
+    assert broken != body, "the breakage changed nothing"
     assert CHECKS[check](broken) != []
 
 

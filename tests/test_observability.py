@@ -1,5 +1,7 @@
 """What the functions tell CloudWatch: one structured log line per decision carrying the event's
-correlation id, and EMF metrics per target that the dashboard in template.yaml plots."""
+correlation id and every figure of the decision (the dashboard's per-target widgets query it),
+and the custom metrics MetricsLevel asks for: fleet counts by default, per-target figures on
+request, none at all."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from scaleahead.domain.decision import Action, Reason
 from scaleahead.domain.record import DecisionRecord, Source, TickInputs
 from scaleahead.handlers import common
 from scaleahead.handlers.common import DECISION_METRICS, observe_decision
+from scaleahead.settings import MetricsLevel
 from scaleahead_testkit.lambda_context import LocalContext
 from tests.conftest import NOW, Aws, make_target
 from tests.faults import Faults
@@ -46,9 +49,11 @@ def emf(entries: list[dict[str, Any]], **dims: str) -> list[dict[str, Any]]:
     return [e for e in entries if "_aws" in e and all(e.get(k) == v for k, v in dims.items())]
 
 
-def test_a_worker_decision_is_logged_and_measured(
+def test_a_worker_decision_is_logged_and_counted_for_the_fleet(
     aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """At the default MetricsLevel (fleet) the decision's figures are in its log line, where the
+    dashboard's per-target widgets read them; no metric is dimensioned by target."""
     aws.apply(make_target())
     aws.put_load([(NOW - 60 * i, 750.0) for i in range(1, 20)])
     capsys.readouterr()
@@ -61,30 +66,22 @@ def test_a_worker_decision_is_logged_and_measured(
     # it was made, out of capsys's reach), and the correlation id is the message's.
     [log] = [r.__dict__ for r in caplog.records if r.getMessage() == "decision"]
     assert common.logger.get_correlation_id() == message_id
-    assert (log["target"], log["kind"], log["before"], log["after"]) == ("web", "ecs", 4, 8)
+    assert (log["target"], log["kind"], log["source"]) == ("web", "ecs", "worker")
+    assert (log["ActualCapacity"], log["DesiredCapacity"], log["PlannedCapacity"]) == (4, 8, 8)
+    assert log["ObservedLoad"] == 750 and "ForecastLoad" not in log  # reactive only
     assert log["reason"] == "plan" and log["executed"] is True
     assert log["levelno"] == logging.INFO
-    [blob] = emf(entries, Target="web")
-    assert blob["service"] == "scaleahead"
-    # EMF carries each metric as a list of values
-    assert (blob["ActualCapacity"], blob["DesiredCapacity"], blob["PlannedCapacity"]) == (
-        [4.0],
-        [8.0],
-        [8.0],
-    )
-    assert blob["ObservedLoad"] == [750.0] and blob["Actions"] == [1.0]
-    assert "ForecastLoad" not in blob  # reactive-only: no forecast to report
+    assert emf(entries, Target="web") == []
+    # the fleet's counts ride in the function's own blob, with its work items
+    [blob] = [e for e in emf(entries) if "WorkItems" in e]
+    assert blob["Actions"] == [1.0] and blob["WorkItems"] == [1.0] and "Target" not in blob
     [namespace] = {m["Namespace"] for m in blob["_aws"]["CloudWatchMetrics"]}
     assert namespace == "Scaleahead"
-    # the function's own metrics (its cold start is once per process: make sam-local sees it)
-    assert [e["WorkItems"] for e in emf(entries) if "WorkItems" in e] == [[1.0]]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
 
 
-def test_a_decision_that_changed_nothing_is_counted_by_reason(
-    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
-) -> None:
-    target = make_target()
-    record = DecisionRecord(
+def _held() -> DecisionRecord:
+    return DecisionRecord(
         source=Source.WORKER,
         action=Action.NONE,
         before=4,
@@ -100,7 +97,47 @@ def test_a_decision_that_changed_nothing_is_counted_by_reason(
             forecast_error=0.125,
         ),
     )
-    observe_decision(target, record)
+
+
+def test_the_decision_line_carries_every_figure_a_metric_would(
+    aws: Aws, caplog: pytest.LogCaptureFixture
+) -> None:
+    observe_decision(make_target(), _held(), MetricsLevel.NONE)
+    [log] = [r.__dict__ for r in caplog.records if r.getMessage() == "decision"]
+    assert {name: log[name] for name in DECISION_METRICS} == {
+        "ActualCapacity": 4,
+        "DesiredCapacity": 4,
+        "PlannedCapacity": 3,
+        "ObservedLoad": 250,
+        "ForecastLoad": 260,
+        "ForecastUpperLoad": 320,
+        "ForecastErrorPercent": 12.5,
+    }
+    assert (log["reason"], log["action"], log["why"]) == ("stabilising", "none", "holding")
+
+
+def test_no_metric_at_level_none(
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observe_decision(make_target(), _held(), MetricsLevel.NONE)
+    assert emf(lines(capsys.readouterr().out)) == []
+    assert common.metrics.metric_set == {}  # nothing waits for the handler's flush either
+
+
+def test_fleet_level_counts_a_refusal_without_naming_the_target(
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observe_decision(make_target(), _held(), MetricsLevel.FLEET)
+    assert emf(lines(capsys.readouterr().out)) == []  # nothing flushed per decision
+    common.metrics.flush_metrics()
+    [blob] = emf(lines(capsys.readouterr().out))
+    assert blob["NotScaled"] == [1.0] and "Target" not in blob and "Reason" not in blob
+
+
+def test_per_target_level_adds_each_figure_as_a_metric(
+    aws: Aws, emitted: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observe_decision(make_target(), _held(), MetricsLevel.PER_TARGET)
     entries = lines(capsys.readouterr().out)
     [blob] = [e for e in emf(entries, Target="web") if "ForecastLoad" in e]
     assert blob["ForecastLoad"] == [260.0] and blob["ForecastUpperLoad"] == [320.0]
@@ -108,11 +145,15 @@ def test_a_decision_that_changed_nothing_is_counted_by_reason(
     assert "Actions" not in blob
     units = {m["Name"]: m["Unit"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert units["ForecastErrorPercent"] == "Percent" and units["PlannedCapacity"] == "Count"
-    assert set(units) == set(DECISION_METRICS)  # every metric the dashboard plots was sent
+    assert set(units) == set(DECISION_METRICS)
     [why] = emf(entries, Target="web", Reason="stabilising")
     assert why["NotScaled"] == [1.0]
     [dims] = why["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
     assert set(dims) == {"service", "Target", "Reason"}
+    # and the fleet's count too, as at the default level
+    common.metrics.flush_metrics()
+    [fleet] = emf(lines(capsys.readouterr().out))
+    assert fleet["NotScaled"] == [1.0] and "Target" not in fleet
 
 
 def test_failed_work_items_are_counted(

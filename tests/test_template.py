@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from scaleahead.settings import MetricsLevel, Settings
+from scaleahead_testkit import template_eval
 from scaleahead_tools.demo import sam_local
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +156,56 @@ def test_runtime_is_set_only_in_globals() -> None:
 def test_globals_share_layer_tracing_and_architecture() -> None:
     fn = TEMPLATE["Globals"]["Function"]
     assert fn["Layers"] == [{"Ref": "ScaleaheadLayer"}]
-    assert fn["Tracing"] == "Active"
     assert fn["Architectures"] == ["x86_64"]
     # Only the worker adds a layer of its own (numpy): tests/test_layer_build.py.
     for name, props in FUNCTIONS.items():
         assert "Layers" not in props or name == "WorkerFunction", name
+
+
+def function_config(name: str, **params: object) -> tuple[str, dict[str, str]]:
+    """A function's tracing mode and environment at ``params`` (Globals merged as SAM does)."""
+    glob = TEMPLATE["Globals"]["Function"]
+    props = FUNCTIONS[name]
+    values = template_eval.parameters(TEMPLATE, **params)
+    tracing = template_eval.resolve(TEMPLATE, props.get("Tracing", glob["Tracing"]), values)
+    env = {
+        **glob["Environment"]["Variables"],
+        **props.get("Environment", {}).get("Variables", {}),
+    }
+    names = ("METRICS_LEVEL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_TRACE_DISABLED")
+    return tracing, {k: template_eval.resolve(TEMPLATE, env[k], values) for k in names}
+
+
+@pytest.mark.parametrize(
+    ("level", "traced"),
+    [
+        ("alarm", {"AlarmFunction"}),
+        ("all", {"AlarmFunction", "TickFunction", "WorkerFunction"}),
+        ("none", set()),
+    ],
+)
+def test_tracing_parameter_picks_the_traced_functions(level: str, traced: set[str]) -> None:
+    """X-Ray records every invocation of a function called once a minute: by default only the
+    alarm path is traced, and an untraced function turns Powertools' tracer off (no SDK)."""
+    assert TEMPLATE["Parameters"]["Tracing"]["Default"] == "alarm"
+    for name in FUNCTIONS:
+        mode, env = function_config(name, Tracing=level)
+        on = name in traced
+        assert mode == ("Active" if on else "PassThrough"), (name, level)
+        assert env["POWERTOOLS_TRACE_DISABLED"] == ("false" if on else "true"), (name, level)
+
+
+@pytest.mark.parametrize("level", ["none", "fleet", "per-target"])
+def test_metrics_level_reaches_every_function(level: str) -> None:
+    assert TEMPLATE["Parameters"]["MetricsLevel"]["Default"] == "fleet"
+    assert set(TEMPLATE["Parameters"]["MetricsLevel"]["AllowedValues"]) == {
+        m.value for m in MetricsLevel
+    }
+    for name in FUNCTIONS:
+        _, env = function_config(name, MetricsLevel=level)
+        assert Settings.from_env(env).metrics_level == MetricsLevel(level)
+        # none: Powertools' own metrics (cold starts, work items) are off as well
+        assert env["POWERTOOLS_METRICS_DISABLED"] == ("true" if level == "none" else "false")
 
 
 def _names_handler(path: Path) -> bool:
@@ -211,8 +258,10 @@ def test_environment_covers_settings() -> None:
     assert GLOBAL_ENV["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert GLOBAL_ENV["MODE"] == {"Ref": "Mode"}
     assert GLOBAL_ENV["AWS_ENDPOINT_URL"] == ""
-    for props in FUNCTIONS.values():
-        assert "Environment" not in props, "the environment is declared once, in Globals"
+    for name, props in FUNCTIONS.items():
+        # declared once, in Globals; the alarm function only says whether it is traced
+        own = set(props.get("Environment", {}).get("Variables", {}))
+        assert own <= ({"POWERTOOLS_TRACE_DISABLED"} if name == "AlarmFunction" else set())
 
 
 def test_tick_minutes_reaches_the_functions_and_the_settings() -> None:

@@ -13,10 +13,27 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from scaleahead.domain.mode import Mode
 
-__all__ = ["VARIABLES", "Mode", "Settings"]
+__all__ = ["VARIABLES", "MetricsLevel", "Mode", "Settings"]
+
+
+class MetricsLevel(StrEnum):
+    """Which custom metrics the decisions publish (template.yaml's MetricsLevel).
+
+    A custom metric costs $0.30 a month however rarely it is sent, so a metric per target per
+    figure was four fifths of the bill (issue 15). ``fleet`` (the default) sends two counts for
+    the whole stack (Actions, NotScaled); the dashboard draws each target's lines from the
+    structured decision log line instead (Logs Insights). ``per-target`` adds each decision's
+    figures as metrics dimensioned by Target, for teams that alarm on them; ``none`` sends no
+    custom metric at all (the template also turns Powertools' metrics off).
+    """
+
+    NONE = "none"
+    FLEET = "fleet"
+    PER_TARGET = "per-target"
 
 
 def _text(raw: str) -> str:
@@ -28,6 +45,14 @@ def _mode(raw: str) -> Mode:
         return Mode(raw)
     except ValueError:
         allowed = " or ".join(repr(m.value) for m in Mode)
+        raise ValueError(f"Input should be {allowed}") from None
+
+
+def _metrics_level(raw: str) -> MetricsLevel:
+    try:
+        return MetricsLevel(raw)
+    except ValueError:
+        allowed = " or ".join(repr(m.value) for m in MetricsLevel)
         raise ValueError(f"Input should be {allowed}") from None
 
 
@@ -52,6 +77,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "MODE": (Mode.FORECAST_AND_SCALE.value, _mode),
     "TICK_MINUTES": ("1", _at_least_one),
     "DECISION_TTL_DAYS": ("30", _at_least_one),
+    "METRICS_LEVEL": (MetricsLevel.FLEET.value, _metrics_level),
 }
 
 # The variables the functions read (template.yaml sets each; tests/test_template.py checks).
@@ -60,12 +86,16 @@ VARIABLES = frozenset(_VARIABLES)
 
 @dataclass(frozen=True)
 class Settings:
+    """The environment's variables read and checked once, as typed values: the code never
+    reads ``os.environ`` itself, and tests, the demo and the CLI pass or derive their own."""
+
     state_table: str
     work_queue_url: str
     alarm_prefix: str
     mode: Mode
     tick_seconds: int
     decision_ttl_days: int
+    metrics_level: MetricsLevel = MetricsLevel.FLEET
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,7 +116,9 @@ class Settings:
         mode = values["MODE"]
         tick = values["TICK_MINUTES"]
         ttl = values["DECISION_TTL_DAYS"]
+        level = values["METRICS_LEVEL"]
         assert isinstance(mode, Mode) and isinstance(tick, int) and isinstance(ttl, int)
+        assert isinstance(level, MetricsLevel)
         return cls(
             state_table=str(values["STATE_TABLE"]),
             work_queue_url=str(values["WORK_QUEUE_URL"]),
@@ -94,4 +126,5 @@ class Settings:
             mode=mode,
             tick_seconds=60 * tick,
             decision_ttl_days=ttl,
+            metrics_level=level,
         )

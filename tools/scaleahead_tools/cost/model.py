@@ -118,22 +118,27 @@ def _function_lines(p: Profile, scale: float) -> list[Line]:
 def bill(p: Profile) -> list[Line]:
     """The profile's monthly cost, line by line (the stack's fixed costs apart: ``fixed``)."""
     scale = prices.MINUTES_PER_MONTH / p.minutes
-    metrics = p.target_metrics + p.fleet_metrics
     return [
         *_function_lines(p, scale),
         Line(
             "Custom metrics",
-            metrics * prices.CUSTOM_METRIC_MONTH,
-            f"{p.target_metrics} per-target + {p.fleet_metrics} fleet ({p.metrics_level})",
+            p.target_metrics * prices.CUSTOM_METRIC_MONTH,
+            f"{p.target_metrics} per-target ({p.metrics_level}; the fleet's are fixed)",
         ),
         Line("Alarms", p.alarms * prices.ALARM_MONTH, f"{p.alarms} high-load"),
     ]
 
 
-def fixed() -> list[Line]:
-    """What the stack costs with no target at all."""
+def fixed(fleet_metrics: int = 0) -> list[Line]:
+    """What the stack costs whatever its targets: ``fleet_metrics`` is the number of custom
+    metrics without a Target dimension (counts for the whole stack) a replay saw published."""
     idle = prices.SQS_IDLE_RECEIVES_PER_MINUTE * prices.MINUTES_PER_MONTH
     return [
+        Line(
+            "Fleet metrics",
+            fleet_metrics * prices.CUSTOM_METRIC_MONTH,
+            f"{fleet_metrics} without a Target dimension",
+        ),
         Line("Dashboard", prices.DASHBOARD_MONTH, "one (the first three per account are free)"),
         Line("DLQ alarms", 2 * prices.ALARM_MONTH, "two"),
         Line("SQS idle polling", idle * prices.SQS_REQUEST, f"{idle:,.0f} receives"),

@@ -25,20 +25,23 @@ SCENARIOS = {"lone": ("one ECS target, its own driver", 1, 1), "ahead": ("three 
 FUNCTIONS = ("alarm", "tick", "worker")
 
 
-def template_functions() -> tuple[dict[str, int], frozenset[str]]:
-    """Each function's memory and whether Lambda traces it (template.yaml, Globals first)."""
+def template_functions(**params: object) -> tuple[dict[str, int], frozenset[str]]:
+    """Each function's memory and whether Lambda traces it, at the template's parameters
+    (defaults unless given; Globals first, as SAM merges them)."""
+    from scaleahead_testkit import template_eval
     from scaleahead_testkit.local_aws import load_template
 
     t = load_template()
+    values = template_eval.parameters(t, **params)
     glob = t.get("Globals", {}).get("Function", {})
     memory: dict[str, int] = {}
     traced: set[str] = set()
     for name in FUNCTIONS:
         props = t["Resources"][f"{name.capitalize()}Function"]["Properties"]
-        mem = props.get("MemorySize", glob.get("MemorySize", 128))
-        memory[name] = int(mem) if isinstance(mem, int | str) else 512
+        mem = template_eval.resolve(t, props.get("MemorySize", glob.get("MemorySize", 128)), values)
+        memory[name] = int(mem)
         tracing = props.get("Tracing", glob.get("Tracing", "PassThrough"))
-        if tracing == "Active" or (isinstance(tracing, dict) and "Fn::If" in tracing):
+        if template_eval.resolve(t, tracing, values) == "Active":
             traced.add(name)
     return memory, frozenset(traced)
 
@@ -49,6 +52,7 @@ def measure(
     tick_minutes: int = 1,
     env: dict[str, str] | None = None,
     out: Path | None = None,
+    tracing: str | None = None,
 ) -> Profile:
     """Replay ``hours`` of the trace through the scenario's stack, metered."""
     from scaleahead_testkit.calls import counting
@@ -82,7 +86,7 @@ def measure(
         text = log.read_text()
     found = emf_metrics(text.splitlines())
     per_target = sum(1 for _, _, dims in found if any(k == "Target" for k, _ in dims))
-    memory, traced = template_functions()
+    memory, traced = template_functions(**({"Tracing": tracing} if tracing else {}))
     return Profile(
         name=label,
         targets=targets,
@@ -138,7 +142,7 @@ def rows(profiles: Sequence[Profile]) -> list[dict[str, Any]]:
 
 def print_table(profiles: Sequence[Profile]) -> None:
     data = rows(profiles)
-    fixed = model.fixed()
+    fixed = model.fixed(max(p.fleet_metrics for p in profiles))
     print(
         f"\nwhat scaleahead costs to run, per month (us-east-1 list prices of {prices.PRICES_DATE})"
     )
@@ -196,17 +200,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["none", "fleet", "per-target"],
         help="MetricsLevel (default: the template's default)",
     )
+    p.add_argument(
+        "--tracing",
+        choices=["none", "alarm", "all"],
+        help="Tracing: the functions X-Ray traces (default: the template's default)",
+    )
     p.add_argument("--targets", type=int, default=1000, help="targets to project to (default 1000)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     env = {"METRICS_LEVEL": args.metrics_level} if args.metrics_level else {}
-    lone = measure("lone", args.hours, args.tick_minutes, env)
-    three = measure("ahead", args.hours, args.tick_minutes, env)
+    lone = measure("lone", args.hours, args.tick_minutes, env, tracing=args.tracing)
+    three = measure("ahead", args.hours, args.tick_minutes, env, tracing=args.tracing)
     profiles = [lone, three, model.project(three, args.targets)]
     if args.json:
-        print(json.dumps({"prices_date": prices.PRICES_DATE, "scenarios": rows(profiles)}))
+        fixed = model.fixed(max(p.fleet_metrics for p in profiles))
+        print(
+            json.dumps(
+                {
+                    "prices_date": prices.PRICES_DATE,
+                    "scenarios": rows(profiles),
+                    "fixed": {x.item: round(x.monthly, 2) for x in fixed},
+                }
+            )
+        )
     else:
         print_table(profiles)
     return 0

@@ -5,9 +5,10 @@ explain``, the dashboard's metrics, the demo's report). Built by the worker and 
 written and read back only by the store (``scaleahead.store``), it is typed so that a reader
 cannot ask for a field no writer sets: the inputs of a tick and of an alarm differ, and say so.
 
-``metric`` marks the fields each decision publishes as a per-target CloudWatch metric (EMF):
-the dashboard's lines are derived from these marks (``DECISION_METRICS``), not from a list kept
-apart.
+``metric`` marks the figures each decision reports: under those names they are fields of the
+structured "decision" log line (``decision_line``), which the dashboard's per-target widgets
+query with Logs Insights, and, at MetricsLevel per-target, also CloudWatch metrics (EMF,
+``published``). Both are derived from these marks, not from lists kept apart.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class TickInputs:
     # How far the forecast was off over the recent window: the dashboard's accuracy line.
     forecast_error: float | None = metric("ForecastErrorPercent", "Percent", default=None)
     distrusted: list[str] | None = None
+    # Until when the target rests, skipped by the tick (``domain.rest``).
+    rest_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,25 @@ def published(record: DecisionRecord) -> list[tuple[str, Unit, float]]:
             name, unit = mark
             out.append((name, unit, 100 * value if unit == "Percent" else float(value)))
     return out
+
+
+def decision_line(record: DecisionRecord) -> dict[str, object]:
+    """The fields of the decision's structured log line, besides the target's id and kind.
+
+    The line is the per-target record the dashboard reads at every MetricsLevel, so it carries
+    every figure ``published`` would send, under the same names (a percent as a percent, loads
+    to three decimals: a log line is paid for by the byte).
+    """
+    line: dict[str, object] = {
+        "source": record.source.value,
+        "action": record.action.value,
+        "executed": record.executed,
+        "reason": record.reason.value,
+        "why": record.message,
+    }
+    for name, _, value in published(record):
+        line[name] = int(value) if value.is_integer() else round(value, 3)
+    return line
 
 
 def metric_names() -> dict[str, Unit]:

@@ -21,9 +21,9 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 )
 
 from scaleahead.aws import clients
-from scaleahead.domain.record import DecisionRecord, metric_names, published
+from scaleahead.domain.record import DecisionRecord, decision_line, metric_names, published
 from scaleahead.handlers.lazy_tracer import LazyTracer
-from scaleahead.settings import Settings
+from scaleahead.settings import MetricsLevel, Settings
 
 if TYPE_CHECKING:
     from scaleahead.domain.target import Target
@@ -34,38 +34,42 @@ logger = Logger()
 tracer = LazyTracer()
 metrics = Metrics()
 
-# The per-target EMF metrics a decision may publish (namespace $POWERTOOLS_METRICS_NAMESPACE,
-# dimensions service and Target), derived from the fields the decision record marks
-# (``domain.record``). The dashboard in template.yaml plots these names;
-# tests/test_dashboard.py keeps the two in step.
+# The figures a decision reports (``domain.record``): fields of its "decision" log line at
+# every MetricsLevel (the dashboard's per-target widgets query them with Logs Insights) and, at
+# per-target, EMF metrics too (namespace $POWERTOOLS_METRICS_NAMESPACE, dimensions service and
+# Target). tests/test_dashboard.py keeps the dashboard in step with these names.
 DECISION_METRICS: dict[str, MetricUnit] = {
     name: MetricUnit(unit) for name, unit in metric_names().items()
 }
-# Counted per decision: Actions when capacity changed, NotScaled (also dimensioned by Reason)
-# when it did not.
+# Counted per decision: Actions when capacity changed, NotScaled when it did not. At fleet and
+# per-target level both are fleet totals (dimension service); per-target adds each with a
+# Target dimension (NotScaled also by Reason).
 ACTIONS_METRIC = "Actions"
 NOT_SCALED_METRIC = "NotScaled"
 
 
-def observe_decision(target: Target, record: DecisionRecord) -> None:
-    """One structured log line and EMF blobs per decision, dimensioned by target.
+def observe_decision(
+    target: Target, record: DecisionRecord, level: MetricsLevel = MetricsLevel.FLEET
+) -> None:
+    """One structured log line per decision, and the metrics ``level`` asks for.
 
-    Each blob is flushed at once (not batched into the handler's ``metrics``) because the
-    handler's dimensions are per function, these per target.
+    The fleet counts go into the handler's ``metrics`` (one EMF blob per invocation, however
+    many decisions it made); the per-target blobs are flushed at once, since their dimensions
+    are per target, not per function.
     """
     logger.info(
         "decision",
-        extra={
-            "target": target.id,
-            "kind": target.kind.value,
-            "before": record.before,
-            "after": record.after,
-            "action": record.action.value,
-            "executed": record.executed,
-            "reason": record.reason.value,
-            "why": record.message,
-        },
+        extra={"target": target.id, "kind": target.kind.value, **decision_line(record)},
     )
+    if level is MetricsLevel.NONE:
+        return
+    metrics.add_metric(
+        name=ACTIONS_METRIC if record.executed else NOT_SCALED_METRIC,
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    if level is not MetricsLevel.PER_TARGET:
+        return
     emf = AmazonCloudWatchEMFProvider(namespace=metrics.namespace, service=metrics.service)
     emf.add_dimension(name="Target", value=target.id)
     sent = 0
@@ -93,7 +97,11 @@ def runtime() -> Runtime[Store]:
     if _runtime is None:
         from scaleahead.handlers.wiring import build_runtime
 
-        _runtime = build_runtime(Settings.from_env(), on_decision=observe_decision)
+        settings = Settings.from_env()
+        level = settings.metrics_level
+        _runtime = build_runtime(
+            settings, on_decision=lambda target, record: observe_decision(target, record, level)
+        )
     return _runtime
 
 
