@@ -104,7 +104,10 @@ def test_a_month_is_the_measured_hour_scaled() -> None:
     assert lines["CloudWatch GetMetricData"] == pytest.approx(
         60 * scale * prices.GET_METRIC_DATA_PER_METRIC
     )
-    assert lines["Custom metrics"] == pytest.approx(5 * prices.CUSTOM_METRIC_MONTH)
+    # per-target metrics are the target's; the fleet's belong to the stack's fixed costs
+    assert lines["Custom metrics"] == pytest.approx(2 * prices.CUSTOM_METRIC_MONTH)
+    fixed = {x.item: x.monthly for x in model.fixed(3)}
+    assert fixed["Fleet metrics"] == pytest.approx(3 * prices.CUSTOM_METRIC_MONTH)
     assert lines["Alarms"] == pytest.approx(prices.ALARM_MONTH)
     assert lines["X-Ray traces"] == pytest.approx(120 * scale * prices.XRAY_TRACE_RECORDED)
     assert lines["DynamoDB"] == pytest.approx(
@@ -129,14 +132,19 @@ def test_a_metered_replay_counts_the_handlers_calls(tmp_path: object) -> None:
     p = measure("lone", hours=0.25, tick_minutes=1)
     assert p.targets == 1 and p.minutes == 15
     assert p.use["tick"].invocations == 15
-    assert p.use["worker"].invocations == 15
-    # one load read per tick, one metric each: the driver is read once
-    assert p.use["worker"].calls["cloudwatch.GetMetricData"] == 15
-    assert p.use["worker"].metric_queries == 15
+    # a work item per tick the target is not resting (domain.rest), each one load read of
+    # one metric: the driver is read once
+    evaluated = p.use["worker"].invocations
+    assert 0 < evaluated < 15  # a flat morning: some ticks rest
+    assert p.use["worker"].calls["cloudwatch.GetMetricData"] == evaluated
+    assert p.use["worker"].metric_queries == evaluated
     # the replay's own calls (publishing the load, the world) are not the functions'
     assert "cloudwatch.PutMetricData" not in p.use["worker"].calls
     assert p.log_bytes > 0 and p.use["worker"].billed_seconds > 0
+    # the default MetricsLevel (fleet): no metric per target, the dashboard reads the log
+    assert p.metrics_level == "default" and p.target_metrics == 0 and p.fleet_metrics > 0
+    assert p.traced == frozenset({"alarm"})  # the default Tracing: the alarm path only
     lines = {x.item: x for x in model.bill(p)}
     assert lines["CloudWatch GetMetricData"].monthly == pytest.approx(
-        prices.MINUTES_PER_MONTH * prices.GET_METRIC_DATA_PER_METRIC
+        prices.MINUTES_PER_MONTH * prices.GET_METRIC_DATA_PER_METRIC * evaluated / 15
     )

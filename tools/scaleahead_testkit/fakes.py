@@ -59,6 +59,7 @@ class MemoryStore:
     """The ``StatePort`` in memory: definitions, state and lease, forecasts, the record."""
 
     targets: dict[str, str] = field(default_factory=dict)  # id -> definition (JSON)
+    rests: dict[str, float] = field(default_factory=dict)  # id -> resting until
     states: dict[str, TargetState] = field(default_factory=dict)
     leases: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (owner, until)
     forecasts: dict[str, StoredForecast] = field(default_factory=dict)
@@ -74,6 +75,7 @@ class MemoryStore:
     # -- targets ---------------------------------------------------------------------------
     def put_target(self, target: Target) -> None:
         self.targets[target.id] = target.model_dump_json(by_alias=True, exclude_none=True)
+        self.rests.pop(target.id, None)  # a definition written replaces the item, mark and all
 
     def put_definition(self, target_id: str, definition: Any) -> None:
         """Store a definition as given, valid or not (as a hand-edited item would be)."""
@@ -88,10 +90,22 @@ class MemoryStore:
         compact record here)."""
         return self.get_target(target_id)
 
+    def rest_target(self, target: Target, until: float) -> bool:
+        current = self.targets.get(target.id)
+        if current is None or parse_target(json.loads(current)) != target:
+            return False  # deleted, or another definition applied since
+        self.rests[target.id] = until
+        return True
+
+    def end_rest(self, target_id: str) -> None:
+        self.rests.pop(target_id, None)
+
     def target_entries(self) -> Iterator[TargetEntry]:
         for tid, raw in sorted(self.targets.items()):
             try:
-                yield TargetEntry(tid, parse_target(json.loads(raw)))
+                yield TargetEntry(
+                    tid, parse_target(json.loads(raw)), rest_until=self.rests.get(tid)
+                )
             except (TargetError, json.JSONDecodeError) as err:
                 yield TargetEntry(tid, None, f"stored definition is invalid: {err}", raw)
 

@@ -29,15 +29,18 @@ from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.kinds import KINDS
 from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
+from scaleahead.domain.rest import Rest, resting
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import Kind, Target, parse_target
 from scaleahead.domain.tick import (
     ForecastView,
     Memory,
     Seen,
+    decide_step,
     forecast_unavailable,
+    plan_step,
     refit_due,
-    run_tick,
+    rest_seconds,
 )
 from scaleahead.domain.warmup import WarmupLog
 from scaleahead_testkit.warmup import Fleet, Rules
@@ -268,17 +271,23 @@ def fit_forecast_for_backtest(
 
 class Scaleahead:
     """The product, replayed: the forecast refitted when the worker refits it, the worker's tick
-    (``domain.tick.run_tick``: the same plan, stabilisation, floor, two-step read and decision)
-    every evaluation interval, and the high-load alarm evaluated as CloudWatch evaluates it and
-    handled by the alarm function's own law (``domain.alarm``). What the replay cannot have is
-    stated, not modelled: no resource guards (a trace has no memory metric, so the guarded read
-    returns what the plain one does), no planned events, and no learned warm-up (the target's
-    warm-up is configured, which the worker also plans with whatever it learns)."""
+    (``domain.tick``: the same plan, stabilisation, floor, two-step read and decision) every
+    evaluation interval the target is not resting (``domain.rest``), and the high-load alarm
+    evaluated as CloudWatch evaluates it and handled by the alarm function's own law
+    (``domain.alarm``). What the replay cannot have is stated, not modelled: no resource guards
+    (a trace has no memory metric, so the guarded read returns what the plain one does), no
+    planned events, and no learned warm-up (the target's warm-up is configured, which the
+    worker also plans with whatever it learns)."""
 
     name = "scaleahead"
 
     def __init__(
-        self, series: Series, setup: Setup, quantile: float, fit: FitFn = fit_forecast_for_backtest
+        self,
+        series: Series,
+        setup: Setup,
+        quantile: float,
+        fit: FitFn = fit_forecast_for_backtest,
+        rests: bool = True,
     ) -> None:
         self.series, self.setup = series, setup
         self.target = backtest_target(setup, quantile)
@@ -293,6 +302,10 @@ class Scaleahead:
         self.fitted_at: float | None = None
         self.last_tick = -math.inf
         self.memory = Memory([], FloorState(), WarmupLog())
+        # Evaluations made (each a load read, a capacity read and a decision written in the
+        # Lambda); ``rests`` False replays the product as it was before rests (issue 15).
+        self.evaluations = 0
+        self.rests = rests
         self.alarm_state = "OK"
         a = self.target.alarm
         self.alarm_spec = {
@@ -343,6 +356,9 @@ class Scaleahead:
         admission = admit(self.memory.floor, change, interrupted=False)
         if not admission.act:
             return
+        rest = self.memory.rest
+        if rest is not None and rest.until > now:  # as the alarm path ends a rest
+            self.memory = replace(self.memory, rest=replace(rest, until=now))
         out = on_change(
             target,
             self.memory.floor,
@@ -368,6 +384,9 @@ class Scaleahead:
 
         if now - self.last_tick < self.every - 1e-6:
             return
+        resting_now = self.memory.rest
+        if resting(resting_now.until if resting_now else None, now, self.setup.step):
+            return
         self.last_tick = now
         lo = int(np.searchsorted(ts, now - self.recent))
         points = list(zip(ts[lo : t + 1].tolist(), demand[lo : t + 1].tolist(), strict=True))
@@ -381,8 +400,18 @@ class Scaleahead:
         view = ForecastView(None if why else self.forecast, why, self.fitted_at, "backtest")
         seen = Seen(view, observe(points, now, self.period), (), self.every)
         reading = CapacityReading(fleet.desired, fleet.running(t))
-        out = run_tick(target, seen, self.memory, now, lambda guarded: reading)
-        self.memory = replace(self.memory, plans=out.plans, floor=out.floor)
+        planned = plan_step(target, seen, self.memory, now)
+        out = decide_step(target, seen, planned, now, lambda guarded: reading)
+        self.evaluations += 1
+        # The worker's rest (``domain.rest``): the next ticks skip the target while it holds.
+        rest = rest_seconds(target, seen, planned, out.decision, out.reading, now)
+        taken = self.rests and rest > self.every
+        self.memory = replace(
+            self.memory,
+            plans=out.plans,
+            floor=out.floor,
+            rest=Rest(now, now + rest, reading.desired) if taken else None,
+        )
         if out.decision.execute:
             fleet.set(t, out.decision.desired)
 

@@ -255,6 +255,7 @@ def replay(
     *,
     fit: FitFn | None = None,
     progress: Progress | None = None,
+    rests: bool = True,
 ) -> Run:
     """Run one policy over the whole trace; the score covers the steps after the history."""
     demand = series.demand
@@ -276,7 +277,9 @@ def replay(
             buffer = max(AP_BUFFER_SECONDS, setup.warmup_seconds)
             p = AwsPredictive(series, setup, _knob(policy, knob), buffer)
         elif policy == "scaleahead":
-            sa = Scaleahead(series, setup, _knob(policy, knob), fit or fit_forecast_for_backtest)
+            sa = Scaleahead(
+                series, setup, _knob(policy, knob), fit or fit_forecast_for_backtest, rests=rests
+            )
             if isinstance(fit, FitCache):
                 fit.prefetch(series, sa.fit_schedule(_first_step(setup)), sa.horizon, sa.quantile)
             p = sa
@@ -303,6 +306,8 @@ def replay(
             progress((n - first) % chunk)
         if isinstance(p, Scaleahead):
             detail["alarm_actions"] = p.alarm_actions
+            # evaluations per step replayed: the share of ticks that read the load (rests skip)
+            detail["evaluated"] = p.evaluations / max(1, n - first)
     s0 = setup.scored_from
     before = int(desired[s0 - 1]) if s0 > 0 else int(desired[0])
     sc = score(demand[s0:], capacity[s0:], desired[s0:], setup.per_unit, before=before)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import Inputs
+from scaleahead.domain.rest import Rest
 from scaleahead.domain.warmup import WarmupLog
 
 if TYPE_CHECKING:
@@ -71,6 +72,9 @@ class TargetState:
     last_tick: int | None = None
     warmups: WarmupLog = field(default_factory=WarmupLog)
     pending: Intent | None = None
+    # The rest the last evaluation took (``domain.rest``); the tick skips the target until it
+    # ends (told by the target's own item: ``store.rest_target``).
+    rest: Rest | None = None
     # When the lease read with this state expires (never written back as state: the lease is
     # not state).
     lease_until: float | None = None
@@ -97,3 +101,5 @@ class TargetEntry:
     target: Target | None
     problem: str = ""
     raw: Any = None
+    # Until when the target rests (``domain.rest``): the tick skips it.
+    rest_until: float | None = None

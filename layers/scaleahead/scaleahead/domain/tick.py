@@ -25,11 +25,13 @@ from scaleahead.domain.controller import (
     planning_warmup,
     standing,
 )
-from scaleahead.domain.decision import Action, Decision
+from scaleahead.domain.decision import Action, Decision, clamp
 from scaleahead.domain.events import PlannedEvent
-from scaleahead.domain.plan import Plan
+from scaleahead.domain.level import projected_level
+from scaleahead.domain.plan import Plan, predictive_plan
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import TickInputs
+from scaleahead.domain.rest import MAX_REST_SECONDS, Rest, fill_rest
 from scaleahead.domain.series import Forecast, forecast_error
 from scaleahead.domain.state import StoredForecast
 from scaleahead.domain.target import Target
@@ -108,6 +110,8 @@ class Memory:
     plans: list[tuple[float, int]]
     floor: FloorState
     warmups: WarmupLog
+    # The rest the previous evaluation took, if any (``domain.rest``).
+    rest: Rest | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,8 @@ def plan_step(target: Target, seen: Seen, memory: Memory, now: float) -> Planned
         warmup,
         seen.events,
     )
-    stand = standing(target, plan, now, seen.every, memory.plans, memory.floor)
+    plans = fill_rest(memory.plans, memory.rest, seen.every, now)
+    stand = standing(target, plan, now, seen.every, plans, memory.floor)
     return Planned(plan, level, stand, warmup, warmup_source)
 
 
@@ -218,6 +223,62 @@ def explain(
         events=[e.describe() for e in seen.events if e.overlaps(now, plan.window_end)] or None,
         forecast_error=_rounded(forecast_error(forecast, obs.points)) if forecast else None,
     )
+
+
+def rest_seconds(
+    target: Target,
+    seen: Seen,
+    planned: Planned,
+    decision: Decision,
+    reading: CapacityReading,
+    now: float,
+) -> int:
+    """How long the target may go unevaluated from now (``domain.rest`` says why it may):
+    ``seen.every`` (no rest) unless the forecast holds the present capacity for longer, then
+    the longest whole number of intervals, up to ``MAX_REST_SECONDS``, that it holds it for."""
+    every = seen.every
+    plan = planned.plan
+    current = reading.desired
+    if (
+        decision.action is not Action.NONE
+        or decision.desired != current
+        or reading.ready < current
+        or reading.busy
+        or planned.stand.floor is not None
+        or not seen.obs.ok
+        or seen.view.forecast is None
+        or seen.view.unavailable
+        or seen.events
+        or plan.desired is None
+        or clamp(plan.desired, target.min_capacity, target.max_capacity) != current
+    ):
+        return every
+    forecast, points = seen.view.forecast, seen.obs.points
+    # A tick plans at least for the load it sees; a skipped tick would have seen load like
+    # the recent one, so the stretched plan takes the highest of the recent window.
+    recent_peak = max((v for _, v in points), default=seen.obs.latest)
+    rest = every
+    for ticks in range(2, MAX_REST_SECONDS // every + 1):
+        # Every tick the rest skips would have planned over a window inside this stretched one,
+        # with the level its correction would have reached by then: the last skipped tick's,
+        # should the load keep its present ratio to the forecast (above it, the level rises).
+        last_skipped = now + (ticks - 1) * every
+        level = max(planned.level, projected_level(forecast, points, now, last_skipped))
+        stretched = predictive_plan(
+            forecast,
+            now=now,
+            warmup_seconds=planned.warmup,
+            tick_seconds=ticks * every,
+            capacity_per_unit=target.capacity_per_unit,
+            level=level,
+            observed_load=recent_peak,
+        )
+        if stretched.desired is None or (
+            clamp(stretched.desired, target.min_capacity, target.max_capacity) != current
+        ):
+            break
+        rest = ticks * every
+    return rest
 
 
 def run_tick(

@@ -52,7 +52,7 @@ def tick_summary(result: dict[str, Any]) -> dict[str, Any]:
     a few at most. Every due target's id in one line was 130 KB at 10,000 targets: paid for
     each minute, and past CloudWatch Logs' 256 KB event limit near 20,000."""
     out: dict[str, Any] = {"tick": result["tick"]}
-    for name in ("enqueued", "not_due", "disabled", "invalid"):
+    for name in ("enqueued", "resting", "not_due", "disabled", "invalid"):
         ids = result[name]
         out[name] = len(ids)
         if name in ("disabled", "invalid") and ids:

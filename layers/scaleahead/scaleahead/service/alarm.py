@@ -126,6 +126,11 @@ def _apply(
     if not admission.act:
         status = "duplicate" if admission.order is Arrival.DUPLICATE else "ignored"
         return _refuse(rt, now, status, refusal(state.floor, change, admission.order), signal)
+    if state.rest is not None and state.rest.until > now:
+        # The forecast that let the target rest has just been proved wrong: the worker plans it
+        # again at the next tick (the rest's ticks so far still count as its plans).
+        state.rest = replace(state.rest, until=now)
+        rt.store.end_rest(target.id)
     try:
         reading = rt.adapter(target).read(target, scale_in=False)
     except CONFIGURATION_FAULTS as err:

@@ -131,6 +131,15 @@ class StatePort(Protocol):
         """Every stored target definition, parsed, or why it does not parse."""
         ...
 
+    def rest_target(self, target: Target, until: float) -> bool:
+        """Tell the tick that ``target`` rests until ``until`` (on the definition planned from
+        only); False when the mark was not written (the target is then evaluated as usual)."""
+        ...
+
+    def end_rest(self, target_id: str) -> None:
+        """The tick evaluates ``target_id`` again from its next run."""
+        ...
+
     def get_state(self, target_id: str) -> TargetState: ...
 
     def lease(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scaleahead.domain.rest import resting
 from scaleahead.service.runtime import AnyRuntime
 
 
@@ -17,6 +18,7 @@ class TickResult:
     tick: int
     enqueued: list[str] = field(default_factory=list)
     not_due: list[str] = field(default_factory=list)
+    resting: list[str] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
 
@@ -45,6 +47,8 @@ def run_tick(rt: AnyRuntime, now: float) -> TickResult:
             continue
         if not target.enabled:
             result.disabled.append(target.id)
+        elif resting(entry.rest_until, now, rt.settings.tick_seconds):
+            result.resting.append(target.id)
         elif is_due(target.evaluate_every_seconds, now, rt.settings.tick_seconds):
             messages.append({"target_id": target.id, "tick": tick})
             result.enqueued.append(target.id)

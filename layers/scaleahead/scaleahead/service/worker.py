@@ -2,7 +2,8 @@
 
 The tick itself is ``domain.tick``, the same function the backtest replays; this module adds
 what only the Lambda has: the reads (load, forecast, planned events), the refit, the lease,
-the recognition of a redelivered work item, and the action through ``actuate``.
+the recognition of a redelivered work item, the action through ``actuate``, and the rest
+(``domain.rest``) told to the tick on the target's item.
 
 This module fits forecasts and therefore imports numpy (through ``domain.forecast``); the alarm
 path never imports it.
@@ -23,6 +24,7 @@ from scaleahead.domain.decision import Action, Reason
 from scaleahead.domain.events import outside_events
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.record import DecisionRecord, Source
+from scaleahead.domain.rest import Rest, describe_rest
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.state import StoredForecast
 from scaleahead.domain.target import Target
@@ -34,6 +36,7 @@ from scaleahead.domain.tick import (
     forecast_view,
     plan_step,
     refit_due,
+    rest_seconds,
 )
 from scaleahead.service.actuate import carry_out, record_and_observe, settle
 from scaleahead.service.ports import CONFIGURATION_FAULTS, LeaseHeld, LeasePort
@@ -154,8 +157,9 @@ def _decide_under_lease(
     if tick is not None:
         state.last_tick = max(tick, state.last_tick or tick)
     # Planned under the lease: the learned warm-up lives in the state read with it.
-    planned = plan_step(target, seen, Memory(state.plans, state.floor, state.warmups), now)
-    state.plans, state.floor = planned.stand.plans, planned.stand.floor_state
+    memory = Memory(state.plans, state.floor, state.warmups, state.rest)
+    planned = plan_step(target, seen, memory, now)
+    state.plans, state.floor, state.rest = planned.stand.plans, planned.stand.floor_state, None
     adapter = rt.adapter(target)
     paused = rt.paused(target)
     try:
@@ -176,18 +180,29 @@ def _decide_under_lease(
         record_and_observe(rt, target, now, record)
         lease.commit(state)
         return record
+    decision = out.decision
+    rest = rest_seconds(target, seen, planned, decision, out.reading, now)
+    if rest > seen.every and not settled.not_done:
+        state.rest = Rest(now, now + rest, out.reading.desired)
+        decision = replace(decision, message=f"{decision.message}; {describe_rest(rest)}")
     inputs = replace(
         explain(target, seen, planned, now, paused=paused, mode=rt.mode(target).value),
         distrusted=settled.distrusted or None,
+        rest_until=state.rest.until if state.rest else None,
     )
-    return carry_out(
+    record = carry_out(
         rt,
         lease,
         target,
         state,
         out.reading,
-        out.decision,
+        decision,
         source=Source.WORKER,
         now=now,
         inputs=inputs,
     )
+    if state.rest is not None:
+        # Told to the tick on the target's own item, which it reads anyway: a resting target
+        # costs the tick nothing, and no work item is sent for it.
+        rt.store.rest_target(target, state.rest.until)
+    return record

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.domain.reactive import FloorState
+from scaleahead.domain.rest import Rest
 from scaleahead.domain.state import Intent, TargetState
 from scaleahead.domain.warmup import WarmupLog
 from scaleahead.service.ports import LeaseHeld
@@ -93,8 +94,20 @@ def _state_from_item(target_id: str, item: dict[str, Any] | None) -> TargetState
         last_tick=it.get("last_tick"),
         warmups=WarmupLog.from_json(it.get("warmups")),
         pending=_intent_from_json(it.get("pending")),
+        rest=_rest_from_json(it.get("rest")),
         lease_until=it.get("lease_until"),
     )
+
+
+def _rest_from_json(raw: str | None) -> Rest | None:
+    """The rest on record; one that does not parse is no rest (the target is evaluated)."""
+    if not raw:
+        return None
+    try:
+        since, until, capacity = json.loads(raw)
+        return Rest(float(since), float(until), int(capacity))
+    except (TypeError, ValueError):
+        return None
 
 
 def _state_attributes(state: TargetState) -> dict[str, Any]:
@@ -115,6 +128,13 @@ def _state_attributes(state: TargetState) -> dict[str, Any]:
         "last_tick": state.last_tick,
         "warmups": state.warmups.to_json(),
         "pending": _intent_json(state.pending) if state.pending else None,
+        "rest": (
+            json.dumps(
+                [round(state.rest.since, 3), round(state.rest.until, 3), state.rest.capacity]
+            )
+            if state.rest
+            else None
+        ),
     }
 
 

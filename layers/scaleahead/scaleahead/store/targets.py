@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.domain.state import TargetEntry
 from scaleahead.domain.target_record import CompactError, TargetError, read_compact
@@ -55,6 +56,47 @@ class Targets(Table):
                 "updated_at": to_dynamo(now),
             }
         )
+
+    def rest_target(self, target: Target, until: float) -> bool:
+        """Mark ``target`` resting until ``until`` (``domain.rest``) on its own item, which the
+        tick reads anyway. Only the definition the rest was planned from takes it (one applied
+        since is evaluated at the next tick), and a deleted target is not written back. The rest
+        is an economy, not a duty: when the mark cannot be written the target is simply
+        evaluated at the next tick, so a failure is logged and returns False."""
+        from scaleahead.domain.target import stored_definition
+
+        try:
+            self._table.update_item(
+                Key={"pk": TARGETS_PK, "sk": target.id},
+                UpdateExpression="SET rest_until = :u",
+                ConditionExpression="#d = :d",  # DEFINITION is a reserved word
+                ExpressionAttributeNames={"#d": "definition"},
+                ExpressionAttributeValues={
+                    ":u": to_dynamo(until),
+                    ":d": stored_definition(target),
+                },
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                log.warning("could not mark %s resting: %s", target.id, err)
+            return False
+        except BotoCoreError as err:
+            log.warning("could not mark %s resting: %s", target.id, err)
+            return False
+        return True
+
+    def end_rest(self, target_id: str) -> None:
+        """The tick evaluates ``target_id`` again from its next run (the alarm path, when the
+        load beat the forecast the rest was taken on). Only an existing item is touched."""
+        try:
+            self._table.update_item(
+                Key={"pk": TARGETS_PK, "sk": target_id},
+                UpdateExpression="REMOVE rest_until",
+                ConditionExpression="attribute_exists(rest_until)",
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
 
     def delete_target(self, target_id: str) -> None:
         self._table.delete_item(Key={"pk": TARGETS_PK, "sk": target_id})
@@ -96,7 +138,8 @@ class Targets(Table):
             except (TargetError, KeyError, TypeError, json.JSONDecodeError) as err:
                 yield TargetEntry(tid, None, f"stored definition is invalid: {err}", item)
             else:
-                yield TargetEntry(tid, target)
+                rest = item.get("rest_until")
+                yield TargetEntry(tid, target, rest_until=None if rest is None else float(rest))
 
     def list_targets(self) -> list[Target]:
         return [_parse(i) for i in self.iter_target_items()]
