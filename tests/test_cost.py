@@ -126,8 +126,15 @@ def test_projection_batches_the_worker_and_keeps_the_tick_and_fleet_metrics() ->
     assert per_target < model.total(model.bill(profile(1)))
 
 
-def test_a_metered_replay_counts_the_handlers_calls(tmp_path: object) -> None:
+def test_a_metered_replay_counts_the_handlers_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scaleahead.handlers import common
     from scaleahead_tools.cost.run import measure
+
+    # Powertools' Metrics read their namespace when the handlers' module was first imported,
+    # maybe by another test without the Lambda's environment: named as in Lambda
+    monkeypatch.setattr(common.metrics.provider, "namespace", "Scaleahead")
+    monkeypatch.setattr(common.metrics.provider, "service", "scaleahead")
+    common.metrics.clear_metrics()
 
     p = measure("lone", hours=0.25, tick_minutes=1)
     assert p.targets == 1 and p.minutes == 15

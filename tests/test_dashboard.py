@@ -59,7 +59,8 @@ SERVICE: str = GLOBAL_ENV["POWERTOOLS_SERVICE_NAME"]
 
 FUNCTIONS = ("AlarmFunction", "TickFunction", "WorkerFunction")
 DLQS = ("WorkDLQ", "EventDLQ")
-COLD_START_METRIC = "ColdStart"  # Powertools' name, published by capture_cold_start_metric=True
+# Powertools' name, published when capture_cold_start_metric is on (not at MetricsLevel none)
+COLD_START_METRIC = "ColdStart"
 # The functions that write decision lines, by the log group each logs to.
 DECISION_LOG_GROUPS = ("WorkerFunctionLogGroup", "AlarmFunctionLogGroup")
 
@@ -98,7 +99,7 @@ FLEET = {ACTIONS_METRIC, NOT_SCALED_METRIC}  # dimension service, at MetricsLeve
 HANDLER_METRICS = handler_metric_names(SOURCES)  # dimension service
 COLD_START = (
     {COLD_START_METRIC}
-    if any("capture_cold_start_metric=True" in src for src in SOURCES.values())
+    if any("capture_cold_start_metric=" in src for src in SOURCES.values())
     else set()
 )
 PUBLISHED = FLEET | HANDLER_METRICS | COLD_START

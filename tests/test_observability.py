@@ -171,3 +171,31 @@ def test_failed_work_items_are_counted(
     entries = emf(lines(capsys.readouterr().out))
     counted = [e["FailedWorkItems"] for e in entries if "FailedWorkItems" in e]
     assert counted == [[1.0]]
+
+
+@pytest.mark.parametrize(("disabled", "expected"), [("false", "True"), ("true", "False")])
+def test_the_cold_start_metric_is_asked_for_only_when_metrics_are_on(
+    disabled: str, expected: str
+) -> None:
+    """Powertools prints its ColdStart metric whatever POWERTOOLS_METRICS_DISABLED says, so at
+    MetricsLevel none (the template sets the variable) the handlers must not ask for it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": disabled}
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "layers" / "scaleahead"), str(root)])
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from scaleahead.handlers import common; print(common.COLD_START_METRIC)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == expected

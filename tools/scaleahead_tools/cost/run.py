@@ -46,6 +46,17 @@ def template_functions(**params: object) -> tuple[dict[str, int], frozenset[str]
     return memory, frozenset(traced)
 
 
+def template_env(name: str, **params: object) -> str:
+    """The functions' environment variable ``name`` as the template sets it (Globals) at
+    ``params`` (its defaults unless given)."""
+    from scaleahead_testkit import template_eval
+    from scaleahead_testkit.local_aws import load_template
+
+    t = load_template()
+    value = t["Globals"]["Function"]["Environment"]["Variables"][name]
+    return str(template_eval.resolve(t, value, template_eval.parameters(t, **params)))
+
+
 def measure(
     scenario: str,
     hours: float,
@@ -73,10 +84,16 @@ def measure(
             quiet=True,
             serial=True,
         )
+        level = (env or {}).get("METRICS_LEVEL")
         extra = {
             "TICK_MINUTES": str(tick_minutes),
             "POWERTOOLS_LOG_LEVEL": "INFO",  # the template's LogLevel default
             "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+            # Powertools' own switch as the template sets it for this MetricsLevel, whatever
+            # the calling process has (the test suite turns metrics off)
+            "POWERTOOLS_METRICS_DISABLED": template_env(
+                "POWERTOOLS_METRICS_DISABLED", **({"MetricsLevel": level} if level else {})
+            ),
             **(env or {}),
         }
         with local_env(extra) as used, counting() as calls:

@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scaleahead import clock
 from scaleahead.domain.alarm_events import AlarmEventError, AlarmSignal, parse_deliveries
-from scaleahead.handlers.common import logger, metrics, runtime, tracer
+from scaleahead.handlers.common import COLD_START_METRIC, logger, metrics, runtime, tracer
 from scaleahead.service.alarm import AlarmOutcome, handle_signal
 from scaleahead.store.records import record_to_dict
 
@@ -70,7 +70,7 @@ def _reject(now: float, reason: str, payload: Any) -> dict[str, Any]:
     correlation_id_path="id || Records[0].Sns.MessageId || alarmArn", clear_state=True
 )
 @tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics(capture_cold_start_metric=COLD_START_METRIC)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
     try:

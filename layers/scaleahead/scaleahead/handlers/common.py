@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = LazyTracer()
 metrics = Metrics()
+# Powertools prints its ColdStart metric through single_metric, which does not ask whether
+# metrics are disabled: at MetricsLevel none (POWERTOOLS_METRICS_DISABLED) the handlers do not
+# ask for it, or "no custom metric" would still be three ($0.90 a month).
+COLD_START_METRIC = not is_metrics_disabled()
 
 # The figures a decision reports (``domain.record``): fields of its "decision" log line at
 # every MetricsLevel (the dashboard's per-target widgets query them with Logs Insights) and, at

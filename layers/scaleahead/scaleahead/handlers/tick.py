@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scaleahead import clock
-from scaleahead.handlers.common import logger, metrics, runtime, tracer
+from scaleahead.handlers.common import COLD_START_METRIC, logger, metrics, runtime, tracer
 from scaleahead.service.tick import run_tick
 
 
@@ -26,7 +26,7 @@ def _scheduled(event: EventBridgeEvent) -> bool:
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics(capture_cold_start_metric=COLD_START_METRIC)
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     now = clock.now()

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scaleahead import clock
 from scaleahead.domain.work_item import MalformedWork, parse_work_item
 from scaleahead.handlers.common import (
+    COLD_START_METRIC,
     logger,
     metrics,
     runtime,
@@ -90,7 +91,7 @@ def _target_ids(records: list[Any], now: float) -> list[str]:
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics.log_metrics(capture_cold_start_metric=COLD_START_METRIC)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # One "now" for the whole batch, so the targets of one driver read its load once; their
     # definitions and forecasts are read ahead in one BatchGetItem each.
