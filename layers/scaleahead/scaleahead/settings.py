@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from scaleahead.domain.mode import Mode
 
@@ -36,24 +37,24 @@ class MetricsLevel(StrEnum):
     PER_TARGET = "per-target"
 
 
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
 def _text(raw: str) -> str:
     return raw
 
 
-def _mode(raw: str) -> Mode:
-    try:
-        return Mode(raw)
-    except ValueError:
-        allowed = " or ".join(repr(m.value) for m in Mode)
-        raise ValueError(f"Input should be {allowed}") from None
+def _one_of(choices: type[_Choice]) -> Callable[[str], _Choice]:
+    """A parser of one of ``choices``' values, whose error lists them all."""
 
+    def parse(raw: str) -> _Choice:
+        try:
+            return choices(raw)
+        except ValueError:
+            allowed = " or ".join(repr(m.value) for m in choices)
+            raise ValueError(f"Input should be {allowed}") from None
 
-def _metrics_level(raw: str) -> MetricsLevel:
-    try:
-        return MetricsLevel(raw)
-    except ValueError:
-        allowed = " or ".join(repr(m.value) for m in MetricsLevel)
-        raise ValueError(f"Input should be {allowed}") from None
+    return parse
 
 
 def _at_least_one(raw: str) -> int:
@@ -74,10 +75,10 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "STATE_TABLE": ("scaleahead-state", _text),
     "WORK_QUEUE_URL": ("", _text),
     "ALARM_PREFIX": ("scaleahead-", _text),
-    "MODE": (Mode.FORECAST_AND_SCALE.value, _mode),
+    "MODE": (Mode.FORECAST_AND_SCALE.value, _one_of(Mode)),
     "TICK_MINUTES": ("1", _at_least_one),
     "DECISION_TTL_DAYS": ("30", _at_least_one),
-    "METRICS_LEVEL": (MetricsLevel.FLEET.value, _metrics_level),
+    "METRICS_LEVEL": (MetricsLevel.FLEET.value, _one_of(MetricsLevel)),
 }
 
 # The variables the functions read (template.yaml sets each; tests/test_template.py checks).
