@@ -75,30 +75,26 @@ _LAMBDA_ENV = {
 }
 
 
-def template_environment(template: Path = TEMPLATE) -> dict[str, str]:
-    """Globals.Function.Environment.Variables of the template, each ``!Ref`` resolved to its
-    parameter's default (a resource's to a placeholder), ``!Sub`` and the like left as text."""
-    import yaml
+def template_environment(template: Path = TEMPLATE, function: str | None = None) -> dict[str, str]:
+    """The environment the template gives ``function`` (Globals, then the function's own) at
+    the parameters' defaults, its conditions resolved as CloudFormation would
+    (``scaleahead_testkit.template_eval``); a resource's name is a placeholder."""
+    from scaleahead_testkit import template_eval
+    from scaleahead_testkit.local_aws import load_template
 
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.ScalarNode):
-            return {f"!{suffix}": loader.construct_scalar(node)}
-        return None
-
-    _Loader.add_multi_constructor("!", _tag)
-    doc = yaml.load(template.read_text(), Loader=_Loader)
-    params = doc.get("Parameters", {})
-    variables = doc["Globals"]["Function"]["Environment"]["Variables"]
+    doc = load_template(template)
+    params = template_eval.parameters(doc)
+    variables = dict(doc["Globals"]["Function"]["Environment"]["Variables"])
+    if function is not None:
+        own = doc["Resources"][f"{function.capitalize()}Function"]["Properties"]
+        variables.update(own.get("Environment", {}).get("Variables", {}))
     env = {}
     for name, value in variables.items():
-        if isinstance(value, dict) and "!Ref" in value:
-            ref = value["!Ref"]
-            default = params.get(ref, {}).get("Default")
-            value = _PLACEHOLDERS.get(name, ref) if default is None else default
-        env[name] = "" if value is None else str(value)
+        try:
+            resolved = template_eval.resolve(doc, value, params)
+        except template_eval.Unresolved:  # a Ref to a resource: its name, made up
+            resolved = _PLACEHOLDERS.get(name, name.lower())
+        env[name] = "" if resolved is None else str(resolved)
     return env
 
 
@@ -117,7 +113,7 @@ def _child_env(layout: Layout, function: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "PYTHONPYCACHE"))
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.update(template_environment())
+    env.update(template_environment(function=function))
     env.update(_LAMBDA_ENV)
     env["LAMBDA_TASK_ROOT"] = str(layout.functions / function)
     env["AWS_LAMBDA_FUNCTION_NAME"] = f"scaleahead-{function}"
