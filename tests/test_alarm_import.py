@@ -284,3 +284,17 @@ def test_a_disabled_target_is_ignored_on_the_record(aws: Aws) -> None:
     aws.apply(make_target(enabled=False))
     out = invoke("AlarmFunction", "alarm-eventbridge-alarm.json")
     assert out["results"][0]["status"] == "ignored" and aws.desired() == 4
+
+
+def test_the_import_benchmark_runs_with_the_environment_lambda_gives() -> None:
+    """perf/imports times each function under its template environment, conditions resolved
+    at the defaults: an unresolved !If read as '' once made Powertools refuse to import."""
+    from scaleahead.settings import Settings
+    from scaleahead_tools.perf.imports import template_environment
+
+    for function in ("alarm", "tick", "worker"):
+        env = template_environment(function=function)
+        assert env["POWERTOOLS_METRICS_DISABLED"] == "false", function
+        traced = function == "alarm"  # Tracing's default
+        assert env["POWERTOOLS_TRACE_DISABLED"] == ("false" if traced else "true"), function
+        Settings.from_env(env)  # every variable the functions read parses
