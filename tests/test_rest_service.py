@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from scaleahead.domain.alarm_events import AlarmSignal
+from scaleahead.domain.rest import Rest
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.state import StoredForecast
 from scaleahead.service.alarm import handle_signal
@@ -165,3 +166,26 @@ def test_a_mark_that_cannot_be_written_costs_a_read_not_a_decision(
     assert [r.reason for r in store.decisions("web")] == [rec.reason]  # recorded, once
     result = run_tick(aws.rt, TICK + 60)
     assert result.enqueued == ["web"] and result.resting == []
+
+
+def test_an_alarm_whose_end_of_rest_cannot_be_written_still_acts_once(
+    aws: Aws, faults: Faults, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ending the rest comes after the action, off the latency-critical path; when DynamoDB
+    refuses it, the action stands, the invocation does not fail (a retry would be a duplicate
+    anyway), and the rest simply runs out."""
+    store = aws.rt.store
+    target = make_target()
+    store.put_target(target, NOW)
+    assert store.rest_target(target, AT + 300)
+    faults.add("dynamodb", "UpdateItem", "denied", times=0, when=body_has("REMOVE rest_until"))
+    # a rest on record, as the worker leaves it
+    with store.lease("web", "worker", AT) as lease:
+        lease.state.rest = Rest(AT, AT + 300, 4)
+        lease.commit(lease.state)
+    out = handle_signal(aws.rt, _alarm(AT + 100), AT + 110)
+    assert out.status == "handled" and out.record is not None and out.record.executed
+    assert aws.desired() > 4  # scaled out once
+    assert "could not end the rest of web" in caplog.text
+    state = store.get_state("web")
+    assert state.rest is not None and state.rest.until == AT + 110

@@ -126,11 +126,12 @@ def _apply(
     if not admission.act:
         status = "duplicate" if admission.order is Arrival.DUPLICATE else "ignored"
         return _refuse(rt, now, status, refusal(state.floor, change, admission.order), signal)
-    if state.rest is not None and state.rest.until > now:
-        # The forecast that let the target rest has just been proved wrong: the worker plans it
-        # again at the next tick (the rest's ticks so far still count as its plans).
+    # The forecast that let the target rest has just been proved wrong: the worker plans it
+    # again at the next tick (the rest's ticks so far still count as its plans). The state says
+    # so now; the tick is told after the action, off the latency-critical path.
+    rested = state.rest is not None and state.rest.until > now
+    if state.rest is not None and rested:
         state.rest = replace(state.rest, until=now)
-        rt.store.end_rest(target.id)
     try:
         reading = rt.adapter(target).read(target, scale_in=False)
     except CONFIGURATION_FAULTS as err:
@@ -163,4 +164,6 @@ def _apply(
         now=now,
         inputs=inputs,
     )
+    if rested:
+        rt.store.end_rest(target.id)
     return AlarmOutcome("handled", target_id=target.id, record=record)

@@ -87,7 +87,10 @@ class Targets(Table):
 
     def end_rest(self, target_id: str) -> None:
         """The tick evaluates ``target_id`` again from its next run (the alarm path, when the
-        load beat the forecast the rest was taken on). Only an existing item is touched."""
+        load beat the forecast the rest was taken on, after it has acted). Only an existing
+        item is touched. A failure is logged, not raised: the action is done and recorded, and
+        a retried event would be a duplicate; the rest then simply runs out (five minutes at
+        most), the alarm's floor holding the capacity meanwhile."""
         try:
             self._table.update_item(
                 Key={"pk": TARGETS_PK, "sk": target_id},
@@ -96,7 +99,9 @@ class Targets(Table):
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
+                log.warning("could not end the rest of %s: %s", target_id, err)
+        except BotoCoreError as err:
+            log.warning("could not end the rest of %s: %s", target_id, err)
 
     def delete_target(self, target_id: str) -> None:
         self._table.delete_item(Key={"pk": TARGETS_PK, "sk": target_id})
