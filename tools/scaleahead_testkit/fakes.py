@@ -326,11 +326,16 @@ class FakeMetrics(_Faults):
         self.series: dict[str, list[tuple[float, float]]] = dict(series or {})
         self.alarms: dict[str, float] = {}
         self.shared_blocks = 0
+        self.read_ahead_asked: list[tuple[list[str], float]] = []
 
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
         self.shared_blocks += 1
         yield
+
+    def read_ahead(self, reads: Sequence[tuple[Target, float]], end: float) -> None:
+        """Nothing to read ahead in memory; the windows asked for are kept for the tests."""
+        self.read_ahead_asked.append(([t.id for t, _ in reads], end))
 
     def load_series(self, target: Target, start: float, end: float) -> list[tuple[float, float]]:
         """As the adapter: oldest first, closed periods only (an open one reads low)."""

@@ -7,7 +7,7 @@ caller the ports define. Which AWS error code is which is AWS knowledge, so it l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -166,6 +166,9 @@ class MappedMetrics:
     def shared_reads(self) -> Iterator[None]:
         with self._inner.shared_reads():
             yield
+
+    def read_ahead(self, reads: Sequence[tuple[Target, float]], end: float) -> None:
+        self._inner.read_ahead(reads, end)  # it logs and swallows its own failures
 
     def load_series(self, target: Target, start: float, end: float) -> list[tuple[float, float]]:
         return _call(

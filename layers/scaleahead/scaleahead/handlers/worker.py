@@ -35,7 +35,7 @@ from scaleahead.handlers.common import (
     runtime,
     tracer,
 )
-from scaleahead.service.worker import Outcome, Skipped, process_target
+from scaleahead.service.worker import Outcome, Skipped, process_target, read_ahead
 from scaleahead.store.records import record_to_dict
 
 # A batch whose every item failed is reported like any other (each item listed as failed), not
@@ -115,7 +115,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="WorkItems", unit=MetricUnit.Count, value=len(records))
     if not usable:
         return {"batchItemFailures": []}
-    with rt.metrics.shared_reads(), rt.store.shared_reads(_target_ids(usable, now)):
+    ids = _target_ids(usable, now)
+    with rt.metrics.shared_reads(), rt.store.shared_reads(ids):
+        read_ahead(rt, ids, now)
         response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
             event={**event, "Records": usable},
             record_handler=functools.partial(record_handler, now=now),

@@ -19,7 +19,7 @@ caller does with each is a rule of the whole product:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -90,6 +90,11 @@ class MetricsPort(Protocol):
     """The load history and the managed high-load alarms."""
 
     def shared_reads(self) -> AbstractContextManager[None]: ...
+
+    def read_ahead(self, reads: Sequence[tuple[Target, float]], end: float) -> None:
+        """Within ``shared_reads``, read these (target, start) load windows ahead in as few
+        calls as can be; never raises (each target then reads its own)."""
+        ...
 
     def load_series(self, target: Target, start: float, end: float) -> list[tuple[float, float]]:
         """(timestamp, value) of the target's load, oldest first, closed periods only."""

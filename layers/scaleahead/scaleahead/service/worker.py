@@ -11,6 +11,7 @@ path never imports it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from scaleahead.domain.controller import (
@@ -83,6 +84,26 @@ def refresh_forecast(
         stored = StoredForecast("ok", now, fc.model, fc.to_item())
     rt.store.put_forecast(target, stored)
     return stored
+
+
+def read_ahead(rt: AnyRuntime, target_ids: Sequence[str], now: float) -> None:
+    """Read the batch's recent load ahead, in as few calls as can be (``MetricsPort.read_ahead``),
+    for the targets that will read it: not those due a refit (they read 14 days, alone), and
+    not those whose definition is missing, invalid or disabled (``process_target`` says why).
+    Inside the store's and the metrics' shared reads, so this costs no DynamoDB read."""
+    reads = []
+    for tid in target_ids:
+        try:
+            target = rt.store.get_target(tid)
+            if target is None or not target.enabled:
+                continue
+            stored = rt.store.get_forecast(target) if target.forecast.enabled else None
+        except Exception:  # an economy: the work item meets (and reports) the fault itself
+            continue
+        if refit_due(target, stored.generated_at if stored else None, now):
+            continue
+        reads.append((target, now - recent_seconds(target.load_metric.period_seconds)))
+    rt.metrics.read_ahead(reads, now)
 
 
 def process_target(rt: AnyRuntime, target_id: str, now: float, tick: int | None = None) -> Outcome:
