@@ -56,10 +56,12 @@ def _math(metric: str) -> dict[str, Any]:
 def targets(aws: Aws) -> list[Target]:
     """Four targets on four metrics: three plain (two one-minute, one five-minute), one math."""
     out: list[Target] = [
-        make_target(id="a", load_metric=_stat("A")),
-        make_target(id="b", load_metric=_stat("B")),
-        make_target(id="c", load_metric=_stat("C", period=300)),
-        make_target(id="d", load_metric=_math("D")),
+        make_target(id="a", resource={"cluster": "prod", "service": "a"}, load_metric=_stat("A")),
+        make_target(id="b", resource={"cluster": "prod", "service": "b"}, load_metric=_stat("B")),
+        make_target(
+            id="c", resource={"cluster": "prod", "service": "c"}, load_metric=_stat("C", period=300)
+        ),
+        make_target(id="d", resource={"cluster": "prod", "service": "d"}, load_metric=_math("D")),
     ]
     for i, name in enumerate("ABCD"):
         points = [(END - 60 * k, 100.0 * (i + 1) + k) for k in range(12, 0, -1)]
@@ -94,9 +96,7 @@ def test_outside_shared_reads_nothing_is_read_ahead(aws: Aws, targets: list[Targ
 def _batch(aws: Aws, targets: list[Target]) -> dict[str, Any]:
     for t in targets:
         aws.add_service(t.id, 4)
-        aws.rt.store.put_target(
-            t.model_copy(update={"resource": {"cluster": "prod", "service": t.id}}), NOW
-        )
+        aws.rt.store.put_target(t, NOW)
     run_tick(aws.rt, NOW)
     msgs = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10)["Messages"]
     assert len(msgs) == len(targets)
