@@ -164,16 +164,11 @@ def test_globals_share_layer_tracing_and_architecture() -> None:
 
 def function_config(name: str, **params: object) -> tuple[str, dict[str, str]]:
     """A function's tracing mode and environment at ``params`` (Globals merged as SAM does)."""
-    glob = TEMPLATE["Globals"]["Function"]
-    props = FUNCTIONS[name]
     values = template_eval.parameters(TEMPLATE, **params)
-    tracing = template_eval.resolve(TEMPLATE, props.get("Tracing", glob["Tracing"]), values)
-    env = {
-        **glob["Environment"]["Variables"],
-        **props.get("Environment", {}).get("Variables", {}),
-    }
+    tracing = template_eval.function_property(TEMPLATE, name, "Tracing", values)
+    env = template_eval.function_environment(TEMPLATE, name, values, placeholder=str)
     names = ("METRICS_LEVEL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_TRACE_DISABLED")
-    return tracing, {k: template_eval.resolve(TEMPLATE, env[k], values) for k in names}
+    return tracing, {k: env[k] for k in names}
 
 
 @pytest.mark.parametrize(

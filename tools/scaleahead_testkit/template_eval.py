@@ -9,7 +9,7 @@ fails loudly rather than being read wrong.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -65,3 +65,43 @@ def _truth(template: Mapping[str, Any], expr: Any, params: Mapping[str, object])
         if fn == "Fn::Or":
             return any(_truth(template, x, params) for x in args)
     raise Unresolved(f"cannot evaluate the condition {expr}")
+
+
+def function_property(
+    template: Mapping[str, Any],
+    function: str,
+    key: str,
+    params: Mapping[str, object],
+    default: Any = None,
+) -> Any:
+    """A ``AWS::Serverless::Function`` property, its own over the Globals' (as SAM merges a
+    scalar), resolved at ``params``."""
+    props = template["Resources"][function]["Properties"]
+    glob = template.get("Globals", {}).get("Function", {})
+    return resolve(template, props.get(key, glob.get(key, default)), params)
+
+
+def function_environment(
+    template: Mapping[str, Any],
+    function: str,
+    params: Mapping[str, object],
+    placeholder: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """The variables ``function`` sees: the Globals', then its own over them (SAM merges the
+    two maps), resolved at ``params``. A variable naming a resource (a ``Ref`` to it) is
+    ``placeholder(name)``; without a placeholder it raises ``Unresolved``."""
+    glob = template.get("Globals", {}).get("Function", {})
+    own = template["Resources"][function]["Properties"]
+    merged = {
+        **glob.get("Environment", {}).get("Variables", {}),
+        **own.get("Environment", {}).get("Variables", {}),
+    }
+    out: dict[str, Any] = {}
+    for name, value in merged.items():
+        try:
+            out[name] = resolve(template, value, params)
+        except Unresolved:
+            if placeholder is None:
+                raise
+            out[name] = placeholder(name)
+    return out

@@ -404,8 +404,12 @@ class Scaleahead:
         out = decide_step(target, seen, planned, now, lambda guarded: reading)
         self.evaluations += 1
         # The worker's rest (``domain.rest``): the next ticks skip the target while it holds.
-        rest = rest_seconds(target, seen, planned, out.decision, out.reading, now)
-        taken = self.rests and rest > self.every
+        rest = (
+            rest_seconds(target, seen, planned, out.decision, out.reading, now)
+            if self.rests
+            else self.every
+        )
+        taken = rest > self.every
         self.memory = replace(
             self.memory,
             plans=out.plans,

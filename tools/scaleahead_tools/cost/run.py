@@ -27,34 +27,36 @@ FUNCTIONS = ("alarm", "tick", "worker")
 
 def template_functions(**params: object) -> tuple[dict[str, int], frozenset[str]]:
     """Each function's memory and whether Lambda traces it, at the template's parameters
-    (defaults unless given; Globals first, as SAM merges them)."""
+    (defaults unless given; its own properties over the Globals', as SAM merges them)."""
     from scaleahead_testkit import template_eval
     from scaleahead_testkit.local_aws import load_template
 
     t = load_template()
     values = template_eval.parameters(t, **params)
-    glob = t.get("Globals", {}).get("Function", {})
     memory: dict[str, int] = {}
     traced: set[str] = set()
     for name in FUNCTIONS:
-        props = t["Resources"][f"{name.capitalize()}Function"]["Properties"]
-        mem = template_eval.resolve(t, props.get("MemorySize", glob.get("MemorySize", 128)), values)
-        memory[name] = int(mem)
-        tracing = props.get("Tracing", glob.get("Tracing", "PassThrough"))
-        if template_eval.resolve(t, tracing, values) == "Active":
+        logical = f"{name.capitalize()}Function"
+        memory[name] = int(template_eval.function_property(t, logical, "MemorySize", values, 128))
+        if (
+            template_eval.function_property(t, logical, "Tracing", values, "PassThrough")
+            == "Active"
+        ):
             traced.add(name)
     return memory, frozenset(traced)
 
 
 def template_env(name: str, **params: object) -> str:
-    """The functions' environment variable ``name`` as the template sets it (Globals) at
-    ``params`` (its defaults unless given)."""
+    """The worker's environment variable ``name`` as the template sets it at ``params`` (its
+    defaults unless given)."""
     from scaleahead_testkit import template_eval
     from scaleahead_testkit.local_aws import load_template
 
     t = load_template()
-    value = t["Globals"]["Function"]["Environment"]["Variables"][name]
-    return str(template_eval.resolve(t, value, template_eval.parameters(t, **params)))
+    env = template_eval.function_environment(
+        t, "WorkerFunction", template_eval.parameters(t, **params), placeholder=str
+    )
+    return str(env[name])
 
 
 def measure(

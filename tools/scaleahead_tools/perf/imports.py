@@ -75,27 +75,20 @@ _LAMBDA_ENV = {
 }
 
 
-def template_environment(template: Path = TEMPLATE, function: str | None = None) -> dict[str, str]:
-    """The environment the template gives ``function`` (Globals, then the function's own) at
-    the parameters' defaults, its conditions resolved as CloudFormation would
-    (``scaleahead_testkit.template_eval``); a resource's name is a placeholder."""
+def template_environment(template: Path = TEMPLATE, function: str = "alarm") -> dict[str, str]:
+    """The environment the template gives ``function`` at the parameters' defaults
+    (``template_eval.function_environment``); a resource's name is a placeholder."""
     from scaleahead_testkit import template_eval
     from scaleahead_testkit.local_aws import load_template
 
     doc = load_template(template)
-    params = template_eval.parameters(doc)
-    variables = dict(doc["Globals"]["Function"]["Environment"]["Variables"])
-    if function is not None:
-        own = doc["Resources"][f"{function.capitalize()}Function"]["Properties"]
-        variables.update(own.get("Environment", {}).get("Variables", {}))
-    env = {}
-    for name, value in variables.items():
-        try:
-            resolved = template_eval.resolve(doc, value, params)
-        except template_eval.Unresolved:  # a Ref to a resource: its name, made up
-            resolved = _PLACEHOLDERS.get(name, name.lower())
-        env[name] = "" if resolved is None else str(resolved)
-    return env
+    env = template_eval.function_environment(
+        doc,
+        f"{function.capitalize()}Function",
+        template_eval.parameters(doc),
+        placeholder=lambda name: _PLACEHOLDERS.get(name, name.lower()),
+    )
+    return {name: "" if value is None else str(value) for name, value in env.items()}
 
 
 @dataclass(frozen=True)

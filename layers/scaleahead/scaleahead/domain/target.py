@@ -30,6 +30,7 @@ from scaleahead.domain.target_record import (
     Derived,
     definition_digest,
     queries_to_api,
+    returned_query_id,
 )
 
 # Defined beside the compact record, where code that only catches it can import it without
@@ -205,9 +206,7 @@ class LoadMetric(_Strict):
 
     @property
     def returned_id(self) -> str:
-        if len(self.queries) == 1:
-            return self.queries[0].id
-        return next(q.id for q in self.queries if q.return_data)
+        return returned_query_id(self.queries)
 
     def to_api(self) -> list[dict[str, Any]]:
         """The queries as ``GetMetricData``/``PutMetricAlarm`` expect them, period filled in."""

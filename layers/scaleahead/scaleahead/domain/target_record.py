@@ -136,10 +136,7 @@ class LoadMetric(_Record):
 
     @property
     def returned_id(self) -> str:
-        """As ``domain.target.LoadMetric.returned_id`` (the tests hold the two equal)."""
-        if len(self.queries) == 1:
-            return self.queries[0].id
-        return next(q.id for q in self.queries if q.return_data)
+        return returned_query_id(self.queries)
 
     def to_api(self) -> list[dict[str, Any]]:
         """As ``domain.target.LoadMetric.to_api``: the one ``queries_to_api``."""
@@ -443,6 +440,14 @@ def read_compact(compact: Any, definition: Any) -> TargetRecord:
     if not isinstance(target, dict):
         raise CompactError("malformed: no target in it")
     return target_from_compact(target)
+
+
+def returned_query_id(queries: Sequence[Any]) -> str:
+    """The id of the query that returns the load: the only one, else the one marked
+    ``return_data`` (the model and the compact record alike, which share attribute names)."""
+    if len(queries) == 1:
+        return str(queries[0].id)
+    return str(next(q.id for q in queries if q.return_data))
 
 
 def queries_to_api(

@@ -7,7 +7,8 @@ warm-ups), and returns the decision and the target's new memory; ``explain`` say
 decision was made from, for its record. It reads capacity through
 the ``read`` it is given, once, and a second time with the resource's scale-in guards only when
 a scale-in is on the table: those guards cost reads (ElastiCache: the memory and CPU of every
-node). Acting on the decision, and recording it, is the caller's part.
+node). Acting on the decision, and recording it, is the caller's part: ``plan_step``, then
+``decide_step``, then ``rest_seconds`` (how long the target may go unevaluated).
 """
 
 from __future__ import annotations
@@ -279,18 +280,3 @@ def rest_seconds(
             break
         rest = ticks * every
     return rest
-
-
-def run_tick(
-    target: Target,
-    seen: Seen,
-    memory: Memory,
-    now: float,
-    read: Read,
-    *,
-    acts: bool = True,
-    paused: str = "",
-) -> TickOutcome:
-    """A whole tick: plan, stand, read, decide."""
-    planned = plan_step(target, seen, memory, now)
-    return decide_step(target, seen, planned, now, read, acts=acts, paused=paused)
