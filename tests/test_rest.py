@@ -22,8 +22,8 @@ from scaleahead.domain.tick import (
     Planned,
     Seen,
     decide_step,
+    plan_rest,
     plan_step,
-    rest_seconds,
 )
 from scaleahead.domain.warmup import WarmupLog
 from tests.conftest import make_target
@@ -57,13 +57,18 @@ def seen(fc: Forecast, load: float | None = None) -> Seen:
     )
 
 
+def seconds(rest: Rest | None, every: int = 60) -> int:
+    """The evaluation interval when there is no rest, else the rest's length."""
+    return every if rest is None else round(rest.until - rest.since)
+
+
 def tick(s: Seen, capacity: int, memory: Memory | None = None) -> tuple[int, Planned, Memory]:
     """One tick at NOW on ``capacity`` tasks, all running: the rest it allows."""
     memory = memory or Memory([], FloorState(), WarmupLog())
     planned = plan_step(TARGET, s, memory, NOW)
     reading = CapacityReading(capacity, capacity)
     out = decide_step(TARGET, s, planned, NOW, lambda guarded: reading)
-    rest = rest_seconds(TARGET, s, planned, out.decision, reading, NOW)
+    rest = seconds(plan_rest(TARGET, s, planned, out.decision, reading, NOW))
     return rest, planned, replace(memory, plans=out.plans, floor=out.floor)
 
 
@@ -105,7 +110,9 @@ def test_nothing_in_motion_or_unsure_rests(why: str) -> None:
     capacity, ready, busy = 5, 5, None
     memory = Memory([], FloorState(), WarmupLog())
     if why == "plan differs":
-        capacity = ready = 7  # the plan (5) would scale in, once the window allows
+        # the plan (5) would scale in once the window is covered, and no plan on record holds
+        # 7: nothing proves a skipped tick would have kept it
+        capacity = ready = 7
     elif why == "not ready":
         ready = 4
     elif why == "busy":
@@ -128,7 +135,7 @@ def test_nothing_in_motion_or_unsure_rests(why: str) -> None:
     planned = plan_step(TARGET, s, memory, NOW)
     reading = CapacityReading(capacity, ready, busy=busy)
     out = decide_step(TARGET, s, planned, NOW, lambda guarded: reading)
-    assert rest_seconds(TARGET, s, planned, out.decision, reading, NOW) == 60, why
+    assert seconds(plan_rest(TARGET, s, planned, out.decision, reading, NOW)) == 60, why
 
 
 def test_five_minute_ticks_never_rest() -> None:
@@ -139,7 +146,7 @@ def test_five_minute_ticks_never_rest() -> None:
     reading = CapacityReading(5, 5)
     out = decide_step(TARGET, s, planned, NOW, lambda guarded: reading)
     assert planned.plan.desired == 5
-    assert rest_seconds(TARGET, s, planned, out.decision, reading, NOW) == 300
+    assert plan_rest(TARGET, s, planned, out.decision, reading, NOW) is None
 
 
 def test_a_decided_change_never_rests() -> None:
@@ -148,7 +155,67 @@ def test_a_decided_change_never_rests() -> None:
     reading = CapacityReading(5, 5)
     out = decide_step(TARGET, s, planned, NOW, lambda guarded: reading)
     assert out.decision.action is Action.SCALE_OUT
-    assert rest_seconds(TARGET, s, planned, out.decision, reading, NOW) == 60
+    assert seconds(plan_rest(TARGET, s, planned, out.decision, reading, NOW)) == 60
+
+
+def _scale_in_minute(rests: bool) -> tuple[int | None, int, Memory]:
+    """Minutes after NOW at which 7 tasks scale in to the plan (5) of a flat forecast, the
+    window (10 min) holding the 7 planned until NOW - 480; and the evaluations made."""
+    s = seen(forecast([450.0] * 120))
+    sevens = [(NOW - 600 + 60 * k, 7) for k in range(3)]
+    fives = [(NOW - 420 + 60 * k, 5) for k in range(7)]
+    memory = Memory([*sevens, *fives], FloorState(), WarmupLog())
+    evaluations = 0
+    reading = CapacityReading(7, 7)
+    for minute in range(12):
+        now = NOW + 60 * minute
+        if memory.rest is not None and resting(memory.rest.until, now, 60):
+            continue
+        evaluations += 1
+        planned = plan_step(TARGET, s, memory, now)
+        out = decide_step(TARGET, s, planned, now, lambda guarded: reading)
+        if out.decision.action is Action.SCALE_IN:
+            return minute, evaluations, memory
+        rest = plan_rest(TARGET, s, planned, out.decision, reading, now) if rests else None
+        memory = replace(memory, plans=out.plans, floor=out.floor, rest=rest)
+    return None, evaluations, memory
+
+
+def test_a_scale_in_waiting_on_its_window_rests_without_being_delayed() -> None:
+    """The 7 planned at NOW - 480 holds the window until NOW + 180: the skipped ticks could
+    not have scaled in, and the rest ends at the very tick that can."""
+    s = seen(forecast([450.0] * 120))
+    memory = Memory(
+        [
+            *[(NOW - 600 + 60 * k, 7) for k in range(3)],
+            *[(NOW - 420 + 60 * k, 5) for k in range(7)],
+        ],
+        FloorState(),
+        WarmupLog(),
+    )
+    planned = plan_step(TARGET, s, memory, NOW)
+    reading = CapacityReading(7, 7)
+    out = decide_step(TARGET, s, planned, NOW, lambda guarded: reading)
+    assert planned.plan.desired == 5 and out.decision.action is Action.NONE
+    rest = plan_rest(TARGET, s, planned, out.decision, reading, NOW)
+    assert rest == Rest(NOW, NOW + 180, 5)  # the skipped ticks count as plans for 5, not 7
+    every_tick = _scale_in_minute(rests=False)
+    rested = _scale_in_minute(rests=True)
+    assert every_tick[0] == rested[0] == 3
+    assert (every_tick[1], rested[1]) == (4, 2)
+
+
+def test_a_scale_in_the_window_already_allows_is_never_rested_over() -> None:
+    """Without a plan for the capacity on record within the window, a skipped tick might have
+    scaled in: no rest, whatever the forecast says."""
+    s = seen(forecast([450.0] * 120))
+    memory = Memory([(NOW - 900 + 60 * k, 5) for k in range(15)], FloorState(), WarmupLog())
+    planned = plan_step(TARGET, s, memory, NOW)
+    # a resource guard (say) holds the scale-in now: the decision leaves 7 alone
+    reading = CapacityReading(7, 7, scale_in_floor=7, scale_in_floor_reason="guard")
+    out = decide_step(TARGET, s, planned, NOW, lambda guarded: reading)
+    assert out.decision.action is Action.NONE, out.decision
+    assert plan_rest(TARGET, s, planned, out.decision, reading, NOW) is None
 
 
 def test_the_tick_within_half_a_tick_of_the_end_evaluates() -> None:

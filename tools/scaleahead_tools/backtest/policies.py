@@ -29,7 +29,7 @@ from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.kinds import KINDS
 from scaleahead.domain.plan import units_needed
 from scaleahead.domain.reactive import FloorState
-from scaleahead.domain.rest import Rest, resting
+from scaleahead.domain.rest import resting
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import Kind, Target, parse_target
 from scaleahead.domain.tick import (
@@ -38,9 +38,9 @@ from scaleahead.domain.tick import (
     Seen,
     decide_step,
     forecast_unavailable,
+    plan_rest,
     plan_step,
     refit_due,
-    rest_seconds,
 )
 from scaleahead.domain.warmup import WarmupLog
 from scaleahead_testkit.warmup import Fleet, Rules
@@ -405,17 +405,9 @@ class Scaleahead:
         self.evaluations += 1
         # The worker's rest (``domain.rest``): the next ticks skip the target while it holds.
         rest = (
-            rest_seconds(target, seen, planned, out.decision, out.reading, now)
-            if self.rests
-            else self.every
+            plan_rest(target, seen, planned, out.decision, out.reading, now) if self.rests else None
         )
-        taken = rest > self.every
-        self.memory = replace(
-            self.memory,
-            plans=out.plans,
-            floor=out.floor,
-            rest=Rest(now, now + rest, reading.desired) if taken else None,
-        )
+        self.memory = replace(self.memory, plans=out.plans, floor=out.floor, rest=rest)
         if out.decision.execute:
             fleet.set(t, out.decision.desired)
 

@@ -8,11 +8,12 @@ decision was made from, for its record. It reads capacity through
 the ``read`` it is given, once, and a second time with the resource's scale-in guards only when
 a scale-in is on the table: those guards cost reads (ElastiCache: the memory and CPU of every
 node). Acting on the decision, and recording it, is the caller's part: ``plan_step``, then
-``decide_step``, then ``rest_seconds`` (how long the target may go unevaluated).
+``decide_step``, then ``plan_rest`` (how long the target may go unevaluated).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from scaleahead.domain.controller import (
 from scaleahead.domain.decision import Action, Decision, clamp
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.level import projected_level
-from scaleahead.domain.plan import Plan, predictive_plan
+from scaleahead.domain.plan import Plan, predictive_plan, stabilised
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import TickInputs
 from scaleahead.domain.rest import MAX_REST_SECONDS, Rest, fill_rest
@@ -226,20 +227,23 @@ def explain(
     )
 
 
-def rest_seconds(
+def plan_rest(
     target: Target,
     seen: Seen,
     planned: Planned,
     decision: Decision,
     reading: CapacityReading,
     now: float,
-) -> int:
-    """How long the target may go unevaluated from now (``domain.rest`` says why it may):
-    ``seen.every`` (no rest) unless the forecast holds the present capacity for longer, then
-    the longest whole number of intervals, up to ``MAX_REST_SECONDS``, that it holds it for."""
+) -> Rest | None:
+    """The rest the target may take from now (``domain.rest`` says why it may), or None: the
+    longest whole number of intervals, up to ``MAX_REST_SECONDS``, over which the forecast asks
+    for no more than the present capacity and no skipped tick could have scaled in. The rest
+    holds the highest capacity the stretched plan asks for: the plan each skipped tick counts
+    as in the stabilisation window."""
     every = seen.every
     plan = planned.plan
     current = reading.desired
+    lo, hi = target.min_capacity, target.max_capacity
     if (
         decision.action is not Action.NONE
         or decision.desired != current
@@ -251,14 +255,15 @@ def rest_seconds(
         or seen.view.unavailable
         or seen.events
         or plan.desired is None
-        or clamp(plan.desired, target.min_capacity, target.max_capacity) != current
+        or clamp(plan.desired, lo, hi) > current
     ):
-        return every
+        return None
     forecast, points = seen.view.forecast, seen.obs.points
     # A tick plans at least for the load it sees; a skipped tick would have seen load like
     # the recent one, so the stretched plan takes the highest of the recent window.
     recent_peak = max((v for _, v in points), default=seen.obs.latest)
-    rest = every
+    window = target.effective_stabilisation_seconds
+    rest: Rest | None = None
     for ticks in range(2, MAX_REST_SECONDS // every + 1):
         # Every tick the rest skips would have planned over a window inside this stretched one,
         # with the level its correction would have reached by then: the last skipped tick's,
@@ -274,9 +279,32 @@ def rest_seconds(
             level=level,
             observed_load=recent_peak,
         )
-        if stretched.desired is None or (
-            clamp(stretched.desired, target.min_capacity, target.max_capacity) != current
+        if stretched.desired is None or clamp(stretched.desired, lo, hi) > current:
+            break
+        if not _holds_without_scale_in(
+            planned.stand.plans, now, every, last_skipped, window, lo, hi, current
         ):
             break
-        rest = ticks * every
+        rest = Rest(now, now + ticks * every, clamp(stretched.desired, lo, hi))
     return rest
+
+
+def _holds_without_scale_in(
+    plans: Sequence[tuple[float, int]],
+    now: float,
+    every: int,
+    at: float,
+    window: int,
+    lo: int,
+    hi: int,
+    current: int,
+) -> bool:
+    """Whether the tick at ``at`` would surely leave capacity at ``current``: a plan already on
+    record for at least ``current`` is still in force over its stabilisation window, however
+    low the ticks between now and then would have planned (counted as planning nothing). A
+    scale-in the window allows is never delayed by a rest; only one the window would have
+    allowed below the rest's own plan waits for it to leave the window, as the ticks it skipped
+    would have asked."""
+    skipped = [(now + k * every, 0) for k in range(1, round((at - now) / every) + 1)]
+    floor, _ = stabilised([*plans, *skipped], at, window, math.inf)
+    return floor is not None and clamp(floor, lo, hi) >= current

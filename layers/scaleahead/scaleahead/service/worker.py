@@ -25,7 +25,7 @@ from scaleahead.domain.decision import Action, Reason
 from scaleahead.domain.events import outside_events
 from scaleahead.domain.forecast import fit_forecast
 from scaleahead.domain.record import DecisionRecord, Source
-from scaleahead.domain.rest import Rest, describe_rest
+from scaleahead.domain.rest import describe_rest
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.state import StoredForecast
 from scaleahead.domain.target import Target
@@ -35,9 +35,9 @@ from scaleahead.domain.tick import (
     decide_step,
     explain,
     forecast_view,
+    plan_rest,
     plan_step,
     refit_due,
-    rest_seconds,
 )
 from scaleahead.service.actuate import carry_out, record_and_observe, settle
 from scaleahead.service.ports import CONFIGURATION_FAULTS, LeaseHeld, LeasePort
@@ -202,10 +202,12 @@ def _decide_under_lease(
         lease.commit(state)
         return record
     decision = out.decision
-    rest = rest_seconds(target, seen, planned, decision, out.reading, now)
-    if rest > seen.every and not settled.not_done:
-        state.rest = Rest(now, now + rest, out.reading.desired)
-        decision = replace(decision, message=f"{decision.message}; {describe_rest(rest)}")
+    rest = plan_rest(target, seen, planned, decision, out.reading, now)
+    if rest is not None and not settled.not_done:
+        state.rest = rest
+        decision = replace(
+            decision, message=f"{decision.message}; {describe_rest(rest, out.reading.desired)}"
+        )
     inputs = replace(
         explain(target, seen, planned, now, paused=paused, mode=rt.mode(target).value),
         distrusted=settled.distrusted or None,
