@@ -14,7 +14,7 @@ from scaleahead.domain.controller import Observation
 from scaleahead.domain.decision import Action
 from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.reactive import FloorState
-from scaleahead.domain.rest import MAX_REST_SECONDS, Rest, fill_rest, resting
+from scaleahead.domain.rest import MAX_REST_SECONDS, Rest, describe_rest, fill_rest, resting
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.tick import (
     ForecastView,
@@ -263,3 +263,11 @@ def test_after_rests_a_falling_load_still_scales_in_when_the_window_allows() -> 
         memory = replace(memory, plans=planned.stand.plans)
     # the rests' 5 holds for one window after the last skipped tick (NOW - 60), then 3
     assert stable[9] == 5 and stable[10] == 3
+
+
+def test_the_record_says_what_the_rest_holds() -> None:
+    held = describe_rest(Rest(NOW, NOW + 300, 5), current=5)
+    waiting = describe_rest(Rest(NOW, NOW + 180, 5), current=7)
+    assert held.startswith("next evaluation in 5 min: the forecast holds this capacity")
+    assert waiting.startswith("next evaluation in 3 min: the forecast asks for no more than 5")
+    assert "stabilisation window holds this capacity" in waiting
