@@ -48,6 +48,18 @@ HEAVY = (
 )
 
 
+# The tick's planning law, which the alarm path never runs: the alarm's own law lives in
+# domain.alarm, and the store reads planned events only for the worker and the CLI.
+PLANNING = (
+    "scaleahead.domain.controller",
+    "scaleahead.domain.plan",
+    "scaleahead.domain.level",
+    "scaleahead.domain.series",
+    "scaleahead.domain.events",
+    "scaleahead.domain.tick",
+)
+
+
 def _heavy(loaded: set[str]) -> set[str]:
     return {m for m in loaded for h in HEAVY if m == h or m.startswith(f"{h}.")}
 
@@ -68,6 +80,7 @@ def test_the_alarm_function_imports_no_pydantic_xray_or_numpy() -> None:
     assert "scaleahead.handlers.alarm" in loaded
     assert "scaleahead.domain.alarm_events" in loaded
     assert not _heavy(loaded)
+    assert not loaded & set(PLANNING)
 
 
 def test_what_the_first_alarm_builds_imports_no_pydantic_either() -> None:
@@ -76,6 +89,7 @@ def test_what_the_first_alarm_builds_imports_no_pydantic_either() -> None:
         "import scaleahead.handlers.alarm, scaleahead.handlers.wiring, scaleahead.store"
     )
     assert not _heavy(loaded)
+    assert not loaded & set(PLANNING)
 
 
 # --- the compact record: the model's twin --------------------------------------------------

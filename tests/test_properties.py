@@ -17,12 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scaleahead.domain.controller import (
-    floor_decision,
-    on_alarm,
-    on_alarm_cleared,
-    standing,
-)
+from scaleahead.domain.alarm import floor_decision, on_alarm, on_alarm_cleared
+from scaleahead.domain.controller import standing
 from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, clamp, decide
 from scaleahead.domain.plan import Plan
 from scaleahead.domain.reactive import (

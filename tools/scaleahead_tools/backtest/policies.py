@@ -15,11 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from scaleahead.domain.alarm import Change, admit, on_change
+from scaleahead.domain.alarm import Change, admit, alarm_threshold, on_change
 from scaleahead.domain.capacity import CapacityReading
 from scaleahead.domain.controller import (
     HISTORY_SECONDS,
-    alarm_threshold,
     evaluation_interval,
     forecast_horizon,
     observe,

@@ -35,9 +35,9 @@ from typing import Any
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scaleahead.domain.alarm import alarm_threshold
 from scaleahead.domain.alarm_events import target_id_from_alarm
 from scaleahead.domain.aurora_readers import MANAGED_TAG
-from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.target import Target, TargetError, parse_targets
 from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound, PortError
 from scaleahead.service.runtime import Runtime

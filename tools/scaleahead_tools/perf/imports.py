@@ -3,8 +3,9 @@
 Issue 15 sets the bar for the alarm function, the latency-critical path: importing
 ``functions/alarm/app.py`` may take at most 1.2 times as long as importing boto3, which every
 function needs anyway. Each figure is the median of N fresh interpreters (default 15), the two
-commands alternated so that a noisy neighbour slows both alike; only the import is timed
-(``perf_counter`` around it inside the child), not the interpreter's own start.
+commands alternated so that a noisy neighbour slows both alike, and the ratio is the median of
+the N ratios of neighbouring runs; only the import is timed (``perf_counter`` around it inside
+the child), not the interpreter's own start.
 
 The children see what Lambda gives a function: the function's folder and the layer on
 ``sys.path`` (``/var/task``, ``/opt/python``), the variables of ``template.yaml``'s
@@ -144,14 +145,18 @@ def _run(layout: Layout, function: str | None, *, env_function: str = "alarm") -
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def medians(layout: Layout, function: str, runs: int) -> tuple[float, float]:
-    """(median import boto3, median import of the function), alternated run by run."""
+def medians(layout: Layout, function: str, runs: int) -> tuple[float, float, float]:
+    """(median import boto3, median import of the function, median of the runs' ratios),
+    alternated run by run. The ratio is taken within each pair of neighbouring runs, so that
+    the machine's speed drifting over the minute the runs take (a neighbour, the CPU's clock)
+    moves both sides of a ratio alike instead of one median more than the other."""
     base: list[float] = []
     func: list[float] = []
     for _ in range(runs):
         base.append(_run(layout, None, env_function=function))
         func.append(_run(layout, function))
-    return statistics.median(base), statistics.median(func)
+    ratio = statistics.median(f / b for b, f in zip(base, func, strict=True))
+    return statistics.median(base), statistics.median(func), ratio
 
 
 def importtime_top(layout: Layout, function: str = "alarm", n: int = 10) -> list[tuple[str, int]]:
@@ -239,8 +244,8 @@ def measure(runs: int = 15) -> dict[str, Any]:
     out: dict[str, Any] = {"runs": runs, "bar": RATIO_BAR}
     out.update({regime: {} for regime in REGIMES})
     for function in FUNCTION_NAMES:
-        b, f = medians(warm, function, runs)
-        out["warm_pyc"][function] = {"boto3_s": b, "function_s": f, "ratio": f / b}
+        b, f, r = medians(warm, function, runs)
+        out["warm_pyc"][function] = {"boto3_s": b, "function_s": f, "ratio": r}
     with tempfile.TemporaryDirectory() as tmp:
         shipped = _as_shipped(Path(tmp) / "shipped")
         try:
@@ -251,8 +256,8 @@ def measure(runs: int = 15) -> dict[str, Any]:
                 ("layer_as_shipped", shipped),
                 ("layer_no_pyc", _copy(Path(tmp) / "no_pyc")),
             ):
-                b, f = medians(layout, "alarm", runs)
-                out[regime]["alarm"] = {"boto3_s": b, "function_s": f, "ratio": f / b}
+                b, f, r = medians(layout, "alarm", runs)
+                out[regime]["alarm"] = {"boto3_s": b, "function_s": f, "ratio": r}
         finally:
             _set_writable(Path(tmp), True)  # so that the folder can be removed
     out["alarm_top"] = importtime_top(warm)

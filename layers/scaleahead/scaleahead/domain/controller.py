@@ -1,5 +1,6 @@
-"""The control law of one target, as pure functions: what a tick plans and decides, and what an
-alarm changes.
+"""The control law of one target, as pure functions: what a tick plans and decides (what an
+alarm changes is ``domain.alarm``, which the alarm path imports without this module's forecast
+and plan machinery).
 
 The worker and the alarm function wrap these with reads, leases and writes; the backtest calls
 them on a simulated clock. Keeping the law here, free of AWS and of numpy, is what lets the
@@ -13,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from scaleahead.domain.decision import Action, Decision, DecisionInput, Reason, clamp, decide
+from scaleahead.domain.decision import Decision, DecisionInput, clamp, decide
 from scaleahead.domain.events import PlannedEvent, floor_in, uplift_in, uplifted
 from scaleahead.domain.level import level_correction
 from scaleahead.domain.plan import Plan, predictive_plan, stabilised, trim_plans
-from scaleahead.domain.reactive import FloorState, active_floor, reactive_floor
+from scaleahead.domain.reactive import FloorState, active_floor
 from scaleahead.domain.series import Forecast
 from scaleahead.domain.warmup import WarmupLog, learned_seconds
 
@@ -222,88 +223,3 @@ def decide_tick(
             paused=paused,
         )
     )
-
-
-def alarm_threshold(target: Target, desired: int) -> float:
-    """Load above which the planned capacity falls short: the alarm's moving threshold."""
-    return max(desired, 1) * target.capacity_per_unit * target.alarm.threshold_ratio
-
-
-def on_alarm(
-    target: Target,
-    floor_state: FloorState,
-    current: int,
-    observed: float | None,
-    threshold: float | None,
-    now: float,
-    changed_at: float,
-    *,
-    acts: bool = True,
-    paused: str = "",
-) -> tuple[FloorState, Decision]:
-    """ALARM opening a new episode: raise the floor at once (never below one still held) and
-    decide on it alone. ``current`` is the capacity the episode starts from; the floor is
-    derived from it and from the alarm's overshoot, capped per episode by the target's
-    ``alarm.max_step_ratio`` and ``alarm.max_step_units``.
-
-    A copy of a change already applied never reaches this function (``reactive.arrival``);
-    were it to, the floor would come out the same for the same start, never compounded.
-    The plan is left to the next tick: this path must not wait for a forecast.
-    """
-    held = active_floor(floor_state, now, target.effective_stabilisation_seconds)
-    floor = reactive_floor(
-        current,
-        observed,
-        threshold,
-        target.alarm.step,
-        max_ratio=target.alarm.max_step_ratio,
-        max_units=target.alarm.max_step_units,
-    )
-    floor = max(floor, held or 0)
-    state = FloorState(floor, "ALARM", now, None, changed_at, opened_at=changed_at, start=current)
-    return state, floor_decision(target, floor, current, acts=acts, paused=paused)
-
-
-def floor_decision(
-    target: Target, floor: int, current: int, *, acts: bool = True, paused: str = ""
-) -> Decision:
-    """The alarm path's decision: the floor alone, within the bounds."""
-    return decide(
-        DecisionInput(
-            current=current,
-            min_capacity=target.min_capacity,
-            max_capacity=target.max_capacity,
-            plan=None,
-            plan_basis="alarm path: the forecast plan is applied by the next tick",
-            floor=floor,
-            acts=acts,
-            paused=paused,
-        )
-    )
-
-
-def on_alarm_cleared(
-    target: Target, floor_state: FloorState, alarm_state: str, current: int, changed_at: float
-) -> tuple[FloorState, Decision]:
-    """OK or INSUFFICIENT_DATA: never act; the floor expires one window after leaving ALARM
-    (missing data must not pin a floor for ever either)."""
-    f = floor_state
-    ok_at = f.ok_at if f.alarm_state != "ALARM" and f.ok_at is not None else changed_at
-    state = FloorState(
-        f.floor, alarm_state, f.raised_at, ok_at, changed_at, opened_at=f.opened_at, start=f.start
-    )
-    stab = target.effective_stabilisation_seconds
-    held_text = (
-        f"the floor {state.floor} holds until {stab // 60} min after OK"
-        if state.floor is not None
-        else "no reactive floor is raised"
-    )
-    decision = Decision(
-        Action.NONE,
-        current,
-        current,
-        Reason.ALARM_CLEARED,
-        f"alarm {alarm_state}: {held_text}",
-        execute=False,
-    )
-    return state, decision

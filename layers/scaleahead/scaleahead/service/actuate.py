@@ -19,8 +19,8 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from scaleahead.domain.alarm import alarm_threshold
 from scaleahead.domain.capacity import CapacityReading
-from scaleahead.domain.controller import alarm_threshold
 from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import DecisionRecord, Inputs, Source

@@ -24,11 +24,11 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scaleahead.domain.capacity import Actuation, CapacityReading
-from scaleahead.domain.events import PlannedEvent
 from scaleahead.domain.record import DecisionRecord
 from scaleahead.domain.state import Pause, StoredForecast, TargetEntry, TargetState
 
 if TYPE_CHECKING:
+    from scaleahead.domain.events import PlannedEvent
     from scaleahead.domain.target import Target
 
 __all__ = [

@@ -7,12 +7,16 @@ the model keeps leaving it out; DynamoDB's TTL then deletes it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from boto3.dynamodb.conditions import Key
 
-from scaleahead.domain.events import EventError, PlannedEvent
 from scaleahead.store.codec import from_dynamo, to_dynamo
 from scaleahead.store.keys import EVENTS_PK, event_sk
 from scaleahead.store.table import Table
+
+if TYPE_CHECKING:
+    from scaleahead.domain.events import PlannedEvent
 
 # The 14 days of history a fit reads, plus a day.
 EVENT_RETENTION_SECONDS = 15 * 86400
@@ -59,6 +63,10 @@ class Events(Table):
         )
 
     def _query_events(self) -> list[PlannedEvent]:
+        # Imported here: planned events are the worker's and the CLI's, and the alarm path,
+        # which shares this store, is spared importing them (and the forecast series) cold.
+        from scaleahead.domain.events import EventError, PlannedEvent
+
         out = []
         pages = self._pages(KeyConditionExpression=Key("pk").eq(EVENTS_PK))
         for i in (i for page in pages for i in page.get("Items", [])):

@@ -7,9 +7,10 @@ inside ``Store.shared_reads`` and outside it, and one way to follow a Query's pa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scaleahead.domain.events import PlannedEvent
+if TYPE_CHECKING:
+    from scaleahead.domain.events import PlannedEvent
 
 # BatchGetItem reads at most 100 keys per call.
 _BATCH_GET_KEYS = 100
