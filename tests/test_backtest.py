@@ -8,6 +8,7 @@ import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -252,3 +253,86 @@ def test_cli_stabilisation_window_is_scaleaheads_lever(tmp_path, capsys):
     assert (a["cost"], a["actions"]) != (b["cost"], b["actions"])
     assert main(["backtest", str(trace), "--stabilisation-minutes", "-3"]) == 2
     assert "--stabilisation-minutes" in capsys.readouterr().out
+
+
+def test_the_smooth_oracle_holds_k_times_the_centred_hourly_mean():
+    """Half-hour steps: the centred hour spans three of them (the step and one on each side),
+    fewer at the trace's ends. A lone spike of 6 is smoothed to 2 around it."""
+    from scaleahead_tools.backtest.policies import centred_mean, smooth_oracle
+
+    demand = np.array([0.0, 0.0, 6.0, 0.0, 0.0])
+    assert list(centred_mean(demand, 1800)) == [0.0, 2.0, 2.0, 2.0, 0.0]
+    # one-minute steps: 61 of them, the hour rounded up to an odd count
+    ramp = np.arange(200, dtype=np.float64)
+    assert centred_mean(ramp, 60)[100] == pytest.approx(100.0)
+    assert centred_mean(ramp, 60)[0] == pytest.approx(15.0)  # steps 0..30
+    setup = Setup(Kind.ECS, 1800, 300, 1.0, 0, 0, 1000)
+    assert list(smooth_oracle(demand, setup, 1.0)) == [0, 2, 2, 2, 0]
+    assert list(smooth_oracle(demand, setup, 1.5)) == [0, 3, 3, 3, 0]
+    floor_one = Setup(Kind.ECS, 1800, 300, 1.0, 0, 1, 1000)
+    assert list(smooth_oracle(demand, floor_one, 1.0)) == [1, 2, 2, 2, 1]
+    with pytest.raises(ValueError, match="positive"):
+        smooth_oracle(demand, setup, 0.0)
+    # replayed: in place on time (capacity = desired); short at the spike until k reaches 3
+    r = replay(_series(list(demand), 1800), setup, "smooth-oracle", 1.0)
+    assert list(r.capacity) == list(r.desired) == [0, 2, 2, 2, 0]
+    assert r.score.under_time == pytest.approx(1 / 5)
+    r3 = replay(_series(list(demand), 1800), setup, "smooth-oracle", 3.0)
+    assert r3.score.under_time == 0.0 and r3.score.cost == pytest.approx(18 / 6)
+
+
+def test_the_smooth_oracles_sweep_finds_the_cheapest_k_within_one_percent():
+    from scaleahead_tools.backtest.replay import sweep
+
+    # every spike smoothed to 2: ceil(k x 2) reaches 6 once k passes 2.5
+    demand = [0.0, 0.0, 6.0, 0.0, 0.0] * 40
+    setup = Setup(Kind.ECS, 1800, 300, 1.0, 0, 0, 1000)
+    sw = sweep(_series(demand, 1800), setup, ["smooth-oracle"])["smooth-oracle"]
+    ks = [p.knob for p in sw.points if p.knob is not None and p.under_time <= 0.01]
+    assert 2.5 < min(ks) <= 2.5 * 1.01  # the grid is 1 % apart
+    assert sw.cost_at_1pct == pytest.approx(3.0)  # three steps of 6 units per spike of 6
+
+
+def test_the_floor_holds_for_every_policy_alike():
+    """``min_capacity`` is one term of the setup: each policy keeps it on a trace that idles at
+    zero, and no kind goes below its own floor."""
+    values = [0.0] * 120 + [35.0] * 60 + [0.0] * 120
+    trace = Trace("idle", 1_704_067_200.0, 60, tuple(values), 0)
+    with_floor = make_setup(trace, Kind.ECS, per_unit=10.0, min_capacity=1)
+    assert with_floor.min_capacity == 1
+    assert make_setup(trace, Kind.ECS, per_unit=10.0).min_capacity == 0
+    assert make_setup(trace, Kind.ELASTICACHE, per_unit=10.0, min_capacity=0).min_capacity == 1
+    with pytest.raises(ValueError, match="min-capacity"):
+        make_setup(trace, Kind.ECS, min_capacity=-1)
+    series = series_of(trace)
+    for policy in ("oracle", "smooth-oracle", "target-tracking", "aws-predictive"):
+        r = replay(series, with_floor, policy, None, fit=FitCache())
+        assert int(r.desired.min()) >= 1 and int(r.capacity[with_floor.scored_from :].min()) >= 1
+        bare = replay(series, make_setup(trace, Kind.ECS, per_unit=10.0), policy, None)
+        assert int(bare.desired.min()) == 0, policy  # without the floor it idles at zero
+
+
+def test_the_bench_judges_against_the_floor_and_the_better_baseline():
+    from scaleahead_tools.backtest.bench import ratio_to_floor, saving_over_best, verdict
+
+    def row(
+        tt: float | None, ap: float | None, sa: float | None, so: float | None
+    ) -> dict[str, Any]:
+        costs = {"target-tracking": tt, "aws-predictive": ap, "scaleahead": sa}
+        return {
+            "sweeps": {
+                **{k: {"cost_at_1pct": v} for k, v in costs.items()},
+                "smooth-oracle": {"cost_at_1pct": so},
+            }
+        }
+
+    good = row(2.0, 1.5, 1.2, 1.0)
+    assert ratio_to_floor(good) == pytest.approx(1.2)
+    assert saving_over_best(good) == pytest.approx(0.2)  # against AP, the better one
+    missed = row(None, 3.0, None, 1.5)
+    assert ratio_to_floor(missed) == math.inf and saving_over_best(missed) == -math.inf
+    assert saving_over_best(row(None, None, 2.0, 1.0)) is None  # neither baseline reaches 1 %
+    assert ratio_to_floor(row(2.0, 2.0, 2.0, None)) is None
+    line = verdict([good, missed, row(None, None, 1.1, 1.0)])
+    assert "SA/SO median 1.20" in line and "worst never" in line
+    assert "on 1 of 2 rows" in line

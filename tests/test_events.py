@@ -87,7 +87,7 @@ def test_the_floor_and_the_learning_window() -> None:
 def _plan(events: list[PlannedEvent], forecast: Forecast | None = None) -> Any:
     t = make_target(warmup_seconds=300)
     obs = Observation([(NOW - 60, 100.0)], 100.0, "")
-    plan, _ = plan_tick(t, forecast or flat(), obs, NOW, 60, "", 300, events)
+    plan, _, _ = plan_tick(t, forecast or flat(), obs, NOW, 60, "", 300, events)
     return plan
 
 

@@ -5,14 +5,18 @@ or unsure keeps the target evaluated every tick."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scaleahead.domain.capacity import CapacityReading
 from scaleahead.domain.controller import Observation
-from scaleahead.domain.decision import Action
+from scaleahead.domain.decision import Action, clamp
 from scaleahead.domain.events import PlannedEvent
+from scaleahead.domain.plan import stabilised
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.rest import MAX_REST_SECONDS, Rest, describe_rest, fill_rest, resting
 from scaleahead.domain.series import Forecast
@@ -21,6 +25,7 @@ from scaleahead.domain.tick import (
     Memory,
     Planned,
     Seen,
+    _surely_held,
     decide_step,
     plan_rest,
     plan_step,
@@ -271,3 +276,29 @@ def test_the_record_says_what_the_rest_holds() -> None:
     assert held.startswith("next evaluation in 5 min: the forecast holds this capacity")
     assert waiting.startswith("next evaluation in 3 min: the forecast asks for no more than 5")
     assert "stabilisation window holds this capacity" in waiting
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    plans=st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 12)),
+        min_size=0,
+        max_size=12,
+        unique_by=lambda p: p[0],
+    ),
+    window_ticks=st.integers(0, 20),
+    ahead=st.integers(1, 5),
+    current=st.integers(0, 12),
+)
+def test_surely_held_is_the_window_lower_bound(
+    plans: list[tuple[int, int]], window_ticks: int, ahead: int, current: int
+) -> None:
+    """``_surely_held`` answers what ``plan.stabilised`` says of the plans on record with every
+    skipped tick counted as planning nothing: the window's highest plan, at least."""
+    every, now = 60, 40 * 60.0
+    known = sorted((60.0 * t, d) for t, d in plans)
+    at = now + ahead * every
+    skipped = [(now + k * every, 0) for k in range(1, ahead + 1)]
+    floor, _ = stabilised([*known, *skipped], at, window_ticks * every, math.inf)
+    expected = floor is not None and clamp(floor, 0, 20) >= current
+    assert _surely_held(known, now, every, at, window_ticks * every, 0, 20, current) == expected

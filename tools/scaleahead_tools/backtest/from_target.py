@@ -27,6 +27,7 @@ class TargetTerms:
     per_unit: float
     stabilisation_minutes: float
     quantile: float
+    min_capacity: int
 
 
 def terms_of(target: Target) -> TargetTerms:
@@ -35,6 +36,7 @@ def terms_of(target: Target) -> TargetTerms:
         per_unit=target.capacity_per_unit,
         stabilisation_minutes=target.effective_stabilisation_seconds / 60,
         quantile=target.forecast.quantile,
+        min_capacity=target.min_capacity,
     )
 
 

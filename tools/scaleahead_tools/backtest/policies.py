@@ -2,7 +2,8 @@
 
 ``scaleahead`` runs the product's own control law (``domain.controller``) and forecast fit,
 the code the Lambda functions run; the others are models of what AWS offers, built from AWS's
-documentation, and the oracle is the physical limit.
+documentation; the oracle is the physical limit, and the smooth oracle (``smooth_oracle``) the
+yardstick of what a forecaster could reach.
 """
 
 from __future__ import annotations
@@ -45,33 +46,43 @@ from scaleahead.domain.warmup import WarmupLog
 from scaleahead_testkit.warmup import Fleet, Rules
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.sim.alarms import evaluate
+from scaleahead_tools.sim.scoring import IntArray, units_needed_array
 
 FloatArray = npt.NDArray[np.float64]
 
-POLICIES = ("oracle", "target-tracking", "aws-predictive", "scaleahead")
+POLICIES = ("oracle", "smooth-oracle", "target-tracking", "aws-predictive", "scaleahead")
 
 # Knob values a sweep tries, and each policy's default. Target tracking's knob is the target
 # utilisation; scaleahead's is its forecast's headroom quantile.
 DEFAULT_KNOB: dict[str, float | None] = {
     "oracle": None,
+    "smooth-oracle": 1.0,
     "target-tracking": 0.7,
     "aws-predictive": 0.7,
     "scaleahead": 0.9,
 }
 SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
     "oracle": (),
+    # k, the headroom over the smooth future: 1 % apart from 0.5 to 12 (a run is one vectorised
+    # pass, so the fine grid costs milliseconds)
+    "smooth-oracle": tuple(round(1.01**n, 6) for n in range(-70, 250)),
     "target-tracking": (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
     "aws-predictive": (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
     "scaleahead": (0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
 }
 
-# Application Auto Scaling's target tracking, as documented: the high alarm wants 3 one-minute
+# Application Auto Scaling's target tracking (docs/BASELINES.md): the high alarm wants 3 one-minute
 # datapoints above the target, the low alarm 15 below 90 % of it; the default cooldowns of the
-# ECS, Aurora and ElastiCache scalable targets are 300 s.
+# ECS and Aurora scalable targets are 300 s (ElastiCache's are not documented: 300 s assumed).
 TT_OUT_SECONDS = 180
 TT_IN_SECONDS = 900
 TT_IN_RATIO = 0.9
 TT_COOLDOWN_SECONDS = 300
+# ElastiCache documents its own rule for shards: no scale-in unless the metric is below 75 % of
+# the target, and a scale-out by the larger of the variation from the target and 20 % of the
+# current shards (rounded up, as target tracking rounds up what it adds).
+TT_IN_RATIO_BY_KIND: dict[Kind, float] = {Kind.ELASTICACHE: 0.75}
+TT_MIN_OUT_PERCENT_BY_KIND: dict[Kind, int] = {Kind.ELASTICACHE: 20}
 # Predictive scaling: at least a day of history, up to 14 days, an hourly forecast for the next
 # 48 hours refreshed every 6 hours, applied as a minimum from the start of each hour less the
 # scheduling buffer. AWS's default buffer is 300 s; the backtest gives it the warm-up when that
@@ -80,6 +91,39 @@ AP_MIN_HISTORY = 86400
 AP_REFRESH = 6 * 3600
 AP_HORIZON_HOURS = 48
 AP_BUFFER_SECONDS = 300
+
+
+# The smooth oracle's view of the future: the load's mean over an hour centred on each step.
+SMOOTH_SECONDS = 3600
+
+
+def centred_mean(demand: FloatArray, step: int, span_seconds: int = SMOOTH_SECONDS) -> FloatArray:
+    """Each step's load averaged over ``span_seconds`` centred on it: an odd number of steps,
+    the span rounded up (61 one-minute steps, 13 five-minute ones, 3 half-hours); at the
+    trace's ends, over the steps there are."""
+    half = max(1, round(span_seconds / step)) // 2
+    n = demand.size
+    sums = np.concatenate([[0.0], np.cumsum(demand, dtype=np.float64)])
+    idx = np.arange(n)
+    lo = np.maximum(idx - half, 0)
+    hi = np.minimum(idx + half + 1, n)
+    out: FloatArray = (sums[hi] - sums[lo]) / (hi - lo)
+    return out
+
+
+def smooth_oracle(
+    demand: FloatArray, setup: Setup, k: float, smooth: FloatArray | None = None
+) -> IntArray:
+    """The smooth-future oracle: it knows the load's centred one-hour mean ahead (the part of
+    the load a forecaster can hope to predict) but not the noise around it, and holds
+    ``ceil(k x mean / unit)`` units, in place on time whatever the warm-up. Its cost at 1 %
+    short is a soft floor: a causal policy beats it only by predicting the noise."""
+    if not (k > 0 and math.isfinite(k)):
+        raise ValueError(f"the smooth oracle's k must be a positive number, got {k}")
+    mean = centred_mean(demand, setup.step) if smooth is None else smooth
+    units = units_needed_array(k * mean, setup.per_unit)
+    out: IntArray = np.clip(units, setup.min_capacity, setup.max_capacity)
+    return out
 
 
 @dataclass(frozen=True)
@@ -101,6 +145,7 @@ class Policy(Protocol):
 class TargetTracking:
     """Scale on utilisation = load / (serving units x unit): out after 3 min above the target,
     to ceil(load / (unit x target)); in after 15 min below 90 % of it, outside both cooldowns.
+    ElastiCache shards: in below 75 %, and out by at least 20 % of the shards (``TT_*_BY_KIND``).
 
     Utilisation is measured on the units serving, as ECS's per-task metrics are; the desired
     count is computed from it, so units still warming up do not trigger a second scale-out
@@ -115,6 +160,8 @@ class TargetTracking:
         self.series, self.setup, self.target = series, setup, target
         self.out_n = max(1, math.ceil(TT_OUT_SECONDS / setup.step))
         self.in_n = max(1, math.ceil(TT_IN_SECONDS / setup.step))
+        self.in_ratio = TT_IN_RATIO_BY_KIND.get(setup.kind, TT_IN_RATIO)
+        self.min_out_percent = TT_MIN_OUT_PERCENT_BY_KIND.get(setup.kind, 0)
         self.high = 0
         self.low = 0
         self.last_out = -math.inf
@@ -126,11 +173,12 @@ class TargetTracking:
         serving = fleet.running(t)
         util = load / (serving * s.per_unit) if serving else (math.inf if load > 0 else 0.0)
         self.high = self.high + 1 if util > self.target else 0
-        self.low = self.low + 1 if util < TT_IN_RATIO * self.target else 0
+        self.low = self.low + 1 if util < self.in_ratio * self.target else 0
         now = float(self.series.ts[t]) + s.step
         want = _clamp(max(units_needed(load, s.per_unit * self.target), minimum), s)
         if self.high >= self.out_n and want > fleet.desired:
-            fleet.set(t, want)
+            least = fleet.desired + -(-fleet.desired * self.min_out_percent // 100)
+            fleet.set(t, _clamp(max(want, least), s))
             self.last_out = now
         elif (
             self.low >= self.in_n

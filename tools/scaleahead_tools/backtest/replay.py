@@ -31,6 +31,7 @@ from scaleahead_tools.backtest.policies import (
     TargetTracking,
     fit_forecast_for_backtest,
     rules_for,
+    smooth_oracle,
 )
 from scaleahead_tools.backtest.sim import HISTORY_DAYS, KIND_BOUNDS, Setup
 from scaleahead_tools.sim.scoring import IntArray, units_needed_array
@@ -48,9 +49,12 @@ def make_setup(
     warmup_minutes: float | None = None,
     per_unit: float | None = None,
     stabilisation_minutes: float | None = None,
+    min_capacity: int | None = None,
 ) -> Setup:
     """Defaults: the kind's warm-up; a unit of p99 / 10, so peaks need about ten units; a week
-    (or a third of a shorter trace) of history before scoring."""
+    (or a third of a shorter trace) of history before scoring; the kind's own bounds.
+    ``min_capacity`` holds for every policy alike, never below the kind's own floor (an
+    ElastiCache cluster keeps a shard)."""
     values = np.asarray(trace.values, dtype=np.float64)
     if per_unit is None:
         p99 = float(np.percentile(values, 99))
@@ -69,6 +73,10 @@ def make_setup(
             )
     history = min(round(HISTORY_DAYS * 86400 / trace.step), len(values) // 3)
     lo, hi = KIND_BOUNDS[kind]
+    if min_capacity is not None:
+        if not 0 <= min_capacity <= hi:
+            raise ValueError(f"--min-capacity must lie in [0, {hi}], got {min_capacity}")
+        lo = max(lo, min_capacity)
     return Setup(kind, trace.step, warmup, per_unit, history, lo, hi, stab)
 
 
@@ -265,6 +273,11 @@ def replay(
     detail: dict[str, Any] = {}
     if policy == "oracle":
         desired = np.clip(need, lo, hi)
+        capacity = desired.copy()
+        if progress:
+            progress(n)
+    elif policy == "smooth-oracle":
+        desired = smooth_oracle(demand, setup, _knob(policy, knob))
         capacity = desired.copy()
         if progress:
             progress(n)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 KNOB_NAME = {
     "oracle": None,
+    "smooth-oracle": "headroom over the smooth future",
     "target-tracking": "target utilisation",
     "aws-predictive": "target utilisation",
     "scaleahead": "forecast quantile",
@@ -70,9 +71,15 @@ def add_parser(sub: Any) -> None:
         "elasticache 60): the lever between cost and shortfall on spiky loads",
     )
     b.add_argument(
+        "--min-capacity",
+        type=int,
+        help="the fewest units every policy keeps (default: the kind's own floor: 0, or one "
+        "shard for elasticache); a real service keeps at least one task",
+    )
+    b.add_argument(
         "--policies",
-        default=",".join(POLICIES),
-        help=f"comma-separated, from {','.join(POLICIES)} (default: all)",
+        help=f"comma-separated, from {','.join(POLICIES)} (default: all; the smooth oracle, "
+        "a yardstick only a sweep gives meaning to, with --sweep only)",
     )
     b.add_argument(
         "--knob",
@@ -133,6 +140,7 @@ def run_backtest(
     warmup_minutes: float | None = None,
     per_unit: float | None = None,
     stabilisation_minutes: float | None = None,
+    min_capacity: int | None = None,
     do_sweep: bool = False,
     fit: FitCache | None = None,
     progress: Progress | None = None,
@@ -144,6 +152,7 @@ def run_backtest(
         warmup_minutes=warmup_minutes,
         per_unit=per_unit,
         stabilisation_minutes=stabilisation_minutes,
+        min_capacity=min_capacity,
     )
     series = series_of(trace)
     knobs = knobs or {}
@@ -218,7 +227,7 @@ def summary(
         if "scaleahead" in sweeps:
             mine = sweeps["scaleahead"].points
             for name, sw in sweeps.items():
-                if name not in {"scaleahead", "oracle"}:
+                if name not in {"scaleahead", "oracle", "smooth-oracle"}:
                     k, n = below(mine, sw.points)
                     out["sweeps"][name]["scaleahead_below"] = [k, n]
     return out
@@ -247,6 +256,7 @@ def write_steps(trace: Trace, setup: Setup, runs: dict[str, Run], path: Path) ->
 
 COLORS = {
     "oracle": "0.3",
+    "smooth-oracle": "tab:green",
     "target-tracking": "tab:red",
     "aws-predictive": "tab:orange",
     "scaleahead": "tab:blue",
@@ -282,7 +292,7 @@ def _capacity_panel(
     ts = [datetime.fromtimestamp(trace.start + i * trace.step, UTC) for i in range(lo, hi)]
     ax.fill_between(ts, need, step="post", color="0.85", lw=0, label="need (demand / unit)")
     for name, r in runs.items():
-        if name != "oracle":
+        if name not in {"oracle", "smooth-oracle"}:
             ax.step(ts, r.capacity[lo:hi], where="post", lw=0.8, color=COLORS[name], label=name)
     return ts
 
@@ -420,6 +430,8 @@ def _target_trace(args: argparse.Namespace, knobs: dict[str, float]) -> tuple[Tr
         args.per_unit = terms.per_unit
     if args.stabilisation_minutes is None:
         args.stabilisation_minutes = terms.stabilisation_minutes
+    if args.min_capacity is None:
+        args.min_capacity = terms.min_capacity
     knobs.setdefault("scaleahead", terms.quantile)
     return trace_of(rt.metrics, target, clock.now(), args.days), target.kind
 
@@ -429,7 +441,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        policies = _policies(args.policies)
+        policies = (
+            _policies(args.policies)
+            if args.policies is not None
+            else [p for p in POLICIES if args.sweep or p != "smooth-oracle"]
+        )
         knobs = _knobs(args.knob)
         if (args.trace is None) == (args.from_target is None):
             raise ValueError("give a TRACE file or --from-target ID (one of them)")
@@ -444,6 +460,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             warmup_minutes=args.warmup_minutes,
             per_unit=args.per_unit,
             stabilisation_minutes=args.stabilisation_minutes,
+            min_capacity=args.min_capacity,
         )
     except (ValueError, OSError) as err:
         console.print(f"[red]error:[/] {err}", highlight=False)
@@ -463,6 +480,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             warmup_minutes=args.warmup_minutes,
             per_unit=args.per_unit,
             stabilisation_minutes=args.stabilisation_minutes,
+            min_capacity=args.min_capacity,
             do_sweep=args.sweep,
             progress=progress,
         )

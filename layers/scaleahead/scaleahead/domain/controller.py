@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from scaleahead.domain.decision import Decision, DecisionInput, clamp, decide
 from scaleahead.domain.events import PlannedEvent, floor_in, uplift_in, uplifted
-from scaleahead.domain.level import level_correction
+from scaleahead.domain.level import level_for, observed_ratio
 from scaleahead.domain.plan import Plan, predictive_plan, stabilised, trim_plans
 from scaleahead.domain.reactive import FloorState, active_floor
 from scaleahead.domain.series import Forecast
@@ -93,9 +93,11 @@ def plan_tick(
     unavailable: str,
     warmup_seconds: int | None = None,
     events: Sequence[PlannedEvent] = (),
-) -> tuple[Plan, float]:
-    """The plan for this evaluation, with the level correction it applied; ``warmup_seconds``
-    overrides the target's (the worker passes the learned warm-up, ``planning_warmup``).
+) -> tuple[Plan, float, float]:
+    """The plan for this evaluation, with the level correction it applied and the observed
+    ratio that correction came from (``level.observed_ratio``; 1 without a forecast), which a
+    rest projects forward (``tick.plan_rest``); ``warmup_seconds`` overrides the target's (the
+    worker passes the learned warm-up, ``planning_warmup``).
 
     Planned events act on the same window as the forecast peak: an uplift multiplies the
     forecast before anything else (so the level correction compares reality with the uplifted
@@ -104,7 +106,8 @@ def plan_tick(
     warmup = target.effective_warmup_seconds if warmup_seconds is None else warmup_seconds
     if forecast is not None:
         forecast = uplifted(forecast, events)
-    level = level_correction(forecast, obs.points, now) if forecast is not None else 1.0
+    ratio = observed_ratio(forecast, obs.points, now) if forecast is not None else 1.0
+    level = level_for(forecast, ratio, now) if forecast is not None else 1.0
     plan = predictive_plan(
         forecast,
         now=now,
@@ -126,7 +129,7 @@ def plan_tick(
         and (plan.desired is None or held.min_capacity > plan.desired)
     ):
         plan = replace(plan, desired=held.min_capacity, basis=held.describe())
-    return plan, level
+    return plan, level, ratio
 
 
 def forecast_plan(
@@ -142,7 +145,7 @@ def forecast_plan(
     law, less what only that tick can know (the load it observes and the level correction it
     reads from it). None where the forecast does not cover the window."""
     nothing = Observation([], None, "")
-    plan, _ = plan_tick(target, forecast, nothing, at, every, "", warmup_seconds, events)
+    plan, _, _ = plan_tick(target, forecast, nothing, at, every, "", warmup_seconds, events)
     if plan.desired is None:
         return None
     return replace(plan, desired=clamp(plan.desired, target.min_capacity, target.max_capacity))

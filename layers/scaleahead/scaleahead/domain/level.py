@@ -57,8 +57,15 @@ def projected_level(
     fit. A target may rest (``domain.rest``) only while its plan holds at this level, so that
     a load running above its forecast is not left unwatched while the tick's correction would
     have lifted the plan."""
-    ratio = observed_ratio(forecast, observed, now)
-    elapsed = later - forecast.generated_at if math.isfinite(later) else 0.0
+    return level_for(forecast, observed_ratio(forecast, observed, now), later)
+
+
+def level_for(forecast: Forecast, ratio: float, at: float) -> float:
+    """The correction a tick at ``at`` applies for an observed ``ratio`` (``observed_ratio``):
+    the ratio trusted in proportion to the time since the fit. Apart from ``projected_level``
+    so that a caller projecting one ratio to several times (``domain.tick.plan_rest``) reads
+    the observed points once."""
+    elapsed = at - forecast.generated_at if math.isfinite(at) else 0.0
     if ratio == 1.0 or not elapsed > 0.0:
         return 1.0
     w = elapsed / (elapsed + max(forecast.level_window_seconds, 1.0))
@@ -84,15 +91,20 @@ def observed_ratio(
     if not math.isfinite(now):
         return 1.0
     pairs: list[tuple[float, float, float]] = []  # (ratio, observed, expected)
+    # Forecast.at inlined: the backtest runs this on every evaluation of every sweep setting.
+    start, step, mean = forecast.start, forecast.step, forecast.mean
+    slots, oldest = len(mean), now - LOOKBACK_SECONDS
     for t, v in observed:
-        if not (math.isfinite(t) and math.isfinite(v)):
+        # a NaN or infinite time fails the range test; a value must be finite
+        if not oldest <= t <= now or not math.isfinite(v):
             continue
-        if t > now or t < now - LOOKBACK_SECONDS:
+        i = math.floor((t - start) / step)
+        if i < 0 or i >= slots:
             continue
-        expected = forecast.at(t)
-        if expected is None or not expected > 0.0:
+        expected = mean[i]
+        if not expected > 0.0:
             continue
-        load = max(v, 0.0)
+        load = v if v > 0.0 else 0.0
         pairs.append((load / expected, load, expected))
     if not pairs:
         return 1.0

@@ -13,7 +13,6 @@ node). Acting on the decision, and recording it, is the caller's part: ``plan_st
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,8 +28,8 @@ from scaleahead.domain.controller import (
 )
 from scaleahead.domain.decision import Action, Decision, clamp
 from scaleahead.domain.events import PlannedEvent
-from scaleahead.domain.level import projected_level
-from scaleahead.domain.plan import Plan, predictive_plan, stabilised
+from scaleahead.domain.level import level_for
+from scaleahead.domain.plan import Plan, predictive_plan
 from scaleahead.domain.reactive import FloorState
 from scaleahead.domain.record import TickInputs
 from scaleahead.domain.rest import MAX_REST_SECONDS, Rest, fill_rest
@@ -141,13 +140,15 @@ class Planned:
     stand: Standing
     warmup: int
     warmup_source: str
+    # the observed load over the forecast that ``level`` came from (``level.observed_ratio``)
+    ratio: float = 1.0
 
 
 def plan_step(target: Target, seen: Seen, memory: Memory, now: float) -> Planned:
     """Plan, and stand the plan against the stabilisation window and the alarm floor. What it
     returns is the target's new memory whether or not capacity can then be read."""
     warmup, warmup_source = planning_warmup(target, memory.warmups)
-    plan, level = plan_tick(
+    plan, level, ratio = plan_tick(
         target,
         seen.view.forecast,
         seen.obs,
@@ -159,7 +160,7 @@ def plan_step(target: Target, seen: Seen, memory: Memory, now: float) -> Planned
     )
     plans = fill_rest(memory.plans, memory.rest, seen.every, now)
     stand = standing(target, plan, now, seen.every, plans, memory.floor)
-    return Planned(plan, level, stand, warmup, warmup_source)
+    return Planned(plan, level, stand, warmup, warmup_source, ratio)
 
 
 def decide_step(
@@ -263,13 +264,15 @@ def plan_rest(
     # the recent one, so the stretched plan takes the highest of the recent window.
     recent_peak = max((v for _, v in points), default=seen.obs.latest)
     window = target.effective_stabilisation_seconds
+    ratio = planned.ratio
+    known = sorted(planned.stand.plans)
     rest: Rest | None = None
     for ticks in range(2, MAX_REST_SECONDS // every + 1):
         # Every tick the rest skips would have planned over a window inside this stretched one,
         # with the level its correction would have reached by then: the last skipped tick's,
         # should the load keep its present ratio to the forecast (above it, the level rises).
         last_skipped = now + (ticks - 1) * every
-        level = max(planned.level, projected_level(forecast, points, now, last_skipped))
+        level = max(planned.level, level_for(forecast, ratio, last_skipped))
         stretched = predictive_plan(
             forecast,
             now=now,
@@ -281,15 +284,13 @@ def plan_rest(
         )
         if stretched.desired is None or clamp(stretched.desired, lo, hi) > current:
             break
-        if not _holds_without_scale_in(
-            planned.stand.plans, now, every, last_skipped, window, lo, hi, current
-        ):
+        if not _surely_held(known, now, every, last_skipped, window, lo, hi, current):
             break
         rest = Rest(now, now + ticks * every, clamp(stretched.desired, lo, hi))
     return rest
 
 
-def _holds_without_scale_in(
+def _surely_held(
     plans: Sequence[tuple[float, int]],
     now: float,
     every: int,
@@ -300,11 +301,18 @@ def _holds_without_scale_in(
     current: int,
 ) -> bool:
     """Whether the tick at ``at`` would surely leave capacity at ``current``: a plan already on
-    record for at least ``current`` is still in force over its stabilisation window, however
-    low the ticks between now and then would have planned (counted as planning nothing). A
-    scale-in the window allows is never delayed by a rest; only one the window would have
-    allowed below the rest's own plan waits for it to leave the window, as the ticks it skipped
-    would have asked."""
-    skipped = [(now + k * every, 0) for k in range(1, round((at - now) / every) + 1)]
-    floor, _ = stabilised([*plans, *skipped], at, window, math.inf)
-    return floor is not None and clamp(floor, lo, hi) >= current
+    record (``plans``, sorted, none after ``now``) for at least ``current`` is still in force
+    over the stabilisation window at ``at`` (``plan.stabilised``: the plans inside the window,
+    and the last one before it), however low the ticks between now and then would have
+    planned. A scale-in the window allows is never delayed by a rest; only one the window
+    would have allowed below the rest's own plan waits for it to leave the window, as the
+    ticks it skipped would have asked."""
+    if lo >= current:
+        return True  # nothing to scale in to: a skipped tick's plan counts as at least ``lo``
+    start = at - window
+    if any(t > start and clamp(d, lo, hi) >= current for t, d in plans):
+        return True
+    if start >= now + every - 1e-6:
+        return False  # the plan in force at the window's start is a skipped tick's
+    before = [d for t, d in plans if t <= start]
+    return bool(before) and clamp(before[-1], lo, hi) >= current
