@@ -421,6 +421,7 @@ def _sweep(
         "warmup_minutes": terms.warmup_minutes,
         "per_unit": per_unit,
         "stabilisation_minutes": terms.stabilisation_minutes,
+        "min_capacity": terms.min_capacity,
         "do_sweep": True,
     }
     try:
