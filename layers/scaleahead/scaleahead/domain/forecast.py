@@ -289,26 +289,38 @@ def _replay_pairs(lo: int, hi: int, h_lo: int, h_hi: int, budget: int) -> tuple[
     return origins, origins + h_lo + i % width
 
 
-def _segment_quantiles(
-    keys: IntArray, srt: FloatArray, n_keys: int, q: float
-) -> tuple[FloatArray, IntArray]:
-    """The ``q`` quantile (linear, as np.quantile) of ``srt`` per key, and the counts.
+@dataclass(frozen=True)
+class _Segments:
+    """Values grouped by key, each group still sorted: what every quantile of a band reads."""
 
-    ``srt`` must be sorted; a stable sort by key then leaves each key's values contiguous and
-    still sorted, which is far cheaper than one quantile call per key.
-    """
+    vals: FloatArray
+    counts: IntArray
+    starts: IntArray
+
+
+def _segments(keys: IntArray, srt: FloatArray, n_keys: int) -> _Segments:
+    """Group ``srt`` (sorted) by ``keys``: a stable sort by key leaves each key's values
+    contiguous and still sorted, far cheaper than one quantile call per key, and done once for
+    all the quantiles a fit asks for."""
     vals = srt[np.argsort(keys.astype(np.int16), kind="stable")]
     counts = np.bincount(keys, minlength=n_keys)[:n_keys]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return _Segments(vals, counts, starts)
+
+
+def _quantile_of(seg: _Segments, q: float) -> FloatArray:
+    """The ``q`` quantile (linear, as np.quantile) of each group; NaN where a group is empty."""
+    counts, vals = seg.counts, seg.vals
     if vals.size == 0:
-        return np.full(n_keys, np.nan), counts
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return np.full(counts.size, np.nan)
     pos = q * np.maximum(counts - 1, 0)
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
-    i_lo = np.minimum(starts + lo, vals.size - 1)
-    i_hi = np.minimum(starts + np.minimum(lo + 1, np.maximum(counts - 1, 0)), vals.size - 1)
+    i_lo = np.minimum(seg.starts + lo, vals.size - 1)
+    i_hi = np.minimum(seg.starts + np.minimum(lo + 1, np.maximum(counts - 1, 0)), vals.size - 1)
     out = vals[i_lo] * (1.0 - frac) + vals[i_hi] * frac
-    return np.where(counts > 0, out, np.nan), counts
+    result: FloatArray = np.where(counts > 0, out, np.nan)
+    return result
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -612,9 +624,9 @@ class _Fit:
         orig, tgt = orig[keep], tgt[keep]
         pred = model.predict(orig, tgt)
         resid = (self.raw[tgt] - pred[:, None]) / (pred[:, None] + self.floor)
-        return [
-            _Band.fit(resid, pred, tgt - orig, self._band_quantile(q), n_buckets) for q in quantiles
-        ]
+        return _Band.fit_all(
+            resid, pred, tgt - orig, [self._band_quantile(q) for q in quantiles], n_buckets
+        )
 
     def _band_quantile(self, quantile: float) -> float:
         """The quantile to read off the replay, raised a little when the replay is short.
@@ -661,6 +673,14 @@ class _Band:
 
     @staticmethod
     def fit(resid: FloatArray, pred: FloatArray, h: IntArray, q: float, n_buckets: int) -> _Band:
+        return _Band.fit_all(resid, pred, h, [q], n_buckets)[0]
+
+    @staticmethod
+    def fit_all(
+        resid: FloatArray, pred: FloatArray, h: IntArray, qs: Sequence[float], n_buckets: int
+    ) -> list[_Band]:
+        """One band per quantile of ``qs``, from one grouping of the residuals: only the
+        quantile read off each group differs (a sweep asks for ten)."""
         groups = _LEVEL_GROUPS
         if pred.size:
             edges = np.quantile(pred, np.arange(1, groups) / groups).astype(np.float64)
@@ -675,24 +695,28 @@ class _Band:
         vals = vals[finite][by_value]
         b_key = np.repeat(bucket, per_slot)[finite][by_value]
         g_key = np.repeat(group, per_slot)[finite][by_value]
-        pooled, _ = _segment_quantiles(b_key, vals, n_buckets, q)
-        cells, n_cell = _segment_quantiles(b_key * groups + g_key, vals, n_buckets * groups, q)
-        table = np.where(
-            n_cell.reshape(n_buckets, groups).T >= _MIN_CELL,
-            cells.reshape(n_buckets, groups).T,
-            pooled[None, :],
-        )
+        by_bucket = _segments(b_key, vals, n_buckets)
+        by_cell = _segments(b_key * groups + g_key, vals, n_buckets * groups)
+        n_cell = by_cell.counts.reshape(n_buckets, groups).T
+        enough = n_cell >= _MIN_CELL
         weight = np.where(
-            n_cell.reshape(n_buckets, groups).T >= _MIN_CELL,
-            n_cell.reshape(n_buckets, groups).T,
+            enough,
+            n_cell,
             np.bincount(bucket, minlength=n_buckets)[None, :n_buckets] * per_slot,
         )
-        table = np.where(np.isnan(table), 0.0, np.maximum(table, 0.0))
-        # Errors do not shrink with the horizon, but per-bucket quantiles are noisy: fit the
-        # closest non-decreasing sequence rather than a running maximum, which would let one
-        # noisy bucket raise every later one (it over-covered by 2-3 points on elb and nasa).
-        table = np.array([_increasing(row, wt) for row, wt in zip(table, weight, strict=True)])
-        return _Band(edges=edges, table=table)
+        out = []
+        for q in qs:
+            pooled = _quantile_of(by_bucket, q)
+            cells = _quantile_of(by_cell, q)
+            table = np.where(enough, cells.reshape(n_buckets, groups).T, pooled[None, :])
+            table = np.where(np.isnan(table), 0.0, np.maximum(table, 0.0))
+            # Errors do not shrink with the horizon, but per-bucket quantiles are noisy: fit the
+            # closest non-decreasing sequence rather than a running maximum, which would let
+            # one noisy bucket raise every later one (it over-covered by 2-3 points on elb and
+            # nasa).
+            table = np.array([_increasing(row, wt) for row, wt in zip(table, weight, strict=True)])
+            out.append(_Band(edges=edges, table=table))
+        return out
 
     def headroom(self, pred: FloatArray, h: IntArray) -> FloatArray:
         n_buckets = self.table.shape[1]
