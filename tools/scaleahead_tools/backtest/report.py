@@ -346,16 +346,28 @@ def chart(
     ax.legend(loc="upper left", fontsize=8, ncols=5)
     if sweeps:
         ax2 = next(panels)
+        # The smooth oracle's fine sweep spans costs no policy runs at: the axis keeps to the
+        # policies' own range (and the oracle's 1), the yardstick drawn as a line across it.
+        policy_costs = [
+            p.cost
+            for name, sw in sweeps.items()
+            if name != "smooth-oracle"
+            for p in sw.points
+            if math.isfinite(p.cost)
+        ]
         for name, sw in sweeps.items():
             pts = sorted(sw.points, key=lambda p: p.cost)
+            yardstick = name == "smooth-oracle"
             ax2.plot(
                 [p.cost for p in pts],
                 [100 * p.under_time for p in pts],
-                "o-",
+                "-" if yardstick else "o-",
                 color=COLORS[name],
                 label=name,
                 ms=3,
             )
+        if policy_costs:
+            ax2.set_xlim(min(1.0, *policy_costs) * 0.95, max(policy_costs) * 1.05)
         ax2.axhline(1.0, color="0.5", ls=":", lw=1)
         ax2.set_xlabel("cost (capacity-steps / need-steps)")
         ax2.set_ylabel("under-provisioned steps (%)")
