@@ -412,3 +412,31 @@ def test_refits_keep_the_model_chosen_for_a_day() -> None:
     stored = Forecast.from_item(kept.to_item())
     assert (stored.choice, stored.chosen_at) == (kept.choice, kept.chosen_at)
     assert Forecast.from_item({**kept.to_item(), "choice": [1, "x"]}).choice is None
+
+
+def _daily_cycle(days: int, step: int, seed: int) -> tuple[Arr, Arr]:
+    rng = np.random.default_rng(seed)
+    ts = 1_700_006_400.0 + step * np.arange(days * DAY // step, dtype=np.float64)
+    base = 200 + 150 * np.sin(2 * np.pi * ts / DAY) ** 2
+    return ts, base * rng.lognormal(0, 0.1, ts.size)
+
+
+def _covered(model: str) -> float:
+    """The recent coverage the fit reports in its description (``band covered N% ...``)."""
+    head = model.split("band covered ")[1]
+    return int(head.split("%")[0]) / 100
+
+
+def test_the_fit_says_how_well_its_band_covered_the_last_six_hours() -> None:
+    """Near the quantile while the load behaves as it did; well below it once the last hours
+    burst beyond anything the history showed (the plan then follows the load only through its
+    observed-load floor and level correction: the description says so)."""
+    ts, vs = _daily_cycle(15, 300, seed=3)
+    now = float(ts[-1]) + 300
+    calm = fit_forecast(ts, vs, now=now, horizon_seconds=6 * HOUR, quantile=0.9)
+    assert "band covered" in calm.model and "of the last 6 h (72 points)" in calm.model
+    assert 0.75 <= _covered(calm.model) <= 1.0
+    burst = vs.copy()
+    burst[-72::2] *= 4  # every other five-minute point of the last six hours four times over
+    wild = fit_forecast(ts, burst, now=now, horizon_seconds=6 * HOUR, quantile=0.9)
+    assert _covered(wild.model) <= 0.6

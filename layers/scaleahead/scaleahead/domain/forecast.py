@@ -84,6 +84,10 @@ _MIN_SELECT = 200
 # residuals per cell (else the bucket's pooled value).
 _LEVEL_GROUPS = 3
 _MIN_CELL = 50
+# How far back the fit reports its band's recent coverage (``_Fit._coverage``), and the fewest
+# points it reports it on.
+RECENT_COVERAGE_SECONDS = 6 * HOUR
+_MIN_COVERAGE_POINTS = 12
 
 
 def fit_forecast(
@@ -463,8 +467,10 @@ class _Fit:
         h = np.maximum(out - self.last, 1)
         mean_t = tuple(float(x) for x in mean)
         result = []
+        recent = self._recent_pairs()
         for q, band in zip(quantiles, bands, strict=True):
             upper = mean + band.headroom(mean, h) * (mean + self.floor)
+            covered = self._coverage(model, band, recent)
             result.append(
                 Forecast(
                     start=float(self.now_slot * self.step),
@@ -474,7 +480,7 @@ class _Fit:
                     quantile=q,
                     generated_at=self.now,
                     history_seconds=self.covered,
-                    model=self._describe(model, mean, upper, q),
+                    model=self._describe(model, mean, upper, q, covered),
                     choice=model.choice.to_tuple(),
                     chosen_at=chosen_at,
                 )
@@ -639,7 +645,43 @@ class _Fit:
         n = max((self.hi - self.band_lo + 1) / self.per_day, 0.25)
         return 1.0 - (1.0 - quantile) * n / (n + 1.0)
 
-    def _describe(self, model: _Model, mean: FloatArray, upper: FloatArray, q: float) -> str:
+    def _recent_pairs(self) -> tuple[IntArray, IntArray]:
+        """(origin, target) pairs one slot apart over the last ``RECENT_COVERAGE_SECONDS`` of
+        data: the band's most recent record, read as the tick reads the forecast, fresh."""
+        n = max(1, RECENT_COVERAGE_SECONDS // self.step)
+        tgt = np.arange(max(self.lo + 1, self.last - n + 1), self.last + 1, dtype=np.int64)
+        tgt = tgt[self.honest[tgt]] if tgt.size else tgt
+        return tgt - 1, tgt
+
+    def _coverage(
+        self, model: _Model, band: _Band, pairs: tuple[IntArray, IntArray]
+    ) -> tuple[float, int] | None:
+        """The share of the recent raw points at or under the band the fitted model would have
+        drawn one slot ahead of each, and how many points that is; None with too few to say.
+        Near the quantile, the band holds; well below it, the load has lately been beyond what
+        the model expects (a burst, a change of pattern), which the plan then follows only
+        through its observed-load floor and level correction: worth saying."""
+        orig, tgt = pairs
+        if tgt.size == 0:
+            return None
+        pred = model.predict(orig, tgt)
+        upper = pred + band.headroom(pred, tgt - orig) * (pred + self.floor)
+        raw = self.raw[tgt]
+        seen = np.isfinite(raw)
+        n = int(np.count_nonzero(seen))
+        if n < _MIN_COVERAGE_POINTS:
+            return None
+        inside = np.count_nonzero(seen & (raw <= upper[:, None]))
+        return float(inside) / n, n
+
+    def _describe(
+        self,
+        model: _Model,
+        mean: FloatArray,
+        upper: FloatArray,
+        q: float,
+        covered: tuple[float, int] | None = None,
+    ) -> str:
         c = model.choice
         if c.strength == 0.0:
             shape = "flat (no usable daily cycle)"
@@ -652,9 +694,15 @@ class _Fit:
         fade = "held" if not math.isfinite(c.fade) else f"fading over {c.fade / 3600:.0f} h"
         total = float(np.sum(mean))
         head = float(np.sum(upper - mean)) / total if total > 0 else 0.0
+        recent = (
+            ""
+            if covered is None
+            else f", band covered {covered[0]:.0%} of the last "
+            f"{RECENT_COVERAGE_SECONDS // HOUR} h ({covered[1]} points)"
+        )
         return (
             f"{shape}, {level} ({c.window_seconds // 60} min window, {fade}), "
-            f"q{q:g} headroom +{head:.0%}, step {self.step // 60} min"
+            f"q{q:g} headroom +{head:.0%}{recent}, step {self.step // 60} min"
         )
 
 
