@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from scaleahead.domain.state import StoredForecast
 from scaleahead.service.worker import process_target
 from scaleahead.store.records import record_from_dict
-from scaleahead_tools.cli.explain import entries, parse_since, render
+from scaleahead_tools.cli.explain import entries, forecast_line, parse_since, render
 from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
 from tests.test_worker import history, target
@@ -76,6 +77,9 @@ def test_cli_explains_a_real_decision_log(aws: Aws, capsys: pytest.CaptureFixtur
         process_target(aws.rt, "web", NOW + 60 * minutes)
     assert main(["explain", "web", "--since", _iso(NOW - 3600)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
+    # the forecast the decisions stood on comes first, with how well its band held lately
+    assert out[0].startswith("forecast fitted "), out
+    assert "band covered" in out[0] and "of the last 6 h" in out[0], out
     assert any("scaled out" in line for line in out), out
     assert any("decisions)" in line for line in out), out  # a run of holds, collapsed
     assert len(out) < 8
@@ -87,3 +91,17 @@ def test_cli_explains_a_real_decision_log(aws: Aws, capsys: pytest.CaptureFixtur
     assert main(["explain", "ghost"]) == 2
     assert main(["explain", "web", "--since", "soon"]) == 2
     assert "give a duration" in capsys.readouterr().err
+
+
+def test_the_forecast_line_says_what_the_fit_chose_and_how_its_band_held() -> None:
+    ok = StoredForecast(
+        "ok",
+        NOW,
+        "seasonal daily, level x0.86 (60 min window, fading over 12 h), q0.9 headroom +62%, "
+        "band covered 87% of the last 6 h (357 points), step 5 min",
+        {"start": NOW},
+    )
+    line = forecast_line(ok)
+    assert line.startswith("forecast fitted ") and "band covered 87% of the last 6 h" in line
+    reactive = StoredForecast("reactive-only", NOW, "only 3.0 h of load history", None)
+    assert forecast_line(reactive).endswith(": only 3.0 h of load history")

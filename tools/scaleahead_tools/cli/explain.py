@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scaleahead.domain.record import DecisionRecord
+from scaleahead.domain.state import StoredForecast
 
 # What each reason means to someone reading the log (the message then says the details).
 REASON_WORDS: dict[str, str] = {
@@ -120,6 +121,14 @@ def render(e: Entry) -> str:
     return (
         f"{span}  [{who}] no change at {e.after} ({e.count} decisions): {words}. Last: {e.message}"
     )
+
+
+def forecast_line(stored: StoredForecast) -> str:
+    """The forecast the decisions were planned on, first: what the fit chose and how well its
+    band covered the last hours, or why the target runs reactive-only."""
+    if stored.status == "ok":
+        return f"forecast fitted {_hm(stored.generated_at)}: {stored.reason}"
+    return f"{stored.status} since {_hm(stored.generated_at)}: {stored.reason}"
 
 
 # The decision message starts by restating the change, which the line has already said.

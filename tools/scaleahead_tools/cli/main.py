@@ -268,7 +268,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from scaleahead_tools.cli import explain as ex
 
     rt = runtime(args)
-    known_target(rt, args.target)
+    target = known_target(rt, args.target)
     try:
         since = ex.parse_since(args.since)
     except ValueError as err:
@@ -278,6 +278,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.output == "json":
         print_json([e.to_dict() for e in found])
         return 0
+    stored = rt.store.get_forecast(target)  # the driver's, for a target on one
+    if stored is not None:
+        print(ex.forecast_line(stored))
     if not found:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(since))
         print(f"no decision for {args.target} since {when}Z")
