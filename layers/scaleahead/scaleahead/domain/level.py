@@ -46,25 +46,15 @@ def level_correction(
     after every refit; on the NAB ELB trace that cost a third more capacity for the same
     shortfall in the backtest (cost at 1 % under-provisioning 3.28 against none reached).
     """
-    return projected_level(forecast, observed, now, now)
-
-
-def projected_level(
-    forecast: Forecast, observed: Sequence[tuple[float, float]], now: float, later: float
-) -> float:
-    """The correction a tick at ``later`` would apply if the load kept, until then, the ratio
-    to the forecast it has now: the same ratio, trusted for ``later``'s longer time since the
-    fit. A target may rest (``domain.rest``) only while its plan holds at this level, so that
-    a load running above its forecast is not left unwatched while the tick's correction would
-    have lifted the plan."""
-    return level_for(forecast, observed_ratio(forecast, observed, now), later)
+    return level_for(forecast, observed_ratio(forecast, observed, now), now)
 
 
 def level_for(forecast: Forecast, ratio: float, at: float) -> float:
     """The correction a tick at ``at`` applies for an observed ``ratio`` (``observed_ratio``):
-    the ratio trusted in proportion to the time since the fit. Apart from ``projected_level``
-    so that a caller projecting one ratio to several times (``domain.tick.plan_rest``) reads
-    the observed points once."""
+    the ratio trusted in proportion to the time since the fit. Apart from the ratio so that a
+    caller can project the ratio it has now to later ticks (``domain.tick.plan_rest``: a target
+    rests only while its plan holds at the level the correction would reach by the last
+    skipped tick, should the load keep that ratio) without reading the points again."""
     elapsed = at - forecast.generated_at if math.isfinite(at) else 0.0
     if ratio == 1.0 or not elapsed > 0.0:
         return 1.0

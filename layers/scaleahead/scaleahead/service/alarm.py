@@ -129,9 +129,9 @@ def _apply(
     # The forecast that let the target rest has just been proved wrong: the worker plans it
     # again at the next tick (the rest's ticks so far still count as its plans). The state says
     # so now; the tick is told after the action, off the latency-critical path.
-    rested = state.rest is not None and state.rest.until > now
-    if state.rest is not None and rested:
-        state.rest = replace(state.rest, until=now)
+    rested = False
+    if state.rest is not None and state.rest.until > now:
+        state.rest, rested = replace(state.rest, until=now), True
     try:
         reading = rt.adapter(target).read(target, scale_in=False)
     except CONFIGURATION_FAULTS as err:

@@ -65,25 +65,14 @@ class Targets(Table):
         evaluated at the next tick, so a failure is logged and returns False."""
         from scaleahead.domain.target import stored_definition
 
-        try:
-            self._table.update_item(
-                Key={"pk": TARGETS_PK, "sk": target.id},
-                UpdateExpression="SET rest_until = :u",
-                ConditionExpression="#d = :d",  # DEFINITION is a reserved word
-                ExpressionAttributeNames={"#d": "definition"},
-                ExpressionAttributeValues={
-                    ":u": to_dynamo(until),
-                    ":d": stored_definition(target),
-                },
-            )
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                log.warning("could not mark %s resting: %s", target.id, err)
-            return False
-        except BotoCoreError as err:
-            log.warning("could not mark %s resting: %s", target.id, err)
-            return False
-        return True
+        return self._rest_mark(
+            "mark %s resting",
+            target.id,
+            UpdateExpression="SET rest_until = :u",
+            ConditionExpression="#d = :d",  # DEFINITION is a reserved word
+            ExpressionAttributeNames={"#d": "definition"},
+            ExpressionAttributeValues={":u": to_dynamo(until), ":d": stored_definition(target)},
+        )
 
     def end_rest(self, target_id: str) -> None:
         """The tick evaluates ``target_id`` again from its next run (the alarm path, when the
@@ -91,17 +80,27 @@ class Targets(Table):
         item is touched. A failure is logged, not raised: the action is done and recorded, and
         a retried event would be a duplicate; the rest then simply runs out (five minutes at
         most), the alarm's floor holding the capacity meanwhile."""
+        self._rest_mark(
+            "end the rest of %s",
+            target_id,
+            UpdateExpression="REMOVE rest_until",
+            ConditionExpression="attribute_exists(rest_until)",
+        )
+
+    def _rest_mark(self, what: str, target_id: str, **update: Any) -> bool:
+        """One conditional update of the rest mark on ``target_id``'s item: True when written;
+        a failed condition (the item changed or is gone) is quietly False, any other failure
+        logged ("could not " + ``what``) and False."""
         try:
-            self._table.update_item(
-                Key={"pk": TARGETS_PK, "sk": target_id},
-                UpdateExpression="REMOVE rest_until",
-                ConditionExpression="attribute_exists(rest_until)",
-            )
+            self._table.update_item(Key={"pk": TARGETS_PK, "sk": target_id}, **update)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                log.warning("could not end the rest of %s: %s", target_id, err)
+                log.warning("could not " + what + ": %s", target_id, err)
+            return False
         except BotoCoreError as err:
-            log.warning("could not end the rest of %s: %s", target_id, err)
+            log.warning("could not " + what + ": %s", target_id, err)
+            return False
+        return True
 
     def delete_target(self, target_id: str) -> None:
         self._table.delete_item(Key={"pk": TARGETS_PK, "sk": target_id})
