@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from scaleahead.domain.controller import HISTORY_SECONDS
-from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts
+from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts, held_fallback
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
 from scaleahead_testkit.warmup import Fleet
@@ -93,7 +93,7 @@ class Run:
 
 
 Reuse = tuple[tuple[float, ...], float] | None
-FitKey = tuple[float, int, float, Reuse]
+FitKey = tuple[float, int, float, Reuse, float | None]
 
 
 class FitCache:
@@ -119,11 +119,10 @@ class FitCache:
         quantile: float,
         previous: Forecast | None = None,
     ) -> Forecast:
-        reuse = _reuse(previous, now)
-        key = (now, horizon, quantile, reuse)
+        key = _key(now, horizon, quantile, previous)
         if key not in self._fits:
             qs = tuple(sorted({*self.quantiles, quantile}))
-            self._store(now, horizon, qs, reuse, _fit_all(ts, v, now, horizon, qs, previous))
+            self._store(now, horizon, qs, previous, _fit_all(ts, v, now, horizon, qs, previous))
         hit = self._fits[key]
         if isinstance(hit, Exception):
             raise hit
@@ -134,11 +133,11 @@ class FitCache:
         now: float,
         horizon: int,
         qs: tuple[float, ...],
-        reuse: Reuse,
+        previous: Forecast | None,
         fits: list[Forecast | Exception],
     ) -> None:
         for q, f in zip(qs, fits, strict=True):
-            self._fits[(now, horizon, q, reuse)] = f
+            self._fits[_key(now, horizon, q, previous)] = f
 
     def prefetch(
         self,
@@ -178,22 +177,33 @@ class FitCache:
                 results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
                 for chunk, fits in zip(chunks, results, strict=True):
                     for ((now, _, _), prev), f in zip(chunk, fits, strict=True):
-                        self._store(now, horizon, qs, _reuse(prev, now), f)
+                        self._store(now, horizon, qs, prev, f)
 
-            run([(i, None) for i in choosing if (i[0], horizon, quantile, None) not in self._fits])
+            run(
+                [
+                    (i, None)
+                    for i in choosing
+                    if _key(i[0], horizon, quantile, None) not in self._fits
+                ]
+            )
             first: dict[float, Forecast] = {}
             for now, _, _ in choosing:
-                hit = self._fits.get((now, horizon, quantile, None))
+                hit = self._fits.get(_key(now, horizon, quantile, None))
                 if isinstance(hit, Forecast):
                     first[now] = hit
             run(
                 [
                     (item, first[at])
                     for item, at in keeping
-                    if at in first
-                    and (item[0], horizon, quantile, _reuse(first[at], item[0])) not in self._fits
+                    if at in first and _key(item[0], horizon, quantile, first[at]) not in self._fits
                 ]
             )
+
+
+def _key(now: float, horizon: int, quantile: float, previous: Forecast | None) -> FitKey:
+    """The cache key of the fit of ``quantile`` at ``now`` after ``previous``: what the fit
+    keeps of ``previous``, its model choice and (for its own quantile) a fallback in force."""
+    return (now, horizon, quantile, _reuse(previous, now), held_fallback(previous, quantile, now))
 
 
 def _reuse(previous: Forecast | None, now: float) -> Reuse:

@@ -88,6 +88,9 @@ _MIN_CELL = 50
 # points it reports it on.
 RECENT_COVERAGE_SECONDS = 6 * HOUR
 _MIN_COVERAGE_POINTS = 12
+# The automatic fallback (``_Fit._fallback``) needs at least a day of earlier spans to say what
+# the band's misses usually are.
+_MIN_USUAL_SPANS_DAYS = 1.0
 
 
 def fit_forecast(
@@ -180,7 +183,20 @@ def fit_forecasts(
     fit = _Fit(t, v, now, horizon_seconds, covered)
     if reuse is not None and previous is not None and previous.step != fit.step:
         reuse, chosen_at = None, now  # the data's resolution changed: choose again
-    return fit.forecasts(quantiles, reuse, chosen_at)
+    held = {q: held_fallback(previous, q, now) for q in quantiles}
+    return fit.forecasts(quantiles, reuse, chosen_at, held)
+
+
+def held_fallback(previous: Forecast | None, quantile: float, now: float) -> float | None:
+    """The worst earlier excess a fallback in force at the previous fit (of this quantile,
+    within ``RESELECT_SECONDS``) was judged against: the fit keeps judging against it, so that
+    the fallback lasts until the band holds as it did before the miss began, not until the
+    miss has been in the record long enough to look usual. A cache of fits keys on it."""
+    if previous is None or previous.fallback is None or previous.quantile != quantile:
+        return None
+    if not 0.0 <= now - previous.generated_at < RESELECT_SECONDS:
+        return None
+    return previous.fallback[1]
 
 
 # --- array helpers --------------------------------------------------------------------------
@@ -444,7 +460,11 @@ class _Fit:
         return daily.ravel(), weekly.ravel(), honest.ravel()
 
     def forecasts(
-        self, quantiles: Sequence[float], reuse: _Choice | None, chosen_at: float
+        self,
+        quantiles: Sequence[float],
+        reuse: _Choice | None,
+        chosen_at: float,
+        held: dict[float, float | None],
     ) -> list[Forecast]:
         daily, weekly, honest = self._profiles()
         # Replay origins run from a day after the first point (the profile needs a day behind
@@ -467,10 +487,14 @@ class _Fit:
         h = np.maximum(out - self.last, 1)
         mean_t = tuple(float(x) for x in mean)
         result = []
-        recent = self._recent_pairs()
+        one_step = self._one_step_pairs()
         for q, band in zip(quantiles, bands, strict=True):
-            upper = mean + band.headroom(mean, h) * (mean + self.floor)
-            covered = self._coverage(model, band, recent)
+            record = self._coverage(model, band, one_step)
+            fallback = self._fallback(record, q, held.get(q))
+            head = band.headroom(mean, h)
+            if fallback is not None:
+                head = np.maximum(head, fallback.headroom)
+            upper = mean + head * (mean + self.floor)
             result.append(
                 Forecast(
                     start=float(self.now_slot * self.step),
@@ -480,9 +504,10 @@ class _Fit:
                     quantile=q,
                     generated_at=self.now,
                     history_seconds=self.covered,
-                    model=self._describe(model, mean, upper, q, covered),
+                    model=self._describe(model, mean, upper, q, record, fallback),
                     choice=model.choice.to_tuple(),
                     chosen_at=chosen_at,
+                    fallback=None if fallback is None else (fallback.headroom, fallback.worst),
                 )
             )
         return result
@@ -645,34 +670,88 @@ class _Fit:
         n = max((self.hi - self.band_lo + 1) / self.per_day, 0.25)
         return 1.0 - (1.0 - quantile) * n / (n + 1.0)
 
-    def _recent_pairs(self) -> tuple[IntArray, IntArray]:
-        """(origin, target) pairs one slot apart over the last ``RECENT_COVERAGE_SECONDS`` of
-        data: the band's most recent record, read as the tick reads the forecast, fresh."""
-        n = max(1, RECENT_COVERAGE_SECONDS // self.step)
-        tgt = np.arange(max(self.lo + 1, self.last - n + 1), self.last + 1, dtype=np.int64)
+    def _one_step_pairs(self) -> tuple[IntArray, IntArray]:
+        """(origin, target) pairs one slot apart over the band's whole replay span: the band's
+        record as the tick reads the forecast, fresh, from which ``_coverage`` takes both the
+        last ``RECENT_COVERAGE_SECONDS`` and what the band usually keeps over spans as long."""
+        tgt = np.arange(self.band_lo + 1, self.last + 1, dtype=np.int64)
         tgt = tgt[self.honest[tgt]] if tgt.size else tgt
         return tgt - 1, tgt
 
     def _coverage(
         self, model: _Model, band: _Band, pairs: tuple[IntArray, IntArray]
-    ) -> tuple[float, int] | None:
-        """The share of the recent raw points at or under the band the fitted model would have
-        drawn one slot ahead of each, and how many points that is; None with too few to say.
-        Near the quantile, the band holds; well below it, the load has lately been beyond what
-        the model expects (a burst, a change of pattern), which the plan then follows only
-        through its observed-load floor and level correction: worth saying."""
+    ) -> _Coverage | None:
+        """How the recent raw points stood against the band the fitted model would have drawn
+        one slot ahead of each; None with fewer than ``_MIN_COVERAGE_POINTS`` recent points.
+
+        The share under the band is what an operator reads: near the quantile, the band holds.
+        How far the misses went beyond it (the mean excess, relative to the forecast) is what
+        the fallback acts on, over the recent span and over every earlier span as long: a share
+        cannot tell a band missed by a hair from one missed threefold, and only the second
+        leaves capacity short, as a burst regime does (a fifth of the points at 3x moved the
+        share of a 0.9 band from about 0.88 to 0.78, and the steps short from 1 % to 13 %)."""
         orig, tgt = pairs
         if tgt.size == 0:
             return None
         pred = model.predict(orig, tgt)
-        upper = pred + band.headroom(pred, tgt - orig) * (pred + self.floor)
+        scale = pred + self.floor
+        head = band.headroom(pred, tgt - orig)
         raw = self.raw[tgt]
         seen = np.isfinite(raw)
-        n = int(np.count_nonzero(seen))
+        span = max(1, RECENT_COVERAGE_SECONDS // self.step)
+        recent = tgt > self.last - span
+        n = int(np.count_nonzero(seen[recent]))
         if n < _MIN_COVERAGE_POINTS:
             return None
-        inside = np.count_nonzero(seen & (raw <= upper[:, None]))
-        return float(inside) / n, n
+        rel = (np.where(seen, raw, 0.0) - pred[:, None]) / scale[:, None]
+        over = np.where(seen, np.maximum(rel - head[:, None], 0.0), 0.0).sum(axis=1)
+        inside = np.count_nonzero(seen & (rel <= head[:, None]), axis=1)
+        share = float(np.sum(inside[recent])) / n
+        excess = float(np.sum(over[recent])) / n
+        # The same mean excess over every earlier span as long, ending before the recent one.
+        size = self.last + 1
+        cnt = np.bincount(tgt, weights=np.count_nonzero(seen, axis=1), minlength=size)
+        over_w = _window_sums(np.bincount(tgt, weights=over, minlength=size).astype(float), span)
+        cnt_w = _window_sums(cnt.astype(np.float64), span)
+        ends = (np.arange(size) <= self.last - span) & (cnt_w >= max(_MIN_COVERAGE_POINTS, n / 2))
+        earlier = over_w[ends] / cnt_w[ends]
+        return _Coverage(share, n, excess, earlier, rel[recent][seen[recent]])
+
+    def _fallback(
+        self, record: _Coverage | None, q: float, held: float | None = None
+    ) -> _Fallback | None:
+        """The automatic fallback: when the band's recent misses went further beyond it than in
+        any earlier span as long (``held``: than before a fallback in force began), the forecast
+        is wrong in a way its own history did not show (a new pattern, a burstier load). The
+        band is then raised, at every horizon, to at least the headroom that would have covered
+        the quantile's share of the recent points one slot ahead (within ``_RATIO_CLIP``): the
+        band's own definition, applied to the load as it now is. The fallback stays in force
+        until a refit finds the misses within the bar again: the record is measured against the
+        band the model itself draws, never the raised one, so recovery shows at the next refit.
+
+        Triggered by how far the misses went, not by how often: a share cannot tell a band
+        missed by a hair from one missed threefold, and only the second leaves capacity short.
+        Against the worst earlier span, not a typical one: a bursty series' band misses by much
+        in some spans and little in others, and raising it on every such span would buy
+        capacity for noise the band already prices. Raised to the quantile, not until the
+        misses are back within the bar: on a series that steps to a new level a few points miss
+        hugely before the level correction catches up, and covering those for six hours (+184 %
+        on ``ec2_cpu_utilization``) cost 4 % more capacity at equal shortfall. Raised, not
+        dropped for reactive-only: the seasonal shape is still the best guess of when the load
+        comes, and the plan keeps its observed-load floor either way."""
+        if record is None:
+            return None
+        if held is not None:
+            worst = held  # a fallback in force: judged against the record before the miss
+        elif record.earlier.size < _MIN_USUAL_SPANS_DAYS * self.per_day:
+            return None  # too short a record to say what is usual
+        else:
+            worst = float(np.max(record.earlier))
+        if record.excess <= worst or record.rel.size == 0:
+            return None
+        headroom = min(float(np.quantile(record.rel, q)), _RATIO_CLIP[1] - 1.0)
+        # In force (its bar held for the next fits) even when the quantile needs no raise now.
+        return _Fallback(max(headroom, 0.0), worst, record.excess)
 
     def _describe(
         self,
@@ -680,7 +759,8 @@ class _Fit:
         mean: FloatArray,
         upper: FloatArray,
         q: float,
-        covered: tuple[float, int] | None = None,
+        covered: _Coverage | None = None,
+        fallback: _Fallback | None = None,
     ) -> str:
         c = model.choice
         if c.strength == 0.0:
@@ -697,13 +777,48 @@ class _Fit:
         recent = (
             ""
             if covered is None
-            else f", band covered {covered[0]:.0%} of the last "
-            f"{RECENT_COVERAGE_SECONDS // HOUR} h ({covered[1]} points)"
+            else f", band covered {covered.share:.0%} of the last "
+            f"{RECENT_COVERAGE_SECONDS // HOUR} h ({covered.points} points)"
         )
+        if fallback is not None:
+            recent += (
+                f"; it missed by {fallback.excess:.1%} of the forecast on average, more than "
+                f"in any earlier span (at most {fallback.worst:.1%}): "
+                + (
+                    f"band raised to at least +{fallback.headroom:.0%} until it holds again"
+                    if fallback.headroom > 0.0
+                    else "fallback in force until it holds again (no raise needed now)"
+                )
+            )
         return (
             f"{shape}, {level} ({c.window_seconds // 60} min window, {fade}), "
             f"q{q:g} headroom +{head:.0%}{recent}, step {self.step // 60} min"
         )
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """The band's one-slot-ahead record (``_Fit._coverage``): the share of the last
+    ``RECENT_COVERAGE_SECONDS``' raw points at or under it, how many points that is, their mean
+    excess over it, the mean excess of each earlier span as long, and each recent point's
+    residual (relative to the forecast plus floor)."""
+
+    share: float
+    points: int
+    excess: float
+    earlier: FloatArray
+    rel: FloatArray
+
+
+@dataclass(frozen=True)
+class _Fallback:
+    """The band raised because it has lately missed by more than ever (``_Fit._fallback``):
+    the headroom it is raised to, the worst mean excess of the earlier record, and the recent
+    one."""
+
+    headroom: float
+    worst: float
+    excess: float
 
 
 @dataclass(frozen=True)

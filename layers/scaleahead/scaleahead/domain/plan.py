@@ -59,6 +59,8 @@ def predictive_plan(
         basis = f"forecast q{forecast.quantile:g} peak over the next {(end - start) / 60:.0f} min"
         if level != 1.0:
             basis += f", level x{level:.2f}"
+        if forecast.widened > 0.0:
+            basis += f", band raised to +{forecast.widened:.0%} (it missed the load lately)"
         if observed_ok and observed_load is not None and observed_load > peak:
             peak = observed_load
             basis = "observed load above the forecast"

@@ -43,6 +43,10 @@ class Forecast:
     # when it was chosen, for the next refits to keep it.
     choice: tuple[float, ...] | None = None
     chosen_at: float | None = None
+    # The automatic fallback (``domain.forecast``), when the fit raised the band because it had
+    # lately missed the load: the headroom (a share of the forecast) it raised it to, and the
+    # worst mean excess over the band in the earlier record, which later fits judge recovery by.
+    fallback: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.step <= 0:
@@ -51,6 +55,11 @@ class Forecast:
             raise ValueError("mean and upper must have the same length")
         if not all(math.isfinite(v) for v in self.mean + self.upper):
             raise ValueError("forecast values must be finite")
+
+    @property
+    def widened(self) -> float:
+        """The headroom the fallback raised the band to; 0 when it did not."""
+        return self.fallback[0] if self.fallback is not None else 0.0
 
     @property
     def end(self) -> float:
@@ -86,8 +95,9 @@ class Forecast:
         return self.start <= t0 and t1 < self.end
 
     def to_item(self) -> dict[str, Any]:
-        """A JSON-safe dict (floats rounded) for the state table."""
-        return {
+        """A JSON-safe dict (floats rounded) for the state table; ``fallback`` only when set,
+        as it is on few fits."""
+        item: dict[str, Any] = {
             "start": self.start,
             "step": self.step,
             "mean": [round(v, 4) for v in self.mean],
@@ -99,6 +109,9 @@ class Forecast:
             "choice": list(self.choice) if self.choice is not None else None,
             "chosen_at": self.chosen_at,
         }
+        if self.fallback is not None:
+            item["fallback"] = [round(x, 6) for x in self.fallback]
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Forecast:
@@ -113,7 +126,21 @@ class Forecast:
             model=str(item["model"]),
             choice=_choice(item.get("choice")),
             chosen_at=float(item["chosen_at"]) if item.get("chosen_at") is not None else None,
+            fallback=_fallback(item.get("fallback")),
         )
+
+
+def _fallback(raw: Any) -> tuple[float, float] | None:
+    """A stored fallback, or None when absent or not two finite non-negative numbers (the next
+    refit then judges the band afresh)."""
+    if not isinstance(raw, list | tuple) or len(raw) != 2:
+        return None
+    try:
+        headroom, usual = (float(x) for x in raw)
+    except (TypeError, ValueError):
+        return None
+    ok = all(math.isfinite(x) and x >= 0.0 for x in (headroom, usual))
+    return (headroom, usual) if ok else None
 
 
 def _choice(raw: Any) -> tuple[float, ...] | None:
