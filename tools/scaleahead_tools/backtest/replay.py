@@ -121,7 +121,9 @@ class FitCache:
     ) -> Forecast:
         key = _key(now, horizon, quantile, previous)
         if key not in self._fits:
-            qs = tuple(sorted({*self.quantiles, quantile}))
+            # A fallback in force (``key[4]``) is this quantile's alone: the other quantiles
+            # would refit exactly what they have (or will have) without it.
+            qs = (quantile,) if key[4] is not None else tuple(sorted({*self.quantiles, quantile}))
             self._store(now, horizon, qs, previous, _fit_all(ts, v, now, horizon, qs, previous))
         hit = self._fits[key]
         if isinstance(hit, Exception):
