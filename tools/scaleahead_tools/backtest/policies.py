@@ -9,6 +9,7 @@ yardstick of what a forecaster could reach.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -337,6 +338,10 @@ class Scaleahead:
         rests: bool = True,
     ) -> None:
         self.series, self.setup = series, setup
+        # The trace as Python floats: a tick reads a few recent points, and slicing a list is
+        # several times cheaper than slicing an array and converting it, every step.
+        self._ts: list[float] = series.ts.tolist()
+        self._demand: list[float] = series.demand.tolist()
         self.target = backtest_target(setup, quantile)
         self.quantile = quantile
         self.fit = fit
@@ -393,8 +398,10 @@ class Scaleahead:
         move it after every decision."""
         target = self.target
         n = target.alarm.evaluation_periods
-        window = [float(x) for x in self.series.demand[max(0, t - n + 1) : t + 1]]
+        window = self._demand[max(0, t - n + 1) : t + 1]
         threshold = alarm_threshold(target, fleet.desired)
+        if self.alarm_state == "OK" and max(window) <= threshold:
+            return  # no datapoint breaches: CloudWatch's evaluation would say OK again
         state = evaluate({**self.alarm_spec, "Threshold": threshold}, [*window]).state
         if state == self.alarm_state:
             return
@@ -422,9 +429,8 @@ class Scaleahead:
                 self.alarm_actions += 1
 
     def step(self, t: int, fleet: Fleet) -> None:
-        ts, demand = self.series.ts, self.series.demand
         target = self.target
-        now = float(ts[t]) + self.setup.step
+        now = self._ts[t] + self.setup.step
         if refit_due(target, self.fitted_at, now):
             self._refit(t, now)
         self._alarm(t, now, fleet)
@@ -435,8 +441,8 @@ class Scaleahead:
         if resting(resting_now.until if resting_now else None, now, self.setup.step):
             return
         self.last_tick = now
-        lo = int(np.searchsorted(ts, now - self.recent))
-        points = list(zip(ts[lo : t + 1].tolist(), demand[lo : t + 1].tolist(), strict=True))
+        lo = bisect_left(self._ts, now - self.recent)
+        points = list(zip(self._ts[lo : t + 1], self._demand[lo : t + 1], strict=True))
         why = forecast_unavailable(
             target,
             now,
