@@ -487,9 +487,9 @@ class _Fit:
         h = np.maximum(out - self.last, 1)
         mean_t = tuple(float(x) for x in mean)
         result = []
-        one_step = self._one_step_pairs()
+        one_step = self._one_step(model)
         for q, band in zip(quantiles, bands, strict=True):
-            record = self._coverage(model, band, one_step)
+            record = self._coverage(band, one_step)
             fallback = self._fallback(record, q, held.get(q))
             head = band.headroom(mean, h)
             if fallback is not None:
@@ -670,32 +670,16 @@ class _Fit:
         n = max((self.hi - self.band_lo + 1) / self.per_day, 0.25)
         return 1.0 - (1.0 - quantile) * n / (n + 1.0)
 
-    def _one_step_pairs(self) -> tuple[IntArray, IntArray]:
-        """(origin, target) pairs one slot apart over the band's whole replay span: the band's
-        record as the tick reads the forecast, fresh, from which ``_coverage`` takes both the
-        last ``RECENT_COVERAGE_SECONDS`` and what the band usually keeps over spans as long."""
+    def _one_step(self, model: _Model) -> _OneStep | None:
+        """The fitted model's forecasts one slot ahead over the band's whole replay span (the
+        band's record as the tick reads the forecast, fresh), and what every quantile's record
+        (``_coverage``) shares; None with fewer than ``_MIN_COVERAGE_POINTS`` points in the
+        last ``RECENT_COVERAGE_SECONDS``."""
         tgt = np.arange(self.band_lo + 1, self.last + 1, dtype=np.int64)
         tgt = tgt[self.honest[tgt]] if tgt.size else tgt
-        return tgt - 1, tgt
-
-    def _coverage(
-        self, model: _Model, band: _Band, pairs: tuple[IntArray, IntArray]
-    ) -> _Coverage | None:
-        """How the recent raw points stood against the band the fitted model would have drawn
-        one slot ahead of each; None with fewer than ``_MIN_COVERAGE_POINTS`` recent points.
-
-        The share under the band is what an operator reads: near the quantile, the band holds.
-        How far the misses went beyond it (the mean excess, relative to the forecast) is what
-        the fallback acts on, over the recent span and over every earlier span as long: a share
-        cannot tell a band missed by a hair from one missed threefold, and only the second
-        leaves capacity short, as a burst regime does (a fifth of the points at 3x moved the
-        share of a 0.9 band from about 0.88 to 0.78, and the steps short from 1 % to 13 %)."""
-        orig, tgt = pairs
         if tgt.size == 0:
             return None
-        pred = model.predict(orig, tgt)
-        scale = pred + self.floor
-        head = band.headroom(pred, tgt - orig)
+        pred = model.predict(tgt - 1, tgt)
         raw = self.raw[tgt]
         seen = np.isfinite(raw)
         span = max(1, RECENT_COVERAGE_SECONDS // self.step)
@@ -703,19 +687,47 @@ class _Fit:
         n = int(np.count_nonzero(seen[recent]))
         if n < _MIN_COVERAGE_POINTS:
             return None
-        rel = (np.where(seen, raw, 0.0) - pred[:, None]) / scale[:, None]
-        over = np.where(seen, np.maximum(rel - head[:, None], 0.0), 0.0).sum(axis=1)
-        inside = np.count_nonzero(seen & (rel <= head[:, None]), axis=1)
-        share = float(np.sum(inside[recent])) / n
-        excess = float(np.sum(over[recent])) / n
-        # The same mean excess over every earlier span as long, ending before the recent one.
+        # Unseen points get a residual of -pred/scale <= 0: never over a band, never counted.
+        rel = (np.where(seen, raw, 0.0) - pred[:, None]) / (pred + self.floor)[:, None]
         size = self.last + 1
-        cnt = np.bincount(tgt, weights=np.count_nonzero(seen, axis=1), minlength=size)
-        over_w = _window_sums(np.bincount(tgt, weights=over, minlength=size).astype(float), span)
-        cnt_w = _window_sums(cnt.astype(np.float64), span)
-        ends = (np.arange(size) <= self.last - span) & (cnt_w >= max(_MIN_COVERAGE_POINTS, n / 2))
-        earlier = over_w[ends] / cnt_w[ends]
-        return _Coverage(share, n, excess, earlier, rel[recent][seen[recent]])
+        counts = np.bincount(tgt, weights=np.count_nonzero(seen, axis=1), minlength=size)
+        span_counts = _window_sums(counts.astype(np.float64), span)
+        # Earlier spans as long as the recent one, ending before it starts, nearly as full.
+        ends = np.arange(size) <= self.last - span
+        ends &= span_counts >= max(_MIN_COVERAGE_POINTS, n / 2)
+        return _OneStep(
+            tgt,
+            pred,
+            rel,
+            seen,
+            recent,
+            n,
+            span,
+            span_counts[ends],
+            ends,
+            rel[recent][seen[recent]],
+        )
+
+    def _coverage(self, band: _Band, one: _OneStep | None) -> _Coverage | None:
+        """How the recent raw points stood against the band the fitted model would have drawn
+        one slot ahead of each; None with too few of them (``_one_step``).
+
+        The share under the band is what an operator reads: near the quantile, the band holds.
+        How far the misses went beyond it (the mean excess, relative to the forecast) is what
+        the fallback acts on, over the recent span and over every earlier span as long: a share
+        cannot tell a band missed by a hair from one missed threefold, and only the second
+        leaves capacity short, as a burst regime does (a fifth of the points at 3x moved the
+        share of a 0.9 band from about 0.88 to 0.78, and the steps short from 1 % to 13 %)."""
+        if one is None:
+            return None
+        head = band.headroom(one.pred, np.ones(one.pred.shape, dtype=np.int64))[:, None]
+        over = np.maximum(one.rel - head, 0.0).sum(axis=1)
+        inside = np.count_nonzero(one.seen & (one.rel <= head), axis=1)
+        share = float(np.sum(inside[one.recent])) / one.points
+        excess = float(np.sum(over[one.recent])) / one.points
+        over_by_slot = np.bincount(one.slots, weights=over, minlength=one.ends.size)
+        earlier = _window_sums(over_by_slot.astype(np.float64), one.span)[one.ends]
+        return _Coverage(share, one.points, excess, earlier / one.span_counts, one.recent_rel)
 
     def _fallback(
         self, record: _Coverage | None, q: float, held: float | None = None
@@ -794,6 +806,25 @@ class _Fit:
             f"{shape}, {level} ({c.window_seconds // 60} min window, {fade}), "
             f"q{q:g} headroom +{head:.0%}{recent}, step {self.step // 60} min"
         )
+
+
+@dataclass(frozen=True)
+class _OneStep:
+    """The fitted model's one-slot-ahead record (``_Fit._one_step``): the target slots, the
+    forecast for each, each raw point's residual relative to it (plus floor) and whether it was
+    seen, which slots are recent and how many points they hold, the span in slots, and the
+    point counts of the earlier spans (``ends`` marks the slots they end at)."""
+
+    slots: IntArray
+    pred: FloatArray
+    rel: FloatArray
+    seen: BoolArray
+    recent: BoolArray
+    points: int
+    span: int
+    span_counts: FloatArray
+    ends: BoolArray
+    recent_rel: FloatArray
 
 
 @dataclass(frozen=True)
