@@ -485,7 +485,7 @@ class _Fit:
         origin = np.full(out.shape, self.last, dtype=np.int64)
         mean = model.predict(origin, out)
         h = np.maximum(out - self.last, 1)
-        mean_t = tuple(float(x) for x in mean)
+        mean_t = tuple(mean.tolist())
         result = []
         one_step = self._one_step(model)
         for q, band in zip(quantiles, bands, strict=True):
@@ -500,7 +500,7 @@ class _Fit:
                     start=float(self.now_slot * self.step),
                     step=self.step,
                     mean=mean_t,
-                    upper=tuple(float(x) for x in upper),
+                    upper=tuple(upper.tolist()),
                     quantile=q,
                     generated_at=self.now,
                     history_seconds=self.covered,
@@ -522,17 +522,24 @@ class _Fit:
         has_weekly = bool(np.isfinite(weekly[: last + 1]).any())
         w_max = min(1.0, max(0.0, (days - 7.0) / 7.0)) if has_weekly else 0.0
 
-        orig, tgt = _replay_pairs(self.lo, self.hi, 1, self.horizon + 1, _SELECT_POINTS)
-        keep = tgt <= last
-        keep[keep] = self.honest[tgt[keep]]
-        orig, tgt = orig[keep], tgt[keep]
-        actual = y[tgt]
-        decay = np.stack(
-            [
-                np.exp(-(tgt - orig) * s / f) if math.isfinite(f) else np.ones(tgt.size)
-                for f in _LEVEL_FADES
-            ]
-        )
+        # The replay that chooses the model, only when there is a choice to make: a refit
+        # keeping the day's model (most fits) skips it.
+        orig: IntArray = np.zeros(0, dtype=np.int64)
+        tgt: IntArray = orig
+        actual: FloatArray = np.zeros(0)
+        decay: FloatArray = np.zeros((len(_LEVEL_FADES), 0))
+        if reuse is None:
+            orig, tgt = _replay_pairs(self.lo, self.hi, 1, self.horizon + 1, _SELECT_POINTS)
+            keep = tgt <= last
+            keep[keep] = self.honest[tgt[keep]]
+            orig, tgt = orig[keep], tgt[keep]
+            actual = y[tgt]
+            decay = np.stack(
+                [
+                    np.exp(-(tgt - orig) * s / f) if math.isfinite(f) else np.ones(tgt.size)
+                    for f in _LEVEL_FADES
+                ]
+            )
         observed = np.isfinite(y)
         cum_y = _cumsum0(np.where(observed, y, 0.0))
         cum_n = _cumsum0(observed.astype(np.float64))
