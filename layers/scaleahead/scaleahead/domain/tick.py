@@ -242,6 +242,8 @@ def plan_rest(
     holds the highest capacity the stretched plan asks for: the plan each skipped tick counts
     as in the stabilisation window."""
     every = seen.every
+    if MAX_REST_SECONDS // every < 2:
+        return None  # a rest skips at least one tick: none fits at this interval
     plan = planned.plan
     current = reading.desired
     lo, hi = target.min_capacity, target.max_capacity
