@@ -168,3 +168,33 @@ def test_observation_guards() -> None:
     assert "not a finite" in observe([(NOW - 60, math.nan)], NOW, 60).problem
     ok = observe([(NOW - 120, 5.0), (NOW - 60, 7.0)], NOW, 60)
     assert ok.ok and ok.latest == 7.0
+
+
+def test_a_band_that_lately_missed_is_raised_and_the_decision_says_so(aws: Aws) -> None:
+    """The automatic fallback end to end: three days of the daily load, the last six hours of
+    it bursting to three times itself every other point. The worker's fit raises the band, the
+    state table keeps the bar, the decision record says what the plan stood on, and the next
+    hourly refit is judged against the bar from before the burst."""
+    from scaleahead.domain.series import Forecast
+
+    burst_from = NOW - 6 * 3600
+
+    def bursty(t: float) -> float:
+        steps = int((t - burst_from) // STEP)
+        return daily_load(t) * (3.0 if t >= burst_from and steps % 2 == 0 else 1.0)
+
+    history(aws, 3, until=NOW + 3600, load=bursty)
+    aws.apply(target())
+    rec = decision(process_target(aws.rt, "web", NOW))
+    stored = aws.rt.store.get_forecast("web")
+    assert stored is not None and stored.status == "ok" and stored.forecast
+    raised = Forecast.from_item(stored.forecast)
+    assert raised.fallback is not None and raised.widened > 0.3, raised.fallback
+    assert "band raised to at least" in stored.reason  # what explain prints first
+    assert "band raised to +" in tick_inputs(rec).plan_basis
+    process_target(aws.rt, "web", NOW + 3600)
+    again = aws.rt.store.get_forecast("web")
+    assert again is not None and again.forecast
+    later = Forecast.from_item(again.forecast)
+    assert later.generated_at == NOW + 3600
+    assert later.fallback is not None and later.fallback[1] == raised.fallback[1]
