@@ -23,16 +23,19 @@ from scaleahead_tools.cli.suggest import (
     NO_RUNNING,
     CarriedStats,
     QuantileRow,
+    WindowRow,
     alike,
     carried,
     carried_stats,
     choose_quantile,
+    choose_window,
     insights_metric,
     join_running,
     quantile_rows,
     running_at,
     settled,
     suggested_per_unit,
+    window_choices,
     yaml_lines,
 )
 from tests.conftest import NOW, Aws, make_target, target_dict
@@ -124,6 +127,26 @@ def test_the_cheapest_quantile_within_one_percent_else_the_least_short() -> None
     assert not alike(rows) and alike([row(0.8, 1.1, 0.0), row(0.9, 1.1, 0.0)])
 
 
+def wrow(window: int, cost: float, met: bool, changes: float = 10.0) -> WindowRow:
+    return WindowRow(window, 0.9, cost, 0.005 if met else 0.02, met, changes)
+
+
+def test_the_window_whose_quantile_is_cheapest_within_one_percent_else_the_current() -> None:
+    rows = [
+        wrow(300, 1.2, False),
+        wrow(900, 1.4, True),
+        wrow(1800, 1.3, True),
+        wrow(3600, 1.5, True),
+    ]
+    assert choose_window(rows, 900) == rows[2]  # a cheaper window that is too short loses
+    tie = [wrow(300, 1.3, True, 40.0), wrow(1800, 1.3, True, 12.0)]
+    assert choose_window(tie, 300) == tie[1]  # the longer on a tie: fewer changes
+    none = [wrow(300, 1.1, False), wrow(900, 1.4, False)]
+    assert choose_window(none, 900) == none[1]  # none reaches 1 %: the current stays
+    assert window_choices(900) == [300, 900, 1800, 3600]
+    assert window_choices(1200) == [300, 900, 1200, 1800, 3600]
+
+
 def test_yaml_and_the_insights_metric() -> None:
     assert yaml_lines("web", 52.5, 0.93) == [
         "# target web: keep the rest of its forecast settings",
@@ -132,6 +155,7 @@ def test_yaml_and_the_insights_metric() -> None:
         "  quantile: 0.93",
     ]
     assert "capacity_per_unit" not in "\n".join(yaml_lines("web", None, 0.9))
+    assert yaml_lines("web", None, 0.9, 300)[1] == "scale_in_stabilisation_seconds: 300"
     arn = "arn:aws:ecs:eu-west-1:123456789012:service/prod/web"
     (q,) = insights_metric(make_target(resource={"cluster": "prod", "service": arn})).to_api()
     assert q["MetricStat"]["Metric"] == {
@@ -230,6 +254,16 @@ def test_suggest_text_prefers_container_insights(
     assert all(float(r[1]) >= float(chosen[1]) for r in table if float(r[3][:-1]) <= 1)
     assert len({(r[1], r[3]) for r in table}) > 1 and "every quantile gave" not in out
     assert out.endswith(f"  capacity_per_unit: 50\n  forecast:\n    quantile: {chosen[0]}\n")
+    # The scale-in window: each replayed, the suggested one the cheapest within 1 % short.
+    assert "scale-in stabilisation window (now 10 min)" in out
+    windows = [line.split() for line in out.splitlines() if re.match(r" +\d+ min +0\.", line)]
+    assert [int(w[0]) for w in windows] == [5, 10, 15, 30, 60]
+    (picked,) = [w for w in windows if "<" in w]
+    within = [w for w in windows if float(w[4][:-1]) <= 1]
+    assert float(picked[3]) == min(float(w[3]) for w in within)
+    assert f"(scale-in window {picked[0]} min)" in out  # the quantile table's window
+    line = f"  scale_in_stabilisation_seconds: {int(picked[0]) * 60}\n"
+    assert (line in out) == (picked[0] != "10")  # pasted only when it changes
 
 
 def world(aws: Aws, *, decisions: int) -> None:
@@ -262,6 +296,11 @@ def test_suggest_json_from_decisions_alone(aws: Aws, capsys: pytest.CaptureFixtu
     # Three hours are no day of history: no forecast, every quantile alike, the current stays.
     assert q["alike"] is True and alike(rows)
     assert q["suggested"] == 0.9
+    # ... nor the window: each is replayed and shown, the current one stays.
+    stab = data["stabilisation"]
+    assert stab["current_seconds"] == stab["suggested_seconds"] == 600
+    assert [r["window_seconds"] for r in stab["rows"]] == [300, 600, 900, 1800, 3600]
+    assert all(r["changes_per_day"] >= 0 for r in stab["rows"])
     assert data["yaml"].splitlines()[1:] == [
         "capacity_per_unit: 50",
         "forecast:",

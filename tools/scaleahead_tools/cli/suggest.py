@@ -25,6 +25,10 @@ The model, in small pure functions (tested without AWS):
   same load, on the target's own terms and the suggested (else current) ``capacity_per_unit``;
   the advice is the cheapest quantile short of capacity on at most 1 % of the scored steps
   (``metrics.cost_at``, the benchmarks' ``cost_at_1pct``), else the least short one.
+- the scale-in stabilisation window: the same sweep again for each of ``WINDOW_CHOICES_SECONDS``
+  and the target's own (the forecast fits are shared, as the stabilisation changes no fit);
+  the advice is the window whose quantile is cheapest within 1 %, the longer on a tie, shown
+  with how often each changes capacity; the current window when none reaches 1 %.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ from scaleahead.domain.target import (
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import Store
 from scaleahead_tools.backtest.metrics import ONE_PERCENT, Point, cost_at
-from scaleahead_tools.backtest.replay import effective_knob
+from scaleahead_tools.backtest.policies import SWEEP_KNOBS
+from scaleahead_tools.backtest.replay import FitCache, effective_knob, replay, series_of
 from scaleahead_tools.backtest.report import run_backtest, work_units
 from scaleahead_tools.cli.common import known_target, print_json, runtime
 from scaleahead_tools.cli.shadow import GAP_FACTOR, MAX_DECISIONS, shadow_figures
@@ -62,6 +67,12 @@ MIN_SETTLED_STEPS = 60
 # The share of carried load per unit the suggestion takes: high, not the maximum, so one odd
 # minute (a burst queued behind a deploy) does not set it.
 SUGGEST_PERCENTILE = 90
+# Scale-in stabilisation windows replayed besides the target's own: from five minutes (capacity
+# goes soon after a burst) to an hour (held through the next one). Which pays depends on the
+# load: on the Twitter series (bursts of a few points) 5 minutes cost 4-9 % less than ECS's
+# default 15 at 1 % short; on the ELB series 7 % more, and 30 minutes 3 % less
+# (docs/BACKTEST.md). A target's own history says which kind of load it has.
+WINDOW_CHOICES_SECONDS = (300, 900, 1800, 3600)
 INSIGHTS = "Container Insights"
 DECISIONS = "decisions"
 RAISE_NOTE = (
@@ -199,9 +210,43 @@ def alike(rows: Sequence[QuantileRow]) -> bool:
     return len({(r.cost, r.under_time) for r in rows}) <= 1
 
 
-def yaml_lines(target_id: str, per_unit: float | None, quantile: float) -> list[str]:
-    """The lines to paste into the target's entry of the target file."""
+@dataclass(frozen=True)
+class WindowRow:
+    """One scale-in stabilisation window replayed: the quantile it would take
+    (``choose_quantile`` over its own sweep), what that costs, how long it is short, and how
+    often capacity changes with it (a short window scales in sooner after each burst, and out
+    again at the next)."""
+
+    window_seconds: int
+    quantile: float
+    cost: float
+    under_time: float
+    meets_1pct: bool
+    changes_per_day: float
+
+
+def choose_window(rows: Sequence[WindowRow], current: int) -> WindowRow:
+    """The window whose quantile is cheapest while short on at most 1 % of the steps, the
+    longer on a tie (fewer changes for the same cost); the current one when none is."""
+    ok = [r for r in rows if r.meets_1pct]
+    if ok:
+        return min(ok, key=lambda r: (r.cost, -r.window_seconds))
+    return next(r for r in rows if r.window_seconds == current)
+
+
+def window_choices(current: int) -> list[int]:
+    """The windows replayed: ``WINDOW_CHOICES_SECONDS`` and the target's own."""
+    return sorted({*WINDOW_CHOICES_SECONDS, current})
+
+
+def yaml_lines(
+    target_id: str, per_unit: float | None, quantile: float, window: int | None = None
+) -> list[str]:
+    """The lines to paste into the target's entry of the target file; the window only when
+    it differs from the target's own."""
     lines = [f"# target {target_id}: keep the rest of its forecast settings"]
+    if window is not None:
+        lines.append(f"scale_in_stabilisation_seconds: {window}")
     if per_unit is not None:
         lines.append(f"capacity_per_unit: {per_unit:g}")
     return [*lines, "forecast:", f"  quantile: {quantile:g}"]
@@ -284,10 +329,13 @@ class Suggestion:
     current_quantile: float
     per_unit_replayed: float
     scored_steps: int
-    rows: list[QuantileRow]
+    rows: list[QuantileRow]  # the sweep of the suggested window
     suggested_quantile: float
     meets_1pct: bool
     alike: bool
+    current_window_seconds: int
+    windows: list[WindowRow]
+    suggested_window_seconds: int
 
     @property
     def unit(self) -> tuple[str, str]:
@@ -295,7 +343,9 @@ class Suggestion:
         return spec.unit, spec.units
 
     def yaml(self) -> list[str]:
-        return yaml_lines(self.target, self.suggested_per_unit, self.suggested_quantile)
+        window = self.suggested_window_seconds
+        changed = window if window != self.current_window_seconds else None
+        return yaml_lines(self.target, self.suggested_per_unit, self.suggested_quantile, changed)
 
     def to_dict(self) -> dict[str, Any]:
         unit, units = self.unit
@@ -334,6 +384,11 @@ class Suggestion:
                 "suggested": self.suggested_quantile,
                 "meets_1pct": self.meets_1pct,
                 "alike": self.alike,
+            },
+            "stabilisation": {
+                "current_seconds": self.current_window_seconds,
+                "rows": [{k: round(v, 6) for k, v in asdict(r).items()} for r in self.windows],
+                "suggested_seconds": self.suggested_window_seconds,
             },
             "yaml": "\n".join(self.yaml()),
         }
@@ -375,7 +430,25 @@ def suggest(
     per_unit = suggested_per_unit(stats)
     terms = terms_of(target)
     replayed = per_unit if per_unit is not None else terms.per_unit
-    rows, scored = _sweep(trace, target, replayed, terms.quantile, progress=progress)
+    current_window = target.effective_stabilisation_seconds
+    fit = FitCache([terms.quantile, *SWEEP_KNOBS["scaleahead"]])
+    sweeps: dict[int, tuple[list[QuantileRow], int]] = {}
+    windows: list[WindowRow] = []
+    for stab in window_choices(current_window):
+        rows, scored, changes = _sweep(
+            trace, target, replayed, terms.quantile, stab, fit, progress=progress
+        )
+        chosen, met = choose_quantile(rows)
+        sweeps[stab] = rows, scored
+        windows.append(
+            WindowRow(stab, chosen.quantile, chosen.cost, chosen.under_time, met, changes)
+        )
+    # Under a day of history no forecast is replayed and every quantile scores the same: too
+    # little to choose a window on either, and the current one stays.
+    window_row = choose_window(windows, current_window)
+    if all(alike(rows) for rows, _ in sweeps.values()):
+        window_row = next(w for w in windows if w.window_seconds == current_window)
+    rows, scored = sweeps[window_row.window_seconds]
     chosen, met = choose_quantile(rows)
     same = alike(rows)
     return Suggestion(
@@ -402,14 +475,26 @@ def suggest(
         suggested_quantile=terms.quantile if same else chosen.quantile,
         meets_1pct=met,
         alike=same,
+        current_window_seconds=current_window,
+        windows=windows,
+        suggested_window_seconds=window_row.window_seconds,
     )
 
 
 def _sweep(
-    trace: Trace, target: Target, per_unit: float, current: float, *, progress: bool
-) -> tuple[list[QuantileRow], int]:
+    trace: Trace,
+    target: Target,
+    per_unit: float,
+    current: float,
+    window: int,
+    fit: FitCache,
+    *,
+    progress: bool,
+) -> tuple[list[QuantileRow], int, float]:
     """The scaleahead policy swept over its quantiles (and the current one) on the target's
-    terms, as ``scaleahead backtest --from-target --sweep`` runs it."""
+    terms with the scale-in ``window``, as ``scaleahead backtest --from-target --sweep`` runs
+    it; with the changes of capacity a day at the quantile ``choose_quantile`` takes (one
+    replay more, unless that is the current quantile)."""
     from scaleahead_tools.backtest.from_target import terms_of
     from scaleahead_tools.backtest.report import _progress
 
@@ -420,14 +505,15 @@ def _sweep(
         "knobs": knobs,
         "warmup_minutes": terms.warmup_minutes,
         "per_unit": per_unit,
-        "stabilisation_minutes": terms.stabilisation_minutes,
+        "stabilisation_minutes": window / 60,
         "min_capacity": terms.min_capacity,
         "do_sweep": True,
+        "fit": fit,
     }
     try:
         if progress:
             total = work_units(trace, ["scaleahead"], True, knobs)
-            with _progress(total, "replaying") as bar:
+            with _progress(total, f"replaying, {window / 60:g}-min window") as bar:
                 setup, runs, sweeps = run_backtest(trace, target.kind, progress=bar, **kwargs)
         else:
             setup, runs, sweeps = run_backtest(trace, target.kind, **kwargs)
@@ -441,7 +527,12 @@ def _sweep(
     demand = np.asarray(trace.values[setup.scored_from :], dtype=np.float64)
     need_steps = int(units_needed_array(demand, setup.per_unit).sum())
     scored = len(trace.values) - setup.scored_from
-    return quantile_rows(points, need_steps, scored, trace.step), scored
+    rows = quantile_rows(points, need_steps, scored, trace.step)
+    chosen, _ = choose_quantile(rows)
+    if chosen.quantile != knob:
+        run = replay(series_of(trace), setup, "scaleahead", chosen.quantile, fit=fit)
+    days = scored * trace.step / 86400
+    return rows, scored, run.score.actions / days if days > 0 else 0.0
 
 
 def _fmt(x: float) -> str:
@@ -487,9 +578,12 @@ def print_text(s: Suggestion) -> None:
             print(f"  suggested: {s.suggested_per_unit:g} (the p{SUGGEST_PERCENTILE})")
         print(f"  note: {RAISE_NOTE.format(unit=unit, units=units)}")
     print()
+    _print_windows(s)
+    print()
     print(
         f"forecast quantile (now {s.current_quantile:g}): scaleahead replayed over the load with "
-        f"capacity_per_unit {s.per_unit_replayed:g}, {s.scored_steps} steps scored"
+        f"capacity_per_unit {s.per_unit_replayed:g}, {s.scored_steps} steps scored (scale-in "
+        f"window {s.suggested_window_seconds / 60:g} min)"
     )
     print(f"  {'quantile':>8}  {'cost':>6}  {'unit-hours':>10}  {'short':>7}  {'min short':>9}")
     for r in s.rows:
@@ -521,6 +615,33 @@ def print_text(s: Suggestion) -> None:
     print("paste into the target file:")
     for line in s.yaml():
         print(f"  {line}")
+
+
+def _print_windows(s: Suggestion) -> None:
+    now = s.current_window_seconds
+    print(
+        f"scale-in stabilisation window (now {now / 60:g} min): the quantile sweep replayed "
+        "with each window, at the quantile each would take"
+    )
+    print(f"  {'window':>8}  {'quantile':>8}  {'cost':>6}  {'short':>7}  {'changes/day':>11}")
+    for w in s.windows:
+        mark = " <" if w.window_seconds == s.suggested_window_seconds else ""
+        mark += " (now)" if w.window_seconds == now else ""
+        print(
+            f"  {w.window_seconds / 60:>4g} min  {w.quantile:>8g}  {w.cost:>6.3f}  "
+            f"{100 * w.under_time:>6.2f}%  {w.changes_per_day:>11.1f}{mark}"
+        )
+    chosen = next(w for w in s.windows if w.window_seconds == s.suggested_window_seconds)
+    if s.suggested_window_seconds == now:
+        print(f"  suggested: keep {now / 60:g} min")
+        return
+    current = next(w for w in s.windows if w.window_seconds == now)
+    print(
+        f"  suggested: {s.suggested_window_seconds / 60:g} min, the cheapest within "
+        f"{100 * ONE_PERCENT:g} % short ({chosen.changes_per_day:.1f} changes of capacity a day, "
+        f"{current.changes_per_day:.1f} now); a shorter window gives capacity back sooner after "
+        "a burst and adds it again at the next"
+    )
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
