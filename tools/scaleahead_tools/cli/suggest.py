@@ -69,9 +69,10 @@ MIN_SETTLED_STEPS = 60
 SUGGEST_PERCENTILE = 90
 # Scale-in stabilisation windows replayed besides the target's own: from five minutes (capacity
 # goes soon after a burst) to an hour (held through the next one). Which pays depends on the
-# load: on the Twitter series (bursts of a few points) 5 minutes cost 4-9 % less than ECS's
-# default 15 at 1 % short; on the ELB series 7 % more, and 30 minutes 3 % less
-# (docs/BACKTEST.md). A target's own history says which kind of load it has.
+# load, and not monotonically: replayed on the shared traces with ECS terms, the cheapest within
+# 1 % short is 60 minutes for Twitter_volume_AAPL (3.90 against 4.59 with the default 15), 5 for
+# Twitter_volume_GOOG (2.60 against 2.72), 30 for the ELB series (3.17 against 3.26)
+# (docs/BACKTEST.md). Only a target's own history can say.
 WINDOW_CHOICES_SECONDS = (300, 900, 1800, 3600)
 INSIGHTS = "Container Insights"
 DECISIONS = "decisions"
