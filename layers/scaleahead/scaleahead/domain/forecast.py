@@ -873,10 +873,6 @@ class _Band:
     table: FloatArray
 
     @staticmethod
-    def fit(resid: FloatArray, pred: FloatArray, h: IntArray, q: float, n_buckets: int) -> _Band:
-        return _Band.fit_all(resid, pred, h, [q], n_buckets)[0]
-
-    @staticmethod
     def fit_all(
         resid: FloatArray, pred: FloatArray, h: IntArray, qs: Sequence[float], n_buckets: int
     ) -> list[_Band]:
