@@ -27,7 +27,7 @@ from scaleahead.domain.target import (
 from scaleahead.domain.target_record import (
     COMPACT_VERSION,
     CompactError,
-    EcsTargetRecord,
+    TargetRecord,
     read_compact,
 )
 from scaleahead.store.keys import TARGETS_PK
@@ -226,7 +226,7 @@ def test_the_store_writes_the_record_and_the_alarm_path_reads_it(aws: Aws) -> No
     item = aws.rt.store._get(TARGETS_PK, "web")
     assert item is not None and json.loads(item["compact"])["v"] == COMPACT_VERSION
     fast = aws.rt.store.alarm_target("web")
-    assert isinstance(fast, EcsTargetRecord)
+    assert isinstance(fast, TargetRecord)
     _same(target, fast, "web")
     assert aws.rt.store.get_target("web") == target  # everyone else still gets the model
     assert aws.rt.store.alarm_target("ghost") is None
@@ -261,7 +261,7 @@ def test_the_store_falls_back_to_the_validated_definition_and_says_so(
     with caplog.at_level(logging.WARNING, logger="scaleahead.store.targets"):
         target = aws.rt.store.alarm_target("web")
     assert target == aws.rt.store.get_target("web")  # the model, from the stored definition
-    assert not isinstance(target, EcsTargetRecord)
+    assert not isinstance(target, TargetRecord)
     assert any("validating the full definition" in r.getMessage() for r in caplog.records)
     if "definition" in spoil:
         assert target is not None and target.max_capacity == 30  # never the stale record's 20

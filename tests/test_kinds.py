@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, get_args
 
+import botocore.session
 import pytest
 
 from scaleahead.aws.cloudwatch import MetricsAdapter
@@ -21,6 +22,7 @@ from scaleahead.domain.target import (
     SUPPORTED_KINDS,
     Target,
     TargetError,
+    _TargetBase,
     parse_target,
 )
 from scaleahead.service.ports import CapacityPort, NotDrivable
@@ -75,6 +77,37 @@ def test_each_target_model_follows_its_spec(kind: Kind) -> None:
         target_of(kind, max_capacity=spec.max_capacity + 1)
     if spec.max_units_per_change is not None:
         assert getattr(t, "max_shards_per_action", None) == spec.max_units_per_change
+
+
+BASE_FIELDS = set(_TargetBase.model_fields)
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_the_spec_lists_the_models_own_settings(kind: Kind) -> None:
+    """The compact record reads a kind's own settings from its spec (``KindSpec.settings``):
+    they must be the model's, in its order, each optional or a list as the model has it (the
+    values' types are held equal by tests/test_alarm_import.py's round trip)."""
+    spec = KINDS[kind]
+    fields = MODELS[kind].model_fields
+    own = [f for f in fields if f not in BASE_FIELDS and f != "resource"]
+    assert [s.name for s in spec.settings] == own
+    t = target_of(kind)
+    for s in spec.settings:
+        value = getattr(t, s.name)
+        assert isinstance(value, tuple) == s.many, s.name
+        assert (fields[s.name].is_required() is False) or not s.optional, s.name
+        if value is not None:
+            for v in value if s.many else (value,):
+                assert type(v) is s.type, s.name
+
+
+def test_every_kind_names_a_real_service_and_a_formattable_scalable_target() -> None:
+    session = botocore.session.get_session()
+    for spec in KINDS.values():
+        assert spec.iam_service in session.get_available_services(), spec.iam_service
+        if spec.app_autoscaling is not None:
+            # its ResourceId formats from the resource fields alone
+            spec.app_autoscaling.resource_id.format(**{f: "x" for f in spec.resource_fields})
 
 
 def test_the_numbers_the_bench_and_the_demo_were_measured_with() -> None:

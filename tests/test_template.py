@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import importlib
 import importlib.util
 import json
 import os
@@ -21,8 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import xform_name
 
+from scaleahead.domain.kinds import KINDS, Kind
 from scaleahead.settings import MetricsLevel, Settings
 from scaleahead_testkit import template_eval
 from scaleahead_tools.demo import sam_local
@@ -1018,11 +1022,15 @@ def test_resharding_is_limited_to_tagged_replication_groups() -> None:
     assert found == 2  # AlarmFunction and WorkerFunction
 
 
-def _adapter_calls(module: str) -> set[str]:
-    """IAM actions for the boto3 calls an adapter module makes (``self._x.op(...)`` and
-    ``get_paginator("op")``), read from its source so a new call cannot go ungranted."""
-    source = (PACKAGE_DIR / "aws" / f"{module}.py").read_text()
-    service = {"ecs": "ecs", "aurora": "rds", "elasticache": "elasticache"}[module]
+def _adapter_calls(kind: Kind) -> set[str]:
+    """IAM actions for the boto3 calls a kind's adapter makes (``self._x.op(...)`` and
+    ``get_paginator("op")``, ``op`` an operation of the spec's ``iam_service`` in botocore's
+    model), read from its source so a new call cannot go ungranted. Module-level functions
+    (``resource_arn``) run in the CLI under the operator's credentials and are not counted."""
+    spec = KINDS[kind]
+    source = Path(importlib.import_module(spec.adapter_module).__file__ or "").read_text()
+    model = botocore.session.get_session().get_service_model(spec.iam_service)
+    names = {xform_name(op): op for op in model.operation_names}
     ops: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -1030,22 +1038,22 @@ def _adapter_calls(module: str) -> set[str]:
         owner = node.func.value
         if not (isinstance(owner, ast.Attribute) and isinstance(owner.value, ast.Name)):
             continue
-        if owner.value.id != "self" or owner.attr not in ("_ecs", "_rds", "_ec"):
+        if owner.value.id != "self":
             continue
         op = node.func.attr
         if op == "get_paginator":
             arg = node.args[0]
             assert isinstance(arg, ast.Constant)
             op = str(arg.value)
-        ops.add(service + ":" + "".join(w.capitalize() for w in op.split("_")))
+        if op in names:
+            ops.add(f"{spec.iam_service}:{names[op]}")
     return ops
 
 
 def test_functions_are_granted_exactly_what_the_adapters_call() -> None:
-    calls = _adapter_calls("ecs") | _adapter_calls("aurora") | _adapter_calls("elasticache")
+    calls = {c for kind in Kind for c in _adapter_calls(kind)}
     assert "elasticache:ModifyReplicationGroupShardConfiguration" in calls
-    # boto3's snake case loses the capitals of "DB"; IAM keeps them.
-    calls = {c.replace("Db", "DB") for c in calls}
+    assert "rds:CreateDBInstance" in calls  # botocore's own names, capitals kept
     # CreateDBInstance with Tags is also authorized as AddTagsToResource.
     needed = calls | {"rds:AddTagsToResource"}
     for name in ("AlarmFunction", "WorkerFunction"):
@@ -1053,6 +1061,6 @@ def test_functions_are_granted_exactly_what_the_adapters_call() -> None:
             a
             for st in _function_statements(name)
             for a in _actions(st)
-            if a.split(":")[0] in ("ecs", "rds", "elasticache")
+            if a.split(":")[0] in {spec.iam_service for spec in KINDS.values()}
         }
         assert granted == needed, name

@@ -79,11 +79,11 @@ TT_OUT_SECONDS = 180
 TT_IN_SECONDS = 900
 TT_IN_RATIO = 0.9
 TT_COOLDOWN_SECONDS = 300
-# ElastiCache documents its own rule for shards: no scale-in unless the metric is below 75 % of
-# the target, and a scale-out by the larger of the variation from the target and 20 % of the
-# current shards (rounded up, as target tracking rounds up what it adds).
-TT_IN_RATIO_BY_KIND: dict[Kind, float] = {Kind.ELASTICACHE: 0.75}
-TT_MIN_OUT_PERCENT_BY_KIND: dict[Kind, int] = {Kind.ELASTICACHE: 20}
+# A kind may document its own rules: ElastiCache shards scale in only below 75 % of the target,
+# and out by the larger of the variation from the target and 20 % of the current shards
+# (rounded up, as target tracking rounds up what it adds). They are the kind's, in its spec:
+# ``KINDS[kind].simulation.tt_scale_in_ratio`` (None: ``TT_IN_RATIO``) and
+# ``tt_min_out_percent``, read in ``TargetTracking.__init__``.
 # Predictive scaling: at least a day of history, up to 14 days, an hourly forecast for the next
 # 48 hours refreshed every 6 hours, applied as a minimum from the start of each hour less the
 # scheduling buffer. AWS's default buffer is 300 s; the backtest gives it the warm-up when that
@@ -161,8 +161,8 @@ class TargetTracking:
         self.series, self.setup, self.target = series, setup, target
         self.out_n = max(1, math.ceil(TT_OUT_SECONDS / setup.step))
         self.in_n = max(1, math.ceil(TT_IN_SECONDS / setup.step))
-        self.in_ratio = TT_IN_RATIO_BY_KIND.get(setup.kind, TT_IN_RATIO)
-        self.min_out_percent = TT_MIN_OUT_PERCENT_BY_KIND.get(setup.kind, 0)
+        self.in_ratio = KINDS[setup.kind].simulation.tt_scale_in_ratio or TT_IN_RATIO
+        self.min_out_percent = KINDS[setup.kind].simulation.tt_min_out_percent
         self.high = 0
         self.low = 0
         self.last_out = -math.inf

@@ -8,7 +8,10 @@ count. Both are found before anything is written (``targets.check``), and fixed 
 asked: ``--tag`` adds the tag, ``--take-over`` suspends the scalable target (recording its
 previous suspended state, which ``targets remove`` restores).
 
-The CLI is a tool, not Lambda code: it calls boto3 directly, one small function per kind.
+The CLI is a tool, not Lambda code: it calls boto3 directly. What differs by kind comes from the
+kind's registry entry (``domain.kinds``: the label, the Application Auto Scaling dimension, the
+service whose tag API applies) and its adapter module's ``resource_arn``; tags are read and added
+one small function per AWS service.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.aws.clients import client
+from scaleahead.aws.kind_adapter import kind_function
 from scaleahead.domain.aurora_readers import MANAGED_TAG
-from scaleahead.domain.kinds import Kind
-from scaleahead.domain.target import AuroraTarget, EcsTarget, ElastiCacheTarget, Target
+from scaleahead.domain.kinds import KINDS
+from scaleahead.domain.target import Target
 
 MANAGED_VALUE = "true"
 SUSPENDED = {
@@ -31,25 +35,19 @@ SUSPENDED = {
     "ScheduledScalingSuspended": True,
 }
 
-_LABEL = {
-    Kind.ECS: "ECS service",
-    Kind.AURORA: "Aurora DB cluster",
-    Kind.ELASTICACHE: "ElastiCache replication group",
-}
-
 
 def label(t: Target) -> str:
     """How the resource is named in messages: ``ECS service prod/web``."""
-    return f"{_LABEL[t.kind]} {t.resource_name}"
+    return f"{KINDS[t.kind].label} {t.resource_name}"
 
 
-# -- the managed tag: the resource's ARN, its tags, adding the tag ---------------------------
+# -- the managed tag: the resource's ARN (its kind's adapter module), its tags, adding the tag -
+# Tags are read and written per AWS service, whatever the kind: Memcached clusters are tagged as
+# replication groups are.
 
 
-def _ecs_arn(t: Target) -> str:
-    assert isinstance(t, EcsTarget)
-    out = client("ecs").describe_services(cluster=t.resource.cluster, services=[t.resource.service])
-    return str(out["services"][0]["serviceArn"])
+def _arn(t: Target) -> str:
+    return str(kind_function(t.kind, "resource_arn")(t))
 
 
 def _ecs_tags(arn: str) -> dict[str, str]:
@@ -61,29 +59,15 @@ def _ecs_tag(arn: str) -> None:
     client("ecs").tag_resource(resourceArn=arn, tags=[{"key": MANAGED_TAG, "value": MANAGED_VALUE}])
 
 
-def _aurora_arn(t: Target) -> str:
-    assert isinstance(t, AuroraTarget)
-    out = client("rds").describe_db_clusters(DBClusterIdentifier=t.resource.cluster)
-    return str(out["DBClusters"][0]["DBClusterArn"])
-
-
-def _aurora_tags(arn: str) -> dict[str, str]:
+def _rds_tags(arn: str) -> dict[str, str]:
     out = client("rds").list_tags_for_resource(ResourceName=arn)
     return {str(x.get("Key")): str(x.get("Value")) for x in out.get("TagList", [])}
 
 
-def _aurora_tag(arn: str) -> None:
+def _rds_tag(arn: str) -> None:
     client("rds").add_tags_to_resource(
         ResourceName=arn, Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}]
     )
-
-
-def _elasticache_arn(t: Target) -> str:
-    assert isinstance(t, ElastiCacheTarget)
-    out = client("elasticache").describe_replication_groups(
-        ReplicationGroupId=t.resource.replication_group
-    )
-    return str(out["ReplicationGroups"][0]["ARN"])
 
 
 def _elasticache_tags(arn: str) -> dict[str, str]:
@@ -99,27 +83,26 @@ def _elasticache_tag(arn: str) -> None:
 
 @dataclass(frozen=True)
 class _Tagging:
-    arn: Callable[[Target], str]
     tags: Callable[[str], dict[str, str]]
     tag: Callable[[str], None]
 
 
-_TAGGING: dict[Kind, _Tagging] = {
-    Kind.ECS: _Tagging(_ecs_arn, _ecs_tags, _ecs_tag),
-    Kind.AURORA: _Tagging(_aurora_arn, _aurora_tags, _aurora_tag),
-    Kind.ELASTICACHE: _Tagging(_elasticache_arn, _elasticache_tags, _elasticache_tag),
+# IAM service prefix (``KindSpec.iam_service``) -> how that service reads and adds tags.
+_TAGGING: dict[str, _Tagging] = {
+    "ecs": _Tagging(_ecs_tags, _ecs_tag),
+    "rds": _Tagging(_rds_tags, _rds_tag),
+    "elasticache": _Tagging(_elasticache_tags, _elasticache_tag),
 }
 
 
 def is_tagged(t: Target) -> bool:
     """Whether the target's resource carries ``scaleahead:managed=true``."""
-    k = _TAGGING[t.kind]
-    return k.tags(k.arn(t)).get(MANAGED_TAG) == MANAGED_VALUE
+    tags = _TAGGING[KINDS[t.kind].iam_service].tags(_arn(t))
+    return tags.get(MANAGED_TAG) == MANAGED_VALUE
 
 
 def add_tag(t: Target) -> None:
-    k = _TAGGING[t.kind]
-    k.tag(k.arn(t))
+    _TAGGING[KINDS[t.kind].iam_service].tag(_arn(t))
 
 
 def untagged_message(t: Target) -> str:
@@ -132,31 +115,15 @@ def untagged_message(t: Target) -> str:
 # -- Application Auto Scaling on the same capacity -------------------------------------------
 
 
-def _ecs_scalable(t: Target) -> tuple[str, str, str]:
-    assert isinstance(t, EcsTarget)
-    return ("ecs", f"service/{t.resource.cluster}/{t.resource.service}", "ecs:service:DesiredCount")
-
-
-def _aurora_scalable(t: Target) -> tuple[str, str, str]:
-    assert isinstance(t, AuroraTarget)
-    return ("rds", f"cluster:{t.resource.cluster}", "rds:cluster:ReadReplicaCount")
-
-
-def _elasticache_scalable(t: Target) -> tuple[str, str, str]:
-    assert isinstance(t, ElastiCacheTarget)
-    return (
-        "elasticache",
-        f"replication-group/{t.resource.replication_group}",
-        "elasticache:replication-group:NodeGroups",
-    )
-
-
-# Kind -> (ServiceNamespace, ResourceId, ScalableDimension) of the capacity scaleahead drives.
-_SCALABLE: dict[Kind, Callable[[Target], tuple[str, str, str]]] = {
-    Kind.ECS: _ecs_scalable,
-    Kind.AURORA: _aurora_scalable,
-    Kind.ELASTICACHE: _elasticache_scalable,
-}
+def _scalable(t: Target) -> tuple[str, str, str] | None:
+    """(ServiceNamespace, ResourceId, ScalableDimension) of the capacity the target drives, from
+    its kind's spec; None for a kind Application Auto Scaling cannot drive."""
+    spec = KINDS[t.kind]
+    aas = spec.app_autoscaling
+    if aas is None:
+        return None
+    fields = {f: getattr(t.resource, f) for f in spec.resource_fields}
+    return aas.namespace, aas.resource_id.format(**fields), aas.dimension
 
 
 @dataclass(frozen=True)
@@ -209,8 +176,11 @@ def _paged(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list
 def scalable_targets(t: Target) -> list[ScalableTarget]:
     """Application Auto Scaling's scalable targets on the target's capacity, with the names
     of their scaling policies and scheduled actions."""
+    scalable = _scalable(t)
+    if scalable is None:
+        return []
     aas = client("application-autoscaling")
-    namespace, rid, dim = _SCALABLE[t.kind](t)
+    namespace, rid, dim = scalable
     try:
         found = _paged(
             aas.describe_scalable_targets,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
     from scaleahead.aws.cloudwatch import MetricsAdapter
-    from scaleahead.domain.target import AuroraTarget
+    from scaleahead.domain.target import AuroraTarget, Target
 
 # Readers scaleahead adds are the last choice for failover (0 is promoted first, 15 last): the
 # writer's successor should be a reader the user sized and placed, not one that may be removed
@@ -307,6 +307,13 @@ class AuroraAdapter(KindAdapter["AuroraTarget"]):
             f"DeleteDBInstance {', '.join(deleted)} (newest scaleahead readers first); "
             f"readers {current} -> {after}{notes}{error}",
         )
+
+
+def resource_arn(target: Target) -> str:
+    """The DB cluster's ARN, for the CLI's tagging (the operator's credentials, not Lambda's)."""
+    cluster = cast("AuroraTarget", target).resource.cluster
+    out = clients.client("rds").describe_db_clusters(DBClusterIdentifier=cluster)
+    return str(out["DBClusters"][0]["DBClusterArn"])
 
 
 def make_adapter(metrics: MetricsAdapter) -> AuroraAdapter:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from scaleahead.aws import clients
 from scaleahead.aws.kind_adapter import KindAdapter
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
     from scaleahead.aws.cloudwatch import MetricsAdapter
-    from scaleahead.domain.target import EcsTarget
+    from scaleahead.domain.target import EcsTarget, Target
 
 
 class EcsAdapter(KindAdapter["EcsTarget"]):
@@ -39,6 +39,13 @@ class EcsAdapter(KindAdapter["EcsTarget"]):
         return Actuation(
             True, desired, f"UpdateService desiredCount {reading.desired} -> {desired}"
         )
+
+
+def resource_arn(target: Target) -> str:
+    """The service's ARN, for the CLI's tagging (the operator's credentials, not Lambda's)."""
+    r = cast("EcsTarget", target).resource
+    out = clients.client("ecs").describe_services(cluster=r.cluster, services=[r.service])
+    return str(out["services"][0]["serviceArn"])
 
 
 def make_adapter(metrics: MetricsAdapter) -> EcsAdapter:

@@ -20,7 +20,7 @@ reshard migrates slots for minutes to hours, so this adapter is more careful tha
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -267,6 +267,13 @@ class ElastiCacheAdapter(KindAdapter["ElastiCacheTarget"]):
                 else f"scale-in floor {reading.scale_in_floor})"
             )
         return Actuation(True, asked, detail)
+
+
+def resource_arn(target: Target) -> str:
+    """The replication group's ARN, for the CLI's tagging (the operator's credentials)."""
+    rg_id = cast("ElastiCacheTarget", target).resource.replication_group
+    out = clients.client("elasticache").describe_replication_groups(ReplicationGroupId=rg_id)
+    return str(out["ReplicationGroups"][0]["ARN"])
 
 
 def make_adapter(metrics: MetricsAdapter) -> ElastiCacheAdapter:

@@ -4,14 +4,16 @@ The capacity port speaks of any ``Target``; an adapter drives one kind. ``KindAd
 the union once, refusing a target of another kind as ``NotDrivable``, and hands the adapter's
 own ``_read``/``_set`` the target typed as its model (``EcsTarget``...), so no adapter body
 narrows by hand. ``adapter_factory`` finds a kind's ``make_adapter`` in the module its
-``KindSpec`` names (``domain.kinds``), which is how the wiring builds one adapter per kind.
+``KindSpec`` names (``domain.kinds``), which is how the wiring builds one adapter per kind;
+``kind_function`` finds any other function every kind module has (``resource_arn``).
 """
 
 from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from scaleahead.domain.kinds import KINDS, Kind
 from scaleahead.service.ports import Actuation, CapacityPort, CapacityReading, NotDrivable
@@ -63,10 +65,17 @@ class AdapterFactory(Protocol):
     def __call__(self, metrics: MetricsAdapter) -> CapacityPort: ...
 
 
+def kind_function(kind: Kind, name: str) -> Callable[..., Any]:
+    """The function ``name`` of the module ``KINDS[kind].adapter_module`` names: its
+    ``make_adapter(metrics)``, or its ``resource_arn(target)`` (the resource's ARN, read with
+    the operator's credentials by the CLI, which tags it)."""
+    module = KINDS[kind].adapter_module
+    fn = getattr(importlib.import_module(module), name, None)
+    if not callable(fn):
+        raise LookupError(f"{module} has no {name}() for kind {kind}")
+    return cast(Callable[..., Any], fn)
+
+
 def adapter_factory(kind: Kind) -> AdapterFactory:
     """The ``make_adapter`` of the module ``KINDS[kind].adapter_module`` names."""
-    name = KINDS[kind].adapter_module
-    factory = getattr(importlib.import_module(name), "make_adapter", None)
-    if not callable(factory):
-        raise LookupError(f"{name} has no make_adapter(metrics) for kind {kind}")
-    return cast(AdapterFactory, factory)
+    return cast(AdapterFactory, kind_function(kind, "make_adapter"))

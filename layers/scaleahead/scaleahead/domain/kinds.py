@@ -3,22 +3,27 @@ called, its defaults, its bounds, how the backtest simulates it and which adapte
 
 Before this registry each of those lived where it was used (the defaults in the target model,
 the unit words in the CLI and the demo, the bounds and rules in the backtest, the adapters in
-the wiring), and a new kind had to be found in all of them. Now a kind lives in three places:
+the wiring, the compact record's fields, the resource's label and Application Auto Scaling
+dimension in the CLI's take-over), and a new kind had to be found in all of them. Now a kind is:
 
-1. its target model in ``domain/target.py`` (``EcsTarget``, ``AuroraTarget``...: the resource it
-   names and the settings of its own), added to the ``Target`` union;
-2. its ``KindSpec`` here, in ``KINDS``, with its value in ``Kind``;
-3. its adapter in ``aws/``: a module with a ``KindAdapter[<its target model>]``
-   (``aws/kind_adapter.py``) and a ``make_adapter(metrics)`` factory, the module
-   ``KindSpec.adapter_module`` names. The IAM grants of its calls go into ``template.yaml``
-   (tests/test_template.py reads the calls from the adapter's source and checks them).
+1. the registry: its ``KindSpec`` here, in ``KINDS``, with its value in ``Kind``; and its target
+   model in ``domain/target.py`` (``EcsTarget``, ``AuroraTarget``...: the resource it names and
+   the validation of its own settings), added to the ``Target`` union. The spec lists those
+   settings (``Setting``), so the alarm path's compact record (``domain.target_record``) reads
+   them without the model; tests/test_kinds.py holds the two lists equal;
+2. its adapter in ``aws/``: a module with a ``KindAdapter[<its target model>]``
+   (``aws/kind_adapter.py``), a ``make_adapter(metrics)`` factory and a ``resource_arn(target)``
+   (what the CLI tags), the module ``KindSpec.adapter_module`` names, and its pure rules in
+   ``domain/`` when it has any (``cache_shards``...). The IAM grants of its calls go into
+   ``template.yaml`` (tests/test_template.py reads the calls from the adapter's source, in the
+   spec's ``iam_service``, and checks them);
+3. its tests.
 
-Everything else reads the registry: the target models' defaults and bounds, the wiring
-(``handlers/wiring.py`` builds one adapter per spec), the CLI's and the demo's unit words, the
-backtest's bounds and rules. tests/test_kinds.py checks that every ``Kind`` has a spec, a target
-model and an adapter that resolves. Adding EC2 Auto Scaling groups, say, is ``Kind.EC2 = "ec2"``,
-an ``Ec2Target`` in ``domain/target.py``, ``KINDS[Kind.EC2] = KindSpec(...)`` (instance /
-instances, its warm-up...) and ``aws/ec2.py``.
+Everything else reads the registry: the target models' defaults and bounds, the compact record,
+the wiring (``handlers/wiring.py`` builds one adapter per spec), the CLI's and the demo's unit
+words and the take-over's label, tags and scalable target, the backtest's bounds and rules.
+tests/test_kinds.py checks that every ``Kind`` has a spec, a target model that agrees with it
+and an adapter that resolves.
 
 Pure, as the whole domain: the adapter is named here, not imported (it needs boto3).
 """
@@ -36,6 +41,28 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One setting of a kind's own targets, beyond what every target has: its name and its JSON
+    type, so that the compact record reads and type-checks it without the model."""
+
+    name: str
+    type: type[str] | type[int] | type[float] | type[bool]
+    optional: bool = False  # may be null
+    many: bool = False  # a list of ``type`` (a tuple on the target)
+
+
+@dataclass(frozen=True)
+class AppAutoScaling:
+    """Application Auto Scaling's scalable target on the capacity a kind drives, which would
+    fight scaleahead over it: what ``targets apply`` looks for and ``--take-over`` suspends."""
+
+    namespace: str
+    # ResourceId, formatted with the target's resource fields: "service/{cluster}/{service}"
+    resource_id: str
+    dimension: str
+
+
+@dataclass(frozen=True)
 class Simulation:
     """How the backtest's resource of one kind behaves (``scaleahead_tools.backtest``)."""
 
@@ -48,6 +75,11 @@ class Simulation:
     # scaleahead's own adapter waits for its change to finish before the next (one change at a
     # time, even where the resource would take more).
     serial_for_scaleahead: bool
+    # Target tracking as Application Auto Scaling runs it for the kind, where the kind documents
+    # its own rule (docs/BASELINES.md): scale-in only below this share of the target (None: the
+    # general rule), and a scale-out of at least this percent of the current capacity.
+    tt_scale_in_ratio: float | None = None
+    tt_min_out_percent: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,7 @@ class KindSpec:
 
     kind: Kind
     name: str  # how the product is called in messages
+    label: str  # what one resource is called in messages: "ECS service prod/web"
     unit: str  # one unit of capacity
     units: str  # several
     # How long new capacity takes to serve load when nothing has been measured yet.
@@ -70,6 +103,13 @@ class KindSpec:
     max_units_per_change: int | None
     # The fields of the target's ``resource``: what names the resource.
     resource_fields: tuple[str, ...]
+    # The settings of the kind's own target model (``domain.target``), in its order.
+    settings: tuple[Setting, ...]
+    # The IAM service prefix of the adapter's calls ("ecs", "rds"...).
+    iam_service: str
+    # The scalable target Application Auto Scaling would drive the same capacity with; None
+    # where it cannot.
+    app_autoscaling: AppAutoScaling | None
     simulation: Simulation
     # The module (``scaleahead.aws.<module>``) whose ``make_adapter(metrics)`` builds the
     # kind's capacity adapter.
@@ -84,6 +124,7 @@ KINDS: dict[Kind, KindSpec] = {
     Kind.ECS: KindSpec(
         kind=Kind.ECS,
         name="ECS",
+        label="ECS service",
         unit="task",
         units="tasks",
         warmup_seconds=300,
@@ -95,12 +136,18 @@ KINDS: dict[Kind, KindSpec] = {
         max_capacity=5000,
         max_units_per_change=None,
         resource_fields=("cluster", "service"),
+        settings=(),
+        iam_service="ecs",
+        app_autoscaling=AppAutoScaling(
+            "ecs", "service/{cluster}/{service}", "ecs:service:DesiredCount"
+        ),
         simulation=Simulation(bounds=(0, 1000), serial=False, serial_for_scaleahead=False),
         adapter_module="scaleahead.aws.ecs",
     ),
     Kind.AURORA: KindSpec(
         kind=Kind.AURORA,
         name="Aurora",
+        label="Aurora DB cluster",
         unit="reader",
         units="readers",
         warmup_seconds=900,
@@ -110,6 +157,13 @@ KINDS: dict[Kind, KindSpec] = {
         max_capacity=15,
         max_units_per_change=None,
         resource_fields=("cluster",),
+        settings=(
+            Setting("instance_class", str, optional=True),
+            Setting("fallback_instance_classes", str, many=True),
+            Setting("keep_one_reader", bool),
+        ),
+        iam_service="rds",
+        app_autoscaling=AppAutoScaling("rds", "cluster:{cluster}", "rds:cluster:ReadReplicaCount"),
         # scaleahead's adapter adds readers one change at a time.
         simulation=Simulation(bounds=(0, 15), serial=False, serial_for_scaleahead=True),
         adapter_module="scaleahead.aws.aurora",
@@ -117,6 +171,7 @@ KINDS: dict[Kind, KindSpec] = {
     Kind.ELASTICACHE: KindSpec(
         kind=Kind.ELASTICACHE,
         name="ElastiCache",
+        label="ElastiCache replication group",
         unit="shard",
         units="shards",
         warmup_seconds=1800,
@@ -129,8 +184,28 @@ KINDS: dict[Kind, KindSpec] = {
         # ElastiCacheTarget.max_shards_per_action's default.
         max_units_per_change=2,
         resource_fields=("replication_group",),
-        # ElastiCache accepts one resharding at a time, whoever asks.
-        simulation=Simulation(bounds=(1, 500), serial=True, serial_for_scaleahead=True),
+        settings=(
+            Setting("max_memory_fill", float),
+            Setting("max_cpu_for_scale_in", float),
+            Setting("max_shards_per_action", int),
+        ),
+        iam_service="elasticache",
+        app_autoscaling=AppAutoScaling(
+            "elasticache",
+            "replication-group/{replication_group}",
+            "elasticache:replication-group:NodeGroups",
+        ),
+        # ElastiCache accepts one resharding at a time, whoever asks. Its target tracking
+        # documents its own rule for shards: no scale-in unless the metric is below 75 % of the
+        # target, and a scale-out by the larger of the variation from the target and 20 % of
+        # the current shards.
+        simulation=Simulation(
+            bounds=(1, 500),
+            serial=True,
+            serial_for_scaleahead=True,
+            tt_scale_in_ratio=0.75,
+            tt_min_out_percent=20,
+        ),
         adapter_module="scaleahead.aws.elasticache",
     ),
 }

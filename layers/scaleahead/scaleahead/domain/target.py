@@ -323,10 +323,6 @@ class EcsTarget(_TargetBase):
     min_capacity: StrictInt = Field(ge=_ECS.min_capacity, le=_ECS.max_capacity)
     max_capacity: StrictInt = Field(ge=1, le=_ECS.max_capacity)
 
-    @property
-    def resource_name(self) -> str:
-        return f"{self.resource.cluster}/{self.resource.service}"
-
 
 class AuroraResource(_Strict):
     # DBClusterIdentifier: 1-63 letters, digits or hyphens (RDS CreateDBCluster)
@@ -352,10 +348,6 @@ class AuroraTarget(_TargetBase):
     keep_one_reader: StrictBool = Field(
         default=False, description="read availability: never remove the last reader"
     )
-
-    @property
-    def resource_name(self) -> str:
-        return self.resource.cluster
 
 
 class ElastiCacheResource(_Strict):
@@ -386,10 +378,6 @@ class ElastiCacheTarget(_TargetBase):
         default=80.0, ge=1.0, le=100.0, description="EngineCPUUtilization above which no scale-in"
     )
     max_shards_per_action: StrictInt = Field(default=_per_change(_ELASTICACHE), ge=1, le=50)
-
-    @property
-    def resource_name(self) -> str:
-        return self.resource.replication_group
 
 
 Target = EcsTarget | AuroraTarget | ElastiCacheTarget

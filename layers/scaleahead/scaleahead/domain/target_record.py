@@ -30,9 +30,9 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
+from typing import Any, ClassVar, NoReturn, Protocol, TypeVar, cast
 
-from scaleahead.domain.kinds import KINDS, Kind
+from scaleahead.domain.kinds import KINDS, Kind, Setting
 from scaleahead.domain.mode import Mode
 
 # The compact record's shape. Bump it with any change to the model's fields: a record of
@@ -167,22 +167,6 @@ class AlarmSettings(_Record):
     max_step_units: int
 
 
-class EcsResource(_Record):
-    __slots__ = ("cluster", "service")
-    cluster: str
-    service: str
-
-
-class AuroraResource(_Record):
-    __slots__ = ("cluster",)
-    cluster: str
-
-
-class ElastiCacheResource(_Record):
-    __slots__ = ("replication_group",)
-    replication_group: str
-
-
 class _Fields(Protocol):
     """The fields ``Derived`` reads, as the model and the compact record both declare them."""
 
@@ -196,6 +180,8 @@ class _Fields(Protocol):
     def warmup_seconds(self) -> int | None: ...
     @property
     def scale_in_stabilisation_seconds(self) -> int | None: ...
+    @property
+    def resource(self) -> Any: ...
 
 
 class Derived:
@@ -210,6 +196,11 @@ class Derived:
         if self.scale_in_stabilisation_seconds is not None:
             return self.scale_in_stabilisation_seconds
         return KINDS[self.kind].stabilisation_seconds
+
+    @property
+    def resource_name(self: _Fields) -> str:
+        """The resource in messages: its fields' values in the spec's order ("prod/web")."""
+        return "/".join(str(getattr(self.resource, f)) for f in KINDS[self.kind].resource_fields)
 
     @property
     def forecast_key(self: _Fields) -> str:
@@ -257,40 +248,35 @@ class _TargetRecord(Derived, _Record):
     mode: Mode | None
 
 
-class EcsTargetRecord(_TargetRecord):
-    __slots__ = ("resource",)
-    resource: EcsResource
-
-    @property
-    def resource_name(self) -> str:
-        return f"{self.resource.cluster}/{self.resource.service}"
+def _class(name: str, base: type[_Record], fields: Mapping[str, str]) -> type[_Record]:
+    """A record class with these annotated fields (name -> type, as text), made at import."""
+    return type(name, (base,), {"__slots__": tuple(fields), "__annotations__": dict(fields)})
 
 
-class AuroraTargetRecord(_TargetRecord):
-    __slots__ = ("fallback_instance_classes", "instance_class", "keep_one_reader", "resource")
-    resource: AuroraResource
-    instance_class: str | None
-    fallback_instance_classes: tuple[str, ...]
-    keep_one_reader: bool
-
-    @property
-    def resource_name(self) -> str:
-        return self.resource.cluster
+def _annotation(s: Setting) -> str:
+    text = f"tuple[{s.type.__name__}, ...]" if s.many else s.type.__name__
+    return f"{text} | None" if s.optional else text
 
 
-class ElastiCacheTargetRecord(_TargetRecord):
-    __slots__ = ("max_cpu_for_scale_in", "max_memory_fill", "max_shards_per_action", "resource")
-    resource: ElastiCacheResource
-    max_memory_fill: float
-    max_cpu_for_scale_in: float
-    max_shards_per_action: int
-
-    @property
-    def resource_name(self) -> str:
-        return self.resource.replication_group
-
-
-TargetRecord = EcsTargetRecord | AuroraTargetRecord | ElastiCacheTargetRecord
+# Each kind's record class, made from its spec: the resource's fields, then the kind's own
+# settings (``KindSpec.settings``), so a new kind needs nothing here.
+_RESOURCES: dict[Kind, type[_Record]] = {
+    k: _class(f"{k.name.title()}Resource", _Record, {f: "str" for f in spec.resource_fields})
+    for k, spec in KINDS.items()
+}
+RECORDS: dict[Kind, type[_TargetRecord]] = {
+    k: cast(
+        "type[_TargetRecord]",
+        _class(
+            f"{k.name.title()}TargetRecord",
+            _TargetRecord,
+            {"resource": "Any"} | {s.name: _annotation(s) for s in spec.settings},
+        ),
+    )
+    for k, spec in KINDS.items()
+}
+# Any kind's record: what ``read_compact`` returns.
+TargetRecord = _TargetRecord
 
 # --- reading a record back: every field present and of its type, or CompactError ------------
 
@@ -381,35 +367,22 @@ def target_from_compact(d: Mapping[str, Any]) -> TargetRecord:
         kind = Kind(_req(d, "kind", str))
         base = _base(d, kind)
         res = _req(d, "resource", dict)
-        if kind is Kind.ECS:
-            return EcsTargetRecord(
-                **base, resource=EcsResource(_req(res, "cluster", str), _req(res, "service", str))
-            )
-        if kind is Kind.AURORA:
-            return AuroraTargetRecord(
-                **base,
-                resource=AuroraResource(_req(res, "cluster", str)),
-                instance_class=_opt(d, "instance_class", str),
-                fallback_instance_classes=_each(d, "fallback_instance_classes", _str),
-                keep_one_reader=_req(d, "keep_one_reader", bool),
-            )
-        if kind is Kind.ELASTICACHE:
-            return ElastiCacheTargetRecord(
-                **base,
-                resource=ElastiCacheResource(_req(res, "replication_group", str)),
-                max_memory_fill=_req(d, "max_memory_fill", float),
-                max_cpu_for_scale_in=_req(d, "max_cpu_for_scale_in", float),
-                max_shards_per_action=_req(d, "max_shards_per_action", int),
-            )
+        spec = KINDS[kind]
+        resource = _RESOURCES[kind](**{f: _req(res, f, str) for f in spec.resource_fields})
+        return RECORDS[kind](
+            **base, resource=resource, **{s.name: _setting(d, s) for s in spec.settings}
+        )
     except (KeyError, TypeError, ValueError, StopIteration) as err:
         raise CompactError(f"malformed: {err}") from None
-    raise CompactError(f"malformed: no compact form for kind {kind.value!r}")
 
 
-def _str(x: Any) -> str:
-    if not isinstance(x, str):
-        raise CompactError(f"a {type(x).__name__} where a string belongs")
-    return x
+def _setting(d: Mapping[str, Any], s: Setting) -> Any:
+    """A kind's own setting, of the spec's type, or ``CompactError``."""
+    if s.optional and d.get(s.name, 0) is None:
+        return None
+    if not s.many:
+        return _req(d, s.name, s.type)
+    return tuple(_req({s.name: x}, s.name, s.type) for x in _req(d, s.name, list))
 
 
 def read_compact(compact: Any, definition: Any) -> TargetRecord:
