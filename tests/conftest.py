@@ -171,6 +171,17 @@ def ec(aws: Aws) -> Iterator[Any]:
 
 
 @pytest.fixture
+def mc(aws: Aws) -> Iterator[Any]:
+    """An ElastiCache client on moto with Memcached node changes modelled (moto_memcached)."""
+    from scaleahead_testkit import moto_memcached
+
+    moto_memcached.uninstall()
+    moto_memcached.install()
+    yield boto3.client("elasticache")
+    moto_memcached.uninstall()
+
+
+@pytest.fixture
 def aas(aws: Aws) -> Any:
     """Application Auto Scaling on the ``aws`` fixture's moto (what --take-over takes over)."""
     return boto3.client("application-autoscaling")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from scaleahead.domain.kinds import Kind
 from scaleahead.domain.target import (
     Target,
     compact_record,
@@ -131,7 +132,17 @@ def _every_kind() -> list[Target]:
         alarm={"step": 2, "max_step_ratio": 2.0},
         enabled=False,
     )
-    return list(parse_targets({"targets": [target_dict(), aurora, cache]}))
+    memcached = target_dict(
+        id="sessions",
+        kind="memcached",
+        resource={"cache_cluster": "sessions-mc"},
+        min_capacity=2,
+        max_capacity=12,
+        max_evictions_per_minute=5,
+    )
+    targets = list(parse_targets({"targets": [target_dict(), aurora, cache, memcached]}))
+    assert {t.kind for t in targets} == set(Kind)  # a new kind needs its example here
+    return targets
 
 
 def _same(model: Any, record: Any, where: str) -> None:

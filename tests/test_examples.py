@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from scaleahead.domain.kinds import Kind
 from scaleahead_tools.cli.targets import read_target_file
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
@@ -19,4 +20,4 @@ def test_example_validates(path: Path) -> None:
 
 def test_there_is_an_example_per_kind() -> None:
     kinds = {t.kind.value for p in EXAMPLES for t in read_target_file(p)}
-    assert kinds == {"ecs", "aurora", "elasticache"}
+    assert kinds == {k.value for k in Kind}

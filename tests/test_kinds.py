@@ -55,7 +55,9 @@ def test_every_kind_has_a_spec_and_a_target_model() -> None:
     assert list(KINDS) == list(Kind)
     assert all(spec.kind is kind for kind, spec in KINDS.items())
     assert set(MODELS) == set(Kind) == SUPPORTED_KINDS
-    assert len({s.unit for s in KINDS.values()}) == len({s.units for s in KINDS.values()}) == 3
+    assert (
+        len({s.unit for s in KINDS.values()}) == len({s.units for s in KINDS.values()}) == len(Kind)
+    )
 
 
 @pytest.mark.parametrize("kind", list(Kind))
@@ -131,18 +133,29 @@ def test_the_numbers_the_bench_and_the_demo_were_measured_with() -> None:
         Kind.ECS: ("tasks", 300, 900, 0, 5000, None, (0, 1000), False, False),
         Kind.AURORA: ("readers", 900, 1800, 0, 15, None, (0, 15), False, True),
         Kind.ELASTICACHE: ("shards", 1800, 3600, 1, 500, 2, (1, 500), True, True),
+        Kind.MEMCACHED: ("nodes", 600, 1800, 1, 40, None, (1, 40), False, True),
     }
 
 
 def test_the_tools_read_the_registry() -> None:
-    assert UNIT_WORD == {"ecs": "tasks", "aurora": "readers", "elasticache": "shards"}
+    assert UNIT_WORD == {
+        "ecs": "tasks",
+        "aurora": "readers",
+        "elasticache": "shards",
+        "memcached": "nodes",
+    }
     assert {t.id: t.unit for t in tiers(160.0)} == {
         "web": "tasks",
         "db": "readers",
         "cache": "shards",
         "web-reactive": "tasks",
     }
-    assert KIND_BOUNDS == {Kind.ECS: (0, 1000), Kind.AURORA: (0, 15), Kind.ELASTICACHE: (1, 500)}
+    assert KIND_BOUNDS == {
+        Kind.ECS: (0, 1000),
+        Kind.AURORA: (0, 15),
+        Kind.ELASTICACHE: (1, 500),
+        Kind.MEMCACHED: (1, 40),
+    }
     for policy in POLICIES:
         own = policy == "scaleahead"
         assert rules_for(policy, Kind.ECS) == Rules()

@@ -1011,11 +1011,15 @@ def test_layer_build_files() -> None:
     assert requirements == {"aws-lambda-powertools", "numpy", "pydantic", "pydantic-settings"}
 
 
-def test_resharding_is_limited_to_tagged_replication_groups() -> None:
+@pytest.mark.parametrize(
+    "action",
+    ["elasticache:ModifyReplicationGroupShardConfiguration", "elasticache:ModifyCacheCluster"],
+)
+def test_cache_changes_are_limited_to_tagged_resources(action: str) -> None:
     found = 0
     for name in FUNCTIONS:
         for st in _function_statements(name):
-            if "elasticache:ModifyReplicationGroupShardConfiguration" in _actions(st):
+            if action in _actions(st):
                 found += 1
                 cond = st["Condition"]["StringEquals"]
                 assert cond["aws:ResourceTag/scaleahead:managed"] == "true", name

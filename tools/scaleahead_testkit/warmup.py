@@ -21,11 +21,13 @@ class Rules:
 
     ``serial``: no change while a previous one is still warming up (an ElastiCache group being
     resharded accepts no second change; scaleahead's Aurora adapter adds readers one change at a
-    time). ``max_out``: most units added per action (scaleahead's shard limit per resharding).
+    time). ``max_out``: most units added per action (scaleahead's shard limit per resharding);
+    ``max_in``: most removed per action (scaleahead removes one Memcached node at a time).
     """
 
     serial: bool = False
     max_out: int | None = None
+    max_in: int | None = None
 
 
 class Fleet:
@@ -61,6 +63,8 @@ class Fleet:
                 add = min(add, self._rules.max_out)
             self._ready.extend([t + 1 + self._lag] * add)
         else:
+            if self._rules.max_in is not None:
+                desired = max(desired, cur - self._rules.max_in)
             del self._ready[desired:]
         self.actions += 1
         return len(self._ready)

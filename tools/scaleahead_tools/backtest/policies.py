@@ -472,10 +472,13 @@ def _clamp(value: int, setup: Setup) -> int:
 def rules_for(policy: str, kind: Kind) -> Rules:
     """The kind's simulation rules (``KindSpec.simulation``): ElastiCache accepts one resharding
     at a time, whoever asks; scaleahead's own adapters also add Aurora readers one change at a
-    time, and at most ``max_shards_per_action`` (default 2) shards per change."""
+    time, at most ``max_shards_per_action`` (default 2) shards per change, and remove one
+    Memcached node per change."""
     spec = KINDS[kind]
     if policy == "scaleahead":
         return Rules(
-            serial=spec.simulation.serial_for_scaleahead, max_out=spec.max_units_per_change
+            serial=spec.simulation.serial_for_scaleahead,
+            max_out=spec.max_units_per_change,
+            max_in=spec.max_units_removed_per_change,
         )
     return Rules(serial=spec.simulation.serial)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scaleahead.domain.kinds import KINDS
 from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
 from scaleahead_tools.backtest.metrics import below
 from scaleahead_tools.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
@@ -62,19 +63,25 @@ def add_parser(sub: Any) -> None:
         "--days", type=float, default=14.0, help="with --from-target: how far back (default 14)"
     )
     b.add_argument("--kind", choices=[k.value for k in Kind], default="ecs")
-    b.add_argument("--warmup-minutes", type=float, help="default: ecs 5, aurora 15, elasticache 30")
+    b.add_argument(
+        "--warmup-minutes",
+        type=float,
+        help="default: " + ", ".join(f"{k} {s.warmup_seconds // 60}" for k, s in KINDS.items()),
+    )
     b.add_argument("--per-unit", type=float, help="load one unit serves (default: p99 / 10)")
     b.add_argument(
         "--stabilisation-minutes",
         type=float,
-        help="scaleahead's scale-in stabilisation window (default: ecs 15, aurora 30, "
-        "elasticache 60): the lever between cost and shortfall on spiky loads",
+        help="scaleahead's scale-in stabilisation window (default: "
+        + ", ".join(f"{k} {s.stabilisation_seconds // 60}" for k, s in KINDS.items())
+        + "): the lever between cost and shortfall on spiky loads",
     )
     b.add_argument(
         "--min-capacity",
         type=int,
-        help="the fewest units every policy keeps (default: the kind's own floor: 0, or one "
-        "shard for elasticache); a real service keeps at least one task",
+        help="the fewest units every policy keeps (default: the kind's own floor: "
+        + ", ".join(f"{k} {s.min_capacity}" for k, s in KINDS.items())
+        + "); a real service keeps at least one task",
     )
     b.add_argument(
         "--policies",

@@ -4,8 +4,9 @@ Shards are added and removed online with ``ModifyReplicationGroupShardConfigurat
 reshard migrates slots for minutes to hours, so this adapter is more careful than the ECS one:
 
 * it only drives cluster-mode-enabled Valkey / Redis OSS replication groups: a cluster-mode
-  disabled group has one shard by definition and Memcached has no shards, so a target naming
-  either is a configuration error (``NotDrivable``), not something to retry;
+  disabled group has one shard by definition and Memcached has no shards (kind ``memcached``
+  scales its nodes), so a target naming either is a configuration error (``NotDrivable``), not
+  something to retry;
 * one change at a time: while the group is not ``available`` the reading is ``busy`` (the
   control plane records "busy, will retry") and ``set_capacity`` never calls the API;
 * a scale-out adds at most ``max_shards_per_action`` shards, and ``Actuation.desired`` says
@@ -152,7 +153,8 @@ class ElastiCacheAdapter(KindAdapter["ElastiCacheTarget"]):
                 raise NotDrivable(
                     f"resource.replication_group: {name} is a Memcached cluster (engine "
                     "memcached); only Valkey or Redis OSS (cluster mode enabled) replication "
-                    "groups can be scaled by shards"
+                    "groups can be scaled by shards: declare it as kind memcached "
+                    "(resource.cache_cluster), scaled by nodes"
                 )
 
     def validate(self, target: Target) -> None:

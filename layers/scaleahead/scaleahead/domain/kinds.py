@@ -38,6 +38,7 @@ class Kind(StrEnum):
     ECS = "ecs"
     AURORA = "aurora"
     ELASTICACHE = "elasticache"
+    MEMCACHED = "memcached"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class KindSpec:
     # Most units scaleahead's adapter adds in one change, by default (None: any number);
     # a target of the kind may configure its own where its model has the setting.
     max_units_per_change: int | None
+    # Most units scaleahead's adapter removes in one change (None: any number).
+    max_units_removed_per_change: int | None
     # The fields of the target's ``resource``: what names the resource.
     resource_fields: tuple[str, ...]
     # The settings of the kind's own target model (``domain.target``), in its order.
@@ -135,6 +138,7 @@ KINDS: dict[Kind, KindSpec] = {
         # Guide). A larger max_capacity could never be reached, only asked for.
         max_capacity=5000,
         max_units_per_change=None,
+        max_units_removed_per_change=None,
         resource_fields=("cluster", "service"),
         settings=(),
         iam_service="ecs",
@@ -156,6 +160,7 @@ KINDS: dict[Kind, KindSpec] = {
         # Aurora allows at most 15 Aurora Replicas (readers) per DB cluster.
         max_capacity=15,
         max_units_per_change=None,
+        max_units_removed_per_change=None,
         resource_fields=("cluster",),
         settings=(
             Setting("instance_class", str, optional=True),
@@ -183,6 +188,7 @@ KINDS: dict[Kind, KindSpec] = {
         max_capacity=500,
         # ElastiCacheTarget.max_shards_per_action's default.
         max_units_per_change=2,
+        max_units_removed_per_change=None,
         resource_fields=("replication_group",),
         settings=(
             Setting("max_memory_fill", float),
@@ -207,5 +213,37 @@ KINDS: dict[Kind, KindSpec] = {
             tt_min_out_percent=20,
         ),
         adapter_module="scaleahead.aws.elasticache",
+    ),
+    Kind.MEMCACHED: KindSpec(
+        kind=Kind.MEMCACHED,
+        name="ElastiCache for Memcached",
+        label="ElastiCache Memcached cluster",
+        unit="node",
+        units="nodes",
+        # A new node serves at once but starts empty: it warms as the cache refills.
+        warmup_seconds=600,
+        # Removing a node loses the keys it held: hold capacity as long as readers.
+        stabilisation_seconds=1800,
+        min_capacity=1,
+        # ModifyCacheCluster's NumCacheNodes: "For clusters running Memcached, this value must
+        # be between 1 and 40" (API reference; the user guide's "1 to 60 nodes" needs a raised
+        # "Nodes per cluster" quota, which AWS then enforces with NodeQuotaForClusterExceeded).
+        max_capacity=40,
+        max_units_per_change=None,
+        # One rehash of 1/N of the keyspace at a time (domain.memcached_nodes).
+        max_units_removed_per_change=1,
+        resource_fields=("cache_cluster",),
+        settings=(
+            Setting("max_memory_fill", float),
+            Setting("max_evictions_per_minute", float),
+        ),
+        iam_service="elasticache",
+        app_autoscaling=AppAutoScaling(
+            "elasticache", "cache-cluster/{cache_cluster}", "elasticache:cache-cluster:Nodes"
+        ),
+        # A change in flight is overridden by the next (AWS documents it), so the resource
+        # itself is not serial; scaleahead's adapter waits for its change to finish.
+        simulation=Simulation(bounds=(1, 40), serial=False, serial_for_scaleahead=True),
+        adapter_module="scaleahead.aws.memcached",
     ),
 }

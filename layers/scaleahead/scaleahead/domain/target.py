@@ -46,6 +46,7 @@ DEFAULT_STABILISATION_SECONDS: dict[Kind, int] = {
 _ECS = KINDS[Kind.ECS]
 _AURORA = KINDS[Kind.AURORA]
 _ELASTICACHE = KINDS[Kind.ELASTICACHE]
+_MEMCACHED = KINDS[Kind.MEMCACHED]
 
 # Ids become DynamoDB keys (``TARGET#<id>``, ``DRIVER#<name>``) and alarm names, so no '#',
 # '/', upper case or space. ``fullmatch``, never ``match`` with ``$``: ``$`` also matches before
@@ -380,7 +381,29 @@ class ElastiCacheTarget(_TargetBase):
     max_shards_per_action: StrictInt = Field(default=_per_change(_ELASTICACHE), ge=1, le=50)
 
 
-Target = EcsTarget | AuroraTarget | ElastiCacheTarget
+class MemcachedResource(_Strict):
+    # CacheClusterId: 1-50 letters, digits or hyphens (ElastiCache CreateCacheCluster)
+    cache_cluster: str = Field(min_length=1, max_length=50, description="CacheClusterId")
+
+
+class MemcachedTarget(_TargetBase):
+    """An ElastiCache for Memcached cluster; capacity is its number of cache nodes."""
+
+    kind: Literal[Kind.MEMCACHED]
+    resource: MemcachedResource
+    min_capacity: StrictInt = Field(ge=_MEMCACHED.min_capacity, le=_MEMCACHED.max_capacity)
+    max_capacity: StrictInt = Field(ge=1, le=_MEMCACHED.max_capacity)
+    # Below 5 % the memory guard would keep 20x the nodes the data needs.
+    max_memory_fill: StrictFloat = Field(
+        default=0.75, ge=0.05, le=0.95, description="highest share of item memory to fill"
+    )
+    # 0: any eviction in the window (memory already short) forbids removing a node.
+    max_evictions_per_minute: StrictFloat = Field(
+        default=0.0, ge=0.0, le=1e9, description="Evictions a node may show and still lose a peer"
+    )
+
+
+Target = EcsTarget | AuroraTarget | ElastiCacheTarget | MemcachedTarget
 _AnyTarget = Annotated[Target, Field(discriminator="kind")]
 _TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(_AnyTarget)
 
