@@ -182,6 +182,22 @@ def mc(aws: Aws) -> Iterator[Any]:
 
 
 @pytest.fixture
+def asg(aws: Aws) -> Iterator[Any]:
+    """An Auto Scaling client on moto (with moto_autoscaling: DefaultInstanceWarmup, and
+    SetDesiredCapacity refused outside the group's bounds) and a launch template for groups."""
+    from scaleahead_testkit import moto_autoscaling
+
+    moto_autoscaling.uninstall()
+    moto_autoscaling.install()
+    boto3.client("ec2").create_launch_template(
+        LaunchTemplateName="scaleahead-lt",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
+    )
+    yield boto3.client("autoscaling")
+    moto_autoscaling.uninstall()
+
+
+@pytest.fixture
 def aas(aws: Aws) -> Any:
     """Application Auto Scaling on the ``aws`` fixture's moto (what --take-over takes over)."""
     return boto3.client("application-autoscaling")

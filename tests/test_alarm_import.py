@@ -140,7 +140,11 @@ def _every_kind() -> list[Target]:
         max_capacity=12,
         max_evictions_per_minute=5,
     )
-    targets = list(parse_targets({"targets": [target_dict(), aurora, cache, memcached]}))
+    hosts = target_dict(
+        id="hosts", kind="asg", resource={"auto_scaling_group": "web-hosts"}, warmup_seconds=240
+    )
+    every = [target_dict(), aurora, cache, memcached, hosts]
+    targets = list(parse_targets({"targets": every}))
     assert {t.kind for t in targets} == set(Kind)  # a new kind needs its example here
     return targets
 

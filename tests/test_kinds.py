@@ -134,6 +134,7 @@ def test_the_numbers_the_bench_and_the_demo_were_measured_with() -> None:
         Kind.AURORA: ("readers", 900, 1800, 0, 15, None, (0, 15), False, True),
         Kind.ELASTICACHE: ("shards", 1800, 3600, 1, 500, 2, (1, 500), True, True),
         Kind.MEMCACHED: ("nodes", 600, 1800, 1, 40, None, (1, 40), False, True),
+        Kind.ASG: ("instances", 300, 1800, 0, 10000, None, (0, 1000), False, False),
     }
 
 
@@ -143,6 +144,7 @@ def test_the_tools_read_the_registry() -> None:
         "aurora": "readers",
         "elasticache": "shards",
         "memcached": "nodes",
+        "asg": "instances",
     }
     assert {t.id: t.unit for t in tiers(160.0)} == {
         "web": "tasks",
@@ -155,6 +157,7 @@ def test_the_tools_read_the_registry() -> None:
         Kind.AURORA: (0, 15),
         Kind.ELASTICACHE: (1, 500),
         Kind.MEMCACHED: (1, 40),
+        Kind.ASG: (0, 1000),
     }
     for policy in POLICIES:
         own = policy == "scaleahead"

@@ -291,8 +291,9 @@ def test_policies_are_explicit_statements_only() -> None:
             assert isinstance(policy, dict) and set(policy) <= {"Version", "Statement"}, name
 
 
-# Actions without resource-level permissions: the only ones allowed on Resource "*".
-UNSCOPED_ACTIONS = {"cloudwatch:GetMetricData"}
+# Actions without resource-level permissions: the only ones allowed on Resource "*" (the
+# Service Authorization Reference lists no resource type for either).
+UNSCOPED_ACTIONS = {"cloudwatch:GetMetricData", "autoscaling:DescribeAutoScalingGroups"}
 
 
 def test_only_unscoped_actions_use_a_wildcard_resource() -> None:
@@ -475,7 +476,7 @@ def test_service_and_metric_grants() -> None:
     for name in ("AlarmFunction", "WorkerFunction"):
         assert _grants(name, service_arn) == {"ecs:DescribeServices", "ecs:UpdateService"}
         assert _grants(name, alarm_arn) == {"cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"}
-    assert _grants("WorkerFunction", "*") == {"cloudwatch:GetMetricData"}
+    assert _grants("WorkerFunction", "*") == UNSCOPED_ACTIONS
     assert _grants("TickFunction", {"Fn::GetAtt": ["WorkQueue", "Arn"]}) == {"sqs:SendMessage"}
     tick_actions = {a for st in _function_statements("TickFunction") for a in _actions(st)}
     assert not {a for a in tick_actions if a.startswith(("ecs:", "cloudwatch:"))}

@@ -35,6 +35,8 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     # Phase 1: the whole file, validated (TargetError: exit 2, nothing written).
     defs = tg.read_target_file(args.file)
     rt = runtime(args)
+    # Settings the file leaves unset that the resource gives (an Auto Scaling group's warm-up).
+    defs, filled = tg.with_resource_defaults(defs)
     changes = tg.diff(rt, defs, prune=args.prune)
     # Phase 2: every target's resource looked up, every problem reported (exit 2, nothing
     # written). A dry run checks as much as a real one.
@@ -43,6 +45,8 @@ def cmd_targets_apply(args: argparse.Namespace) -> int:
     if as_json and args.dry_run:
         print_json({"dry_run": True, "changes": [c.__dict__ for c in changes], "done": []})
         return 0
+    for line in filled if not as_json else ():
+        console.print(f"[dim]{line}[/]")
     for c in changes if not as_json else ():
         style = {"add": "green", "change": "yellow", "remove": "red", "same": "dim"}[c.kind]
         extra = f" ({', '.join(c.fields)})" if c.fields else ""

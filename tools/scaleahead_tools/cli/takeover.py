@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -47,7 +47,9 @@ def label(t: Target) -> str:
 
 
 def _arn(t: Target) -> str:
-    return str(kind_function(t.kind, "resource_arn")(t))
+    fn = kind_function(t.kind, "resource_arn")
+    assert fn is not None  # not optional: found or LookupError
+    return str(fn(t))
 
 
 def _ecs_tags(arn: str) -> dict[str, str]:
@@ -81,6 +83,35 @@ def _elasticache_tag(arn: str) -> None:
     )
 
 
+def _asg_name(arn: str) -> str:
+    """The group's name, from its ARN (``...:autoScalingGroupName/<name>``): the Auto Scaling
+    tag calls take the name, not the ARN."""
+    return arn.split(":autoScalingGroupName/", 1)[-1]
+
+
+def _autoscaling_tags(arn: str) -> dict[str, str]:
+    found = _paged(
+        client("autoscaling").describe_tags,
+        "Tags",
+        Filters=[{"Name": "auto-scaling-group", "Values": [_asg_name(arn)]}],
+    )
+    return {str(x.get("Key")): str(x.get("Value")) for x in found}
+
+
+def _autoscaling_tag(arn: str) -> None:
+    client("autoscaling").create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": _asg_name(arn),
+                "ResourceType": "auto-scaling-group",
+                "Key": MANAGED_TAG,
+                "Value": MANAGED_VALUE,
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class _Tagging:
     tags: Callable[[str], dict[str, str]]
@@ -92,6 +123,7 @@ _TAGGING: dict[str, _Tagging] = {
     "ecs": _Tagging(_ecs_tags, _ecs_tag),
     "rds": _Tagging(_rds_tags, _rds_tag),
     "elasticache": _Tagging(_elasticache_tags, _elasticache_tag),
+    "autoscaling": _Tagging(_autoscaling_tags, _autoscaling_tag),
 }
 
 
@@ -141,6 +173,19 @@ class ScalableTarget:
     def active(self) -> bool:
         """Not every kind of its scaling suspended: it would fight scaleahead."""
         return not all(self.suspended.get(k, False) for k in SUSPENDED)
+
+    @property
+    def can_suspend(self) -> bool:
+        return True
+
+    def suspend(self) -> None:
+        """Suspend every kind of the scalable target's scaling (its policies stay, inert)."""
+        client("application-autoscaling").register_scalable_target(
+            ServiceNamespace=self.namespace,
+            ResourceId=self.resource_id,
+            ScalableDimension=self.dimension,
+            SuspendedState=dict(SUSPENDED),
+        )
 
     def describe(self) -> str:
         text = f"Application Auto Scaling scalable target {self.resource_id} ({self.dimension})"
@@ -233,27 +278,155 @@ def _namespace_unknown(err: ClientError) -> bool:
     return e.get("Code") == "ValidationException" and "'serviceNamespace'" in e.get("Message", "")
 
 
-def conflict_message(st: ScalableTarget) -> str:
-    return (
-        f"{st.describe()} would fight scaleahead over the same capacity; remove them, or apply "
-        "with --take-over"
-    )
+# -- an Auto Scaling group's own scaling: its policies and scheduled actions ------------------
+
+# The processes that run a group's own scaling, and only those: suspending AlarmNotification
+# "allows you to temporarily stop the group's target tracking, step, and simple scaling policies
+# without deleting the scaling policies or their associated CloudWatch alarms", ScheduledActions
+# stops its scheduled actions; Launch and Terminate stay, or SetDesiredCapacity would do nothing
+# (EC2 Auto Scaling user guide, "Suspend and resume processes").
+GROUP_PROCESSES = ("AlarmNotification", "ScheduledActions")
 
 
-def suspend(st: ScalableTarget) -> None:
-    """Suspend every kind of the scalable target's scaling (its policies stay, inert)."""
-    client("application-autoscaling").register_scalable_target(
-        ServiceNamespace=st.namespace,
-        ResourceId=st.resource_id,
-        ScalableDimension=st.dimension,
-        SuspendedState=dict(SUSPENDED),
+@dataclass(frozen=True)
+class GroupScaling:
+    """An Auto Scaling group's own scaling, which would fight scaleahead over its desired
+    capacity. A predictive scaling policy in ``ForecastAndScale`` mode is not documented to stop
+    with either process, so it cannot be taken over: it must be removed or set to
+    ``ForecastOnly``."""
+
+    group: str
+    suspended: dict[str, bool]
+    policies: list[str] = field(default_factory=list)
+    scheduled: list[str] = field(default_factory=list)
+    predictive: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return (
+            bool(self.predictive)
+            or (bool(self.policies) and not self.suspended["AlarmNotification"])
+            or (bool(self.scheduled) and not self.suspended["ScheduledActions"])
+        )
+
+    @property
+    def can_suspend(self) -> bool:
+        return not self.predictive
+
+    def describe(self) -> str:
+        parts = []
+        if self.policies:
+            parts.append(f"scaling policies {', '.join(self.policies)}")
+        if self.scheduled:
+            parts.append(f"scheduled actions {', '.join(self.scheduled)}")
+        if self.predictive:
+            parts.append(f"predictive scaling (ForecastAndScale) {', '.join(self.predictive)}")
+        return f"EC2 Auto Scaling group {self.group}'s own {' and '.join(parts)}"
+
+    def record(self) -> dict[str, Any]:
+        return {"mechanism": "ec2-auto-scaling", "group": self.group, "suspended": self.suspended}
+
+    def suspend(self) -> None:
+        """Suspend the processes that run the group's own scaling (its policies stay, inert)."""
+        client("autoscaling").suspend_processes(
+            AutoScalingGroupName=self.group, ScalingProcesses=list(GROUP_PROCESSES)
+        )
+
+
+def group_scaling(t: Target) -> list[GroupScaling]:
+    """The group's own policies and scheduled actions, and which processes are suspended."""
+    name = t.resource_name
+    asg = client("autoscaling")
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    if not groups:
+        return []
+    off = {str(p.get("ProcessName")) for p in groups[0].get("SuspendedProcesses", [])}
+    policies = _paged(asg.describe_policies, "ScalingPolicies", AutoScalingGroupName=name)
+    scheduled = _paged(
+        asg.describe_scheduled_actions, "ScheduledUpdateGroupActions", AutoScalingGroupName=name
     )
+    enabled = [p for p in policies if p.get("Enabled", True)]
+    predictive = [
+        str(p["PolicyName"])
+        for p in enabled
+        if p.get("PolicyType") == "PredictiveScaling"
+        and (p.get("PredictiveScalingConfiguration") or {}).get("Mode") == "ForecastAndScale"
+    ]
+    reactive = [str(p["PolicyName"]) for p in enabled if p.get("PolicyType") != "PredictiveScaling"]
+    return [
+        GroupScaling(
+            name,
+            {p: p in off for p in GROUP_PROCESSES},
+            sorted(reactive),
+            sorted(str(a["ScheduledActionName"]) for a in scheduled),
+            sorted(predictive),
+        )
+    ]
+
+
+def _restore_group(record: dict[str, Any]) -> str:
+    """Resume the processes a take-over suspended that were running before it."""
+    asg, name = client("autoscaling"), str(record["group"])
+    if not asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+        return f"EC2 Auto Scaling group {name} is gone; nothing to restore"
+    before = record.get("suspended", {})
+    resume = [p for p in GROUP_PROCESSES if not before.get(p, False)]
+    if resume:
+        asg.resume_processes(AutoScalingGroupName=name, ScalingProcesses=resume)
+    resumed = ", ".join(resume) or "none"
+    return f"restored EC2 Auto Scaling group {name}'s processes as they were ({resumed} resumed)"
+
+
+# -- whichever applies to a kind ---------------------------------------------------------------
+
+
+class Competitor(Protocol):
+    """Scaling already on the capacity a target drives (``KindSpec.own_scaling``)."""
+
+    @property
+    def active(self) -> bool: ...
+    @property
+    def can_suspend(self) -> bool: ...
+    def describe(self) -> str: ...
+    def record(self) -> dict[str, Any]: ...
+    def suspend(self) -> None: ...
+
+
+def competitors(t: Target) -> list[Competitor]:
+    """What else scales the target's capacity: Application Auto Scaling's scalable targets, or
+    an Auto Scaling group's own policies, as the kind's spec says."""
+    if KINDS[t.kind].own_scaling == "ec2-auto-scaling":
+        return list(group_scaling(t))
+    return list(scalable_targets(t))
+
+
+def scaler_name(t: Target) -> str:
+    """What ``competitors`` reads, in messages."""
+    if KINDS[t.kind].own_scaling == "ec2-auto-scaling":
+        return "EC2 Auto Scaling's own scaling"
+    return "Application Auto Scaling"
+
+
+def conflict_message(c: Competitor) -> str:
+    fix = "remove them, or apply with --take-over"
+    if not c.can_suspend:
+        fix = (
+            "--take-over cannot suspend predictive scaling in ForecastAndScale mode: remove the "
+            "policy or set it to ForecastOnly"
+        )
+    return f"{c.describe()} would fight scaleahead over the same capacity; {fix}"
+
+
+def suspend(c: Competitor) -> None:
+    c.suspend()
 
 
 def restore(record: dict[str, Any]) -> str:
-    """Put back the suspended state a take-over recorded; say what was restored.
+    """Put back what a take-over suspended, as recorded; say what was restored.
 
-    A scalable target deregistered since is left alone (nothing to restore)."""
+    A scalable target deregistered since, or a group deleted since, is left alone."""
+    if record.get("mechanism") == "ec2-auto-scaling":
+        return _restore_group(record)
     aas = client("application-autoscaling")
     namespace, rid, dim = record["namespace"], record["resource_id"], record["dimension"]
     found = aas.describe_scalable_targets(
@@ -272,15 +445,21 @@ def restore(record: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "GROUP_PROCESSES",
     "MANAGED_VALUE",
     "SUSPENDED",
+    "Competitor",
+    "GroupScaling",
     "ScalableTarget",
     "add_tag",
+    "competitors",
     "conflict_message",
+    "group_scaling",
     "is_tagged",
     "label",
     "restore",
     "scalable_targets",
+    "scaler_name",
     "suspend",
     "untagged_message",
 ]

@@ -35,10 +35,17 @@ from typing import Any
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scaleahead.aws.kind_adapter import kind_function
 from scaleahead.domain.alarm import alarm_threshold
 from scaleahead.domain.alarm_events import target_id_from_alarm
 from scaleahead.domain.aurora_readers import MANAGED_TAG
-from scaleahead.domain.target import Target, TargetError, parse_targets
+from scaleahead.domain.target import (
+    Target,
+    TargetError,
+    parse_target,
+    parse_targets,
+    stored_definition,
+)
 from scaleahead.service.ports import CapacityReading, NotDrivable, NotFound, PortError
 from scaleahead.service.runtime import Runtime
 from scaleahead.store import Store
@@ -298,6 +305,28 @@ def check(
     return readings
 
 
+def with_resource_defaults(targets: Sequence[Target]) -> tuple[tuple[Target, ...], list[str]]:
+    """Each target with what its resource gives where the file leaves a setting unset (an Auto
+    Scaling group's ``DefaultInstanceWarmup`` as the warm-up: the kind module's
+    ``resource_defaults``), and a line per target filled. A resource that cannot be read fills
+    nothing here: ``check`` reports it."""
+    out: list[Target] = []
+    notes: list[str] = []
+    for t in targets:
+        fill = kind_function(t.kind, "resource_defaults", optional=True)
+        try:
+            extra = fill(t) if fill is not None else {}
+        except (ClientError, BotoCoreError, LookupError, IndexError):
+            extra = {}
+        if extra:
+            data = json.loads(stored_definition(t))
+            t = parse_target({**data, **extra})
+            said = ", ".join(f"{k} {v}" for k, v in extra.items())
+            notes.append(f"target {t.id}: {said} from {takeover.label(t)}")
+        out.append(t)
+    return tuple(out), notes
+
+
 def _takeover_problems(t: Target, tag: bool, take_over: bool) -> list[str]:
     """What stops scaleahead taking the resource over, unless the apply is asked to fix it."""
     problems: list[str] = []
@@ -306,15 +335,15 @@ def _takeover_problems(t: Target, tag: bool, take_over: bool) -> list[str]:
             problems.append(takeover.untagged_message(t))
     except (ClientError, BotoCoreError) as err:
         problems.append(f"the tags of {takeover.label(t)} could not be read: AWS said: {err}")
-    if take_over:
-        return problems
     try:
         problems.extend(
-            takeover.conflict_message(st) for st in takeover.scalable_targets(t) if st.active
+            takeover.conflict_message(c)
+            for c in takeover.competitors(t)
+            if c.active and not (take_over and c.can_suspend)
         )
     except (ClientError, BotoCoreError) as err:
         problems.append(
-            f"Application Auto Scaling on {takeover.label(t)} could not be read: AWS said: {err}"
+            f"{takeover.scaler_name(t)} on {takeover.label(t)} could not be read: AWS said: {err}"
         )
     return problems
 
@@ -334,7 +363,7 @@ def prepare(
             )
         if not take_over:
             continue
-        active = [st for st in takeover.scalable_targets(t) if st.active]
+        active = [c for c in takeover.competitors(t) if c.active]
         if not active:
             continue
         # The record is written before the suspension, and an earlier record is kept: what

@@ -72,6 +72,9 @@ TRANSIENT_CODES = frozenset(
         "InternalServerError",
         "InternalServiceError",
         "ServerException",  # ECS
+        # EC2 Auto Scaling: a scaling activity or another update in progress on the group
+        "ScalingActivityInProgress",
+        "ResourceContention",
         "SlowDown",
     }
 )

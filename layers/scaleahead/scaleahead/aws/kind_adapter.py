@@ -65,15 +65,19 @@ class AdapterFactory(Protocol):
     def __call__(self, metrics: MetricsAdapter) -> CapacityPort: ...
 
 
-def kind_function(kind: Kind, name: str) -> Callable[..., Any]:
+def kind_function(kind: Kind, name: str, *, optional: bool = False) -> Callable[..., Any] | None:
     """The function ``name`` of the module ``KINDS[kind].adapter_module`` names: its
-    ``make_adapter(metrics)``, or its ``resource_arn(target)`` (the resource's ARN, read with
-    the operator's credentials by the CLI, which tags it)."""
+    ``make_adapter(metrics)``, its ``resource_arn(target)`` (the resource's ARN, read with the
+    operator's credentials by the CLI, which tags it), or, where the kind has one, its
+    ``resource_defaults(target)`` (settings ``targets apply`` takes from the resource where
+    the file leaves them unset). None for a missing ``optional`` one."""
     module = KINDS[kind].adapter_module
     fn = getattr(importlib.import_module(module), name, None)
-    if not callable(fn):
-        raise LookupError(f"{module} has no {name}() for kind {kind}")
-    return cast(Callable[..., Any], fn)
+    if callable(fn):
+        return cast(Callable[..., Any], fn)
+    if optional:
+        return None
+    raise LookupError(f"{module} has no {name}() for kind {kind}")
 
 
 def adapter_factory(kind: Kind) -> AdapterFactory:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 
 class Kind(StrEnum):
@@ -39,6 +40,7 @@ class Kind(StrEnum):
     AURORA = "aurora"
     ELASTICACHE = "elasticache"
     MEMCACHED = "memcached"
+    ASG = "asg"
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class KindSpec:
     settings: tuple[Setting, ...]
     # The IAM service prefix of the adapter's calls ("ecs", "rds"...).
     iam_service: str
+    # What else scales the same capacity, which ``targets apply`` refuses unless it takes it
+    # over (``--take-over``): Application Auto Scaling's scalable target, or for an Auto
+    # Scaling group its own policies and scheduled actions ("ec2-auto-scaling").
+    own_scaling: Literal["application-autoscaling", "ec2-auto-scaling"]
     # The scalable target Application Auto Scaling would drive the same capacity with; None
     # where it cannot.
     app_autoscaling: AppAutoScaling | None
@@ -142,6 +148,7 @@ KINDS: dict[Kind, KindSpec] = {
         resource_fields=("cluster", "service"),
         settings=(),
         iam_service="ecs",
+        own_scaling="application-autoscaling",
         app_autoscaling=AppAutoScaling(
             "ecs", "service/{cluster}/{service}", "ecs:service:DesiredCount"
         ),
@@ -168,6 +175,7 @@ KINDS: dict[Kind, KindSpec] = {
             Setting("keep_one_reader", bool),
         ),
         iam_service="rds",
+        own_scaling="application-autoscaling",
         app_autoscaling=AppAutoScaling("rds", "cluster:{cluster}", "rds:cluster:ReadReplicaCount"),
         # scaleahead's adapter adds readers one change at a time.
         simulation=Simulation(bounds=(0, 15), serial=False, serial_for_scaleahead=True),
@@ -196,6 +204,7 @@ KINDS: dict[Kind, KindSpec] = {
             Setting("max_shards_per_action", int),
         ),
         iam_service="elasticache",
+        own_scaling="application-autoscaling",
         app_autoscaling=AppAutoScaling(
             "elasticache",
             "replication-group/{replication_group}",
@@ -238,6 +247,7 @@ KINDS: dict[Kind, KindSpec] = {
             Setting("max_evictions_per_minute", float),
         ),
         iam_service="elasticache",
+        own_scaling="application-autoscaling",
         app_autoscaling=AppAutoScaling(
             "elasticache", "cache-cluster/{cache_cluster}", "elasticache:cache-cluster:Nodes"
         ),
@@ -245,5 +255,31 @@ KINDS: dict[Kind, KindSpec] = {
         # itself is not serial; scaleahead's adapter waits for its change to finish.
         simulation=Simulation(bounds=(1, 40), serial=False, serial_for_scaleahead=True),
         adapter_module="scaleahead.aws.memcached",
+    ),
+    Kind.ASG: KindSpec(
+        kind=Kind.ASG,
+        name="EC2 Auto Scaling",
+        label="EC2 Auto Scaling group",
+        unit="instance",
+        units="instances",
+        # Launch, boot and health checks; a group's DefaultInstanceWarmup replaces it at apply
+        # (aws/asg.py resource_defaults), and the learned warm-up after.
+        warmup_seconds=300,
+        # Longer than ECS's: when tasks run on the group's instances (ECS on EC2), the tasks
+        # shrink first and the instances after.
+        stabilisation_seconds=1800,
+        min_capacity=0,
+        # The API bounds MaxSize by nothing but the account's EC2 quotas; this only keeps a
+        # mistyped definition from asking for more.
+        max_capacity=10000,
+        max_units_per_change=None,
+        max_units_removed_per_change=None,
+        resource_fields=("auto_scaling_group",),
+        settings=(),
+        iam_service="autoscaling",
+        own_scaling="ec2-auto-scaling",
+        app_autoscaling=None,
+        simulation=Simulation(bounds=(0, 1000), serial=False, serial_for_scaleahead=False),
+        adapter_module="scaleahead.aws.asg",
     ),
 }

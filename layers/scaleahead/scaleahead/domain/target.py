@@ -47,6 +47,7 @@ _ECS = KINDS[Kind.ECS]
 _AURORA = KINDS[Kind.AURORA]
 _ELASTICACHE = KINDS[Kind.ELASTICACHE]
 _MEMCACHED = KINDS[Kind.MEMCACHED]
+_ASG = KINDS[Kind.ASG]
 
 # Ids become DynamoDB keys (``TARGET#<id>``, ``DRIVER#<name>``) and alarm names, so no '#',
 # '/', upper case or space. ``fullmatch``, never ``match`` with ``$``: ``$`` also matches before
@@ -403,7 +404,21 @@ class MemcachedTarget(_TargetBase):
     )
 
 
-Target = EcsTarget | AuroraTarget | ElastiCacheTarget | MemcachedTarget
+class AsgResource(_Strict):
+    # AutoScalingGroupName: 1-255 characters (EC2 Auto Scaling CreateAutoScalingGroup)
+    auto_scaling_group: str = Field(min_length=1, max_length=255, description="group name")
+
+
+class AsgTarget(_TargetBase):
+    """An EC2 Auto Scaling group; capacity is its desired capacity."""
+
+    kind: Literal[Kind.ASG]
+    resource: AsgResource
+    min_capacity: StrictInt = Field(ge=_ASG.min_capacity, le=_ASG.max_capacity)
+    max_capacity: StrictInt = Field(ge=1, le=_ASG.max_capacity)
+
+
+Target = EcsTarget | AuroraTarget | ElastiCacheTarget | MemcachedTarget | AsgTarget
 _AnyTarget = Annotated[Target, Field(discriminator="kind")]
 _TARGET_ADAPTER: TypeAdapter[Target] = TypeAdapter(_AnyTarget)
 
