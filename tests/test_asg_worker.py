@@ -5,6 +5,7 @@ service's driver, in service before the tasks that need them and gone after them
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,14 @@ import yaml
 
 from scaleahead.domain.target import TargetError, parse_targets
 from scaleahead.service.worker import process_target
+from scaleahead_testkit.lambda_context import LocalContext
 from scaleahead_tools.cli import targets as tg
 from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
 from tests.records import decision
 from tests.test_asg_adapter import GROUP, asg_target, create, group
 from tests.test_drivers import driver_file, shared
+from tests.test_handlers import EVENTS, resolve_handler
 from tests.test_worker import PEAK_END, history
 
 DAY = 86400
@@ -219,3 +222,49 @@ def test_ecs_on_ec2_instances_come_first_and_go_last(aws: Aws, asg: Any) -> None
     assert set(first_in) == {"hosts", "web"}, first_in
     # the tasks shrink first (15-minute window), the instances after (30 minutes)
     assert end < first_in["web"] < first_in["hosts"], (first_in, end)
+
+
+def test_no_scale_in_on_missing_load(aws: Aws, asg: Any) -> None:
+    create(asg, desired=4)
+    aws.put_load([(NOW - 60 * i, 100.0) for i in range(30, 60)])  # nothing in the last 30 min
+    aws.apply(asg_target(scale_in_stabilisation_seconds=60))
+    recs = [decision(process_target(aws.rt, "hosts", NOW + 60 * k)) for k in range(0, 4)]
+    assert not any(r.executed for r in recs), recs
+    assert group(asg)["DesiredCapacity"] == 4
+
+
+def test_one_alarm_through_three_channels_raises_the_group_once(aws: Aws, asg: Any) -> None:
+    create(asg, desired=2)
+    aws.apply(asg_target())
+    handler = resolve_handler("AlarmFunction")
+    for name in (
+        "alarm-eventbridge-alarm.json",
+        "alarm-eventbridge-alarm.json",
+        "alarm-sns.json",
+        "alarm-lambda-action.json",
+    ):
+        text = (EVENTS / name).read_text()
+        handler(
+            json.loads(text.replace("scaleahead-web-high-load", "scaleahead-hosts-high-load")),
+            LocalContext(),
+        )
+    [rec] = aws.rt.store.decisions("hosts")
+    assert rec.executed is True and rec.before == 2 and (rec.after or 0) > 2, rec
+    assert group(asg)["DesiredCapacity"] == rec.after
+
+
+def test_status_explain_and_forecast_show_a_group(
+    aws: Aws, asg: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(asg, desired=2)
+    aws.put_load([(NOW - 60 * i, 500.0) for i in range(1, 20)])
+    aws.apply(asg_target())
+    decision(process_target(aws.rt, "hosts", NOW))
+    assert main(["--output", "json", "status"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["target"], row["kind"], row["desired"]) == ("hosts", "asg", 5)
+    assert main(["explain", "hosts", "--since", "2026-11-27T11:00"]) == 0
+    assert "[worker] scaled out 2 -> 5" in capsys.readouterr().out
+    png = tmp_path / "hosts.png"
+    assert main(["forecast", "hosts", "--png", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"

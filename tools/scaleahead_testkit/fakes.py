@@ -328,6 +328,8 @@ class FakeMetrics(_Faults):
         self.shared_blocks = 0
         self.read_ahead_asked: list[tuple[list[str], float]] = []
 
+    home_region = "us-east-1"
+
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
         self.shared_blocks += 1

@@ -36,7 +36,7 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from scaleahead.aws.kind_adapter import kind_function
-from scaleahead.domain.alarm import alarm_threshold
+from scaleahead.domain.alarm import alarm_threshold, alarm_unavailable
 from scaleahead.domain.alarm_events import target_id_from_alarm
 from scaleahead.domain.aurora_readers import MANAGED_TAG
 from scaleahead.domain.target import (
@@ -477,9 +477,14 @@ def write(
             t = by_id[c.target_id]
             desired = readings[t.id].desired
             threshold = alarm_threshold(t, desired)
-            step = "writing the alarm"
-            name = rt.metrics.put_high_load_alarm(t, rt.settings.alarm_prefix, threshold)
-            partial.append(f"alarm {name} written")
+            no_alarm = alarm_unavailable(t.load_metric.region, rt.metrics.home_region)
+            if no_alarm is None:
+                step = "writing the alarm"
+                name = rt.metrics.put_high_load_alarm(t, rt.settings.alarm_prefix, threshold)
+                partial.append(f"alarm {name} written")
+            else:
+                step = "deleting an alarm left from before"  # the region changed
+                _delete_alarm(rt, t.id)
             if c.kind != "same":
                 step = "writing the definition"
                 rt.store.put_target(t, now)
@@ -487,7 +492,10 @@ def write(
             step = "resetting the recorded alarm threshold"
             rt.store.forget_alarm_threshold(t.id)
             done.append(
-                f"{_PAST[c.kind]} {t.id}; alarm {name} at load > {threshold:g} (capacity {desired})"
+                f"{_PAST[c.kind]} {t.id}; no high-load alarm: {no_alarm}"
+                if no_alarm
+                else f"{_PAST[c.kind]} {t.id}; alarm {name} at load > {threshold:g} "
+                f"(capacity {desired})"
             )
         except (ClientError, BotoCoreError, PortError) as err:
             raise ApplyInterrupted(

@@ -36,6 +36,11 @@ def _client(service: str) -> Any:
 
 
 @cache
+def _regional(service: str, region: str) -> Any:
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
 def _resource(service: Literal["dynamodb"]) -> DynamoDBServiceResource:
     return boto3.session.Session().resource(service, config=_CONFIG)
 
@@ -58,10 +63,17 @@ def client(service: str) -> Any:
     return _client(service)
 
 
+def regional(service: str, region: str) -> Any:
+    """A client of ``service`` in ``region``, not the functions' own: CloudFront's metrics are
+    published in us-east-1 only (``LoadMetric.region``)."""
+    return _regional(service, region)
+
+
 def resource(service: Literal["dynamodb"]) -> DynamoDBServiceResource:
     return _resource(service)
 
 
 def reset() -> None:
     _client.cache_clear()
+    _regional.cache_clear()
     _resource.cache_clear()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from scaleahead.aws import clients
 from scaleahead.domain.alarm_events import alarm_name
 
 if TYPE_CHECKING:
@@ -41,9 +42,28 @@ class MetricRef:
 
 
 class MetricsAdapter:
+    """``cloudwatch`` is the functions' own region's client; a load metric published in another
+    region (``LoadMetric.region``: CloudFront's, in us-east-1) is read with that region's
+    client, made once (``clients.regional``)."""
+
     def __init__(self, cloudwatch: CloudWatchClient) -> None:
         self._cw = cloudwatch
         self._shared: dict[tuple[str, float], tuple[float, list[tuple[float, float]]]] | None = None
+
+    @property
+    def home_region(self) -> str:
+        """The functions' region, where the managed alarms live."""
+        return str(self._cw.meta.region_name)
+
+    def _cw_for(self, region: str | None) -> CloudWatchClient:
+        if region is None or region == self.home_region:
+            return self._cw
+        return cast("CloudWatchClient", clients.regional("cloudwatch", region))
+
+    @staticmethod
+    def _key(target: Target, queries: list[dict[str, Any]]) -> str:
+        """What makes two targets' load one read: the queries and the region."""
+        return json.dumps([queries, target.load_metric.region], sort_keys=True)
 
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
@@ -65,24 +85,25 @@ class MetricsAdapter:
         minute under GetMetricData's default quota of 50 calls a second (CloudWatch bills per
         metric, so the bill is the same). Only a load metric that is one plain metric (no
         metric math, whose ids would have to be renamed inside its expressions) is read
-        ahead; the others, and any window not read ahead, are read by ``load_series`` as
-        before. Reading ahead is an economy: a failure is logged, and each target reads its
-        own."""
+        ahead (one call per region, too); the others, and any window not read ahead, are read
+        by ``load_series`` as before. Reading ahead is an economy: a failure is logged, and
+        each target reads its own."""
         if self._shared is None:
             return
-        by_period: dict[int, dict[str, tuple[float, dict[str, Any]]]] = {}
+        by_call: dict[tuple[int, str | None], dict[str, tuple[float, dict[str, Any]]]] = {}
         for target, start in reads:
             queries = target.load_metric.to_api()
             if len(queries) != 1 or "MetricStat" not in queries[0]:
                 continue
-            key = json.dumps(queries, sort_keys=True)
+            key = self._key(target, queries)
             if (key, end) in self._shared:
                 continue
-            group = by_period.setdefault(target.load_metric.period_seconds, {})
+            lm = target.load_metric
+            group = by_call.setdefault((lm.period_seconds, lm.region), {})
             known = group.get(key)
             if known is None or start < known[0]:
                 group[key] = (start, queries[0])
-        for period, group in by_period.items():
+        for (period, region), group in by_call.items():
             items = list(group.items())
             for first in range(0, len(items), MAX_QUERIES):
                 chunk = items[first : first + MAX_QUERIES]
@@ -92,7 +113,7 @@ class MetricsAdapter:
                     for i, (_, (_, query)) in enumerate(chunk)
                 ]
                 try:
-                    found = self._read_all(queries, since - since % period, end)
+                    found = self._read_all(queries, since - since % period, end, region)
                 except (ClientError, BotoCoreError) as err:
                     log.warning(
                         "reading the batch's load ahead failed, reading per target: %s", err
@@ -117,34 +138,34 @@ class MetricsAdapter:
         minutes into a five-minute period, 40 %), which would pass for a drop in load."""
         period = target.load_metric.period_seconds
         queries = target.load_metric.to_api()
-        key = (json.dumps(queries, sort_keys=True), end)
+        key = (self._key(target, queries), end)
         if self._shared is not None and key in self._shared:
             since, cached = self._shared[key]
             if since <= start:
                 return [p for p in cached if p[0] >= start]
         aligned = start - start % period
-        points = self._read(queries, target.load_metric.returned_id, aligned, end)
+        found = self._read_all(queries, aligned, end, target.load_metric.region)
+        points = found.get(target.load_metric.returned_id, [])
         points = [p for p in points if p[0] >= start and p[0] + period <= end]
         if self._shared is not None:
             self._shared[key] = (start, points)
         return points
 
-    def _read(
-        self, queries: list[dict[str, Any]], want: str, start: float, end: float
-    ) -> list[tuple[float, float]]:
-        return self._read_all(queries, start, end).get(want, [])
-
     def _read_all(
-        self, queries: list[dict[str, Any]], start: float, end: float
+        self, queries: list[dict[str, Any]], start: float, end: float, region: str | None = None
     ) -> dict[str, list[tuple[float, float]]]:
         """Each returned query's (timestamp, value) points, by Id, oldest first; non-finite
-        values dropped."""
-        pages = self._cw.get_paginator("get_metric_data").paginate(
-            MetricDataQueries=cast("list[MetricDataQueryTypeDef]", queries),
-            StartTime=datetime.fromtimestamp(start, UTC),
-            EndTime=datetime.fromtimestamp(end, UTC),
-            ScanBy="TimestampAscending",
-            PaginationConfig={"PageSize": MAX_DATAPOINTS},  # sent as MaxDatapoints
+        values dropped. ``region``: where the metrics live (None: the functions' region)."""
+        pages = (
+            self._cw_for(region)
+            .get_paginator("get_metric_data")
+            .paginate(
+                MetricDataQueries=cast("list[MetricDataQueryTypeDef]", queries),
+                StartTime=datetime.fromtimestamp(start, UTC),
+                EndTime=datetime.fromtimestamp(end, UTC),
+                ScanBy="TimestampAscending",
+                PaginationConfig={"PageSize": MAX_DATAPOINTS},  # sent as MaxDatapoints
+            )
         )
         points: dict[str, dict[float, float]] = {}
         for page in pages:

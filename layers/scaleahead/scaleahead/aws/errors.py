@@ -165,6 +165,10 @@ class MappedMetrics:
     def inner(self) -> MetricsAdapter:
         return self._inner
 
+    @property
+    def home_region(self) -> str:
+        return self._inner.home_region
+
     @contextmanager
     def shared_reads(self) -> Iterator[None]:
         with self._inner.shared_reads():

@@ -25,6 +25,20 @@ def alarm_threshold(target: Target, desired: int) -> float:
     return max(desired, 1) * target.capacity_per_unit * target.alarm.threshold_ratio
 
 
+def alarm_unavailable(metric_region: str | None, home_region: str) -> str | None:
+    """Why a target whose load metric lives in ``metric_region`` can have no high-load alarm
+    that reaches the functions in ``home_region``; None when it can. An alarm must live in its
+    metric's region, and its actions, its EventBridge events and its SNS topic stay there."""
+    if metric_region is None or metric_region == home_region:
+        return None
+    return (
+        f"the load metric lives in {metric_region} and the functions in {home_region}; an "
+        "alarm lives in its metric's region and its actions and events stay there, so this "
+        "target reacts at its tick, not at once (deploy the stack in "
+        f"{metric_region} to keep the alarm)"
+    )
+
+
 def on_alarm(
     target: Target,
     floor_state: FloorState,

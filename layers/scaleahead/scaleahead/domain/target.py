@@ -183,6 +183,11 @@ class LoadMetric(_Strict):
 
     queries: tuple[MetricDataQuery, ...] = Field(min_length=1, max_length=10)
     period_seconds: StrictInt = Field(default=60, ge=60, le=3600)
+    # Where the metric is published, when not in the functions' region: CloudFront's metrics
+    # live in us-east-1 only. None: the functions' own region.
+    region: str | None = Field(
+        default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", description="e.g. us-east-1"
+    )
 
     @field_validator("period_seconds")
     @classmethod

@@ -37,7 +37,7 @@ from scaleahead.domain.mode import Mode
 
 # The compact record's shape. Bump it with any change to the model's fields: a record of
 # another version is never read, the definition is validated instead.
-COMPACT_VERSION = 1
+COMPACT_VERSION = 2  # 2: load_metric.region
 
 
 class TargetError(ValueError):
@@ -130,9 +130,10 @@ class MetricDataQuery(_Record):
 
 
 class LoadMetric(_Record):
-    __slots__ = ("period_seconds", "queries")
+    __slots__ = ("period_seconds", "queries", "region")
     queries: tuple[MetricDataQuery, ...]
     period_seconds: int
+    region: str | None
 
     @property
     def returned_id(self) -> str:
@@ -341,7 +342,9 @@ def _base(d: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
         "min_capacity": _req(d, "min_capacity", int),
         "max_capacity": _req(d, "max_capacity", int),
         "capacity_per_unit": _req(d, "capacity_per_unit", float),
-        "load_metric": LoadMetric(_each(lm, "queries", _query), _req(lm, "period_seconds", int)),
+        "load_metric": LoadMetric(
+            _each(lm, "queries", _query), _req(lm, "period_seconds", int), _opt(lm, "region", str)
+        ),
         "driver": _opt(d, "driver", str),
         "warmup_seconds": _opt(d, "warmup_seconds", int),
         "scale_in_stabilisation_seconds": _opt(d, "scale_in_stabilisation_seconds", int),

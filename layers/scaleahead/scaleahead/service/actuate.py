@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from scaleahead.domain.alarm import alarm_threshold
+from scaleahead.domain.alarm import alarm_threshold, alarm_unavailable
 from scaleahead.domain.capacity import CapacityReading
 from scaleahead.domain.decision import Action, Decision, Reason
 from scaleahead.domain.reactive import FloorState
@@ -217,7 +217,10 @@ def carry_out(
         state.pending = None
 
     threshold = alarm_threshold(target, after)
-    if state.alarm_threshold is None or abs(state.alarm_threshold - threshold) > 1e-6:
+    moves = state.alarm_threshold is None or abs(state.alarm_threshold - threshold) > 1e-6
+    if moves and alarm_unavailable(target.load_metric.region, rt.metrics.home_region):
+        moves = False  # no alarm can reach the functions: the tick is the reactive path
+    if moves:
         try:
             rt.metrics.put_high_load_alarm(target, rt.settings.alarm_prefix, threshold)
             state.alarm_threshold = threshold

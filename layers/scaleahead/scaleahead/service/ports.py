@@ -89,6 +89,11 @@ class CapacityPort(Protocol):
 class MetricsPort(Protocol):
     """The load history and the managed high-load alarms."""
 
+    @property
+    def home_region(self) -> str:
+        """The functions' region: where a managed alarm can reach them."""
+        ...
+
     def shared_reads(self) -> AbstractContextManager[None]: ...
 
     def read_ahead(self, reads: Sequence[tuple[Target, float]], end: float) -> None:
