@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from scaleahead.domain.kinds import Kind
 from scaleahead.domain.target import TargetError
 from scaleahead.service.worker import process_target
 from scaleahead_testkit import moto_memcached
@@ -90,6 +91,13 @@ def test_scale_in_is_guarded_then_one_node_at_a_time(aws: Aws, mc: Any) -> None:
     assert len(acted) == 1 and (acted[0].before, acted[0].after) == (3, 2), recs
     assert "removing node 0003 (newest first)" in acted[0].detail
     assert describe(mc)["PendingModifiedValues"]["CacheNodeIdsToRemove"] == ["0003"]
+    # while 0003 goes, the reading counts two asked and two serving, not three
+    from scaleahead.aws.errors import MappedAdapter
+
+    adapter = aws.rt.adapters[Kind.MEMCACHED]
+    assert isinstance(adapter, MappedAdapter)
+    r = adapter.read(mc_target(), scale_in=False)
+    assert (r.desired, r.ready) == (2, 2) and r.busy is not None
 
 
 def test_no_scale_in_on_missing_load(aws: Aws, mc: Any) -> None:

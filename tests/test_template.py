@@ -1014,9 +1014,13 @@ def test_layer_build_files() -> None:
 
 @pytest.mark.parametrize(
     "action",
-    ["elasticache:ModifyReplicationGroupShardConfiguration", "elasticache:ModifyCacheCluster"],
+    [
+        "elasticache:ModifyReplicationGroupShardConfiguration",
+        "elasticache:ModifyCacheCluster",
+        "autoscaling:SetDesiredCapacity",
+    ],
 )
-def test_cache_changes_are_limited_to_tagged_resources(action: str) -> None:
+def test_capacity_changes_are_limited_to_tagged_resources(action: str) -> None:
     found = 0
     for name in FUNCTIONS:
         for st in _function_statements(name):

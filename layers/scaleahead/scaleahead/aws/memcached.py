@@ -150,7 +150,8 @@ class MemcachedAdapter(KindAdapter["MemcachedTarget"]):
             asked = int(pending) if pending is not None else count
             return CapacityReading(
                 desired=asked,
-                ready=ready,
+                # nodes being removed stay listed available until the change completes
+                ready=min(ready, asked),
                 busy=busy,
                 scale_in_floor=asked,
                 scale_in_floor_reason=f"no scale-in while {busy}",
