@@ -14,14 +14,13 @@ import yaml
 
 from scaleahead.domain.target import TargetError, parse_targets
 from scaleahead.service.worker import process_target
-from scaleahead_testkit.lambda_context import LocalContext
 from scaleahead_tools.cli import targets as tg
 from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
 from tests.records import decision
 from tests.test_asg_adapter import GROUP, asg_target, create, group
 from tests.test_drivers import driver_file, shared
-from tests.test_handlers import EVENTS, resolve_handler
+from tests.test_handlers import alarm_everywhere
 from tests.test_worker import PEAK_END, history
 
 DAY = 86400
@@ -236,18 +235,7 @@ def test_no_scale_in_on_missing_load(aws: Aws, asg: Any) -> None:
 def test_one_alarm_through_three_channels_raises_the_group_once(aws: Aws, asg: Any) -> None:
     create(asg, desired=2)
     aws.apply(asg_target())
-    handler = resolve_handler("AlarmFunction")
-    for name in (
-        "alarm-eventbridge-alarm.json",
-        "alarm-eventbridge-alarm.json",
-        "alarm-sns.json",
-        "alarm-lambda-action.json",
-    ):
-        text = (EVENTS / name).read_text()
-        handler(
-            json.loads(text.replace("scaleahead-web-high-load", "scaleahead-hosts-high-load")),
-            LocalContext(),
-        )
+    alarm_everywhere("hosts")
     [rec] = aws.rt.store.decisions("hosts")
     assert rec.executed is True and rec.before == 2 and (rec.after or 0) > 2, rec
     assert group(asg)["DesiredCapacity"] == rec.after

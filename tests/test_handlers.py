@@ -52,6 +52,21 @@ def test_every_event_file_belongs_to_a_function() -> None:
         assert template[fn]["Type"] == "AWS::Serverless::Function"
 
 
+def alarm_everywhere(target_id: str) -> None:
+    """One ALARM state change of ``target_id``'s managed alarm delivered as AWS may deliver it:
+    twice by EventBridge (at least once), by SNS and by the Lambda alarm action."""
+    handler = resolve_handler("AlarmFunction")
+    for name in (
+        "alarm-eventbridge-alarm.json",
+        "alarm-eventbridge-alarm.json",
+        "alarm-sns.json",
+        "alarm-lambda-action.json",
+    ):
+        text = (EVENTS / name).read_text()
+        ours = text.replace("scaleahead-web-high-load", f"scaleahead-{target_id}-high-load")
+        handler(json.loads(ours), LocalContext())
+
+
 @pytest.fixture
 def web(aws: Aws) -> Aws:
     aws.apply(make_target())

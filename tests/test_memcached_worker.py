@@ -15,12 +15,11 @@ from scaleahead.domain.kinds import Kind
 from scaleahead.domain.target import TargetError
 from scaleahead.service.worker import process_target
 from scaleahead_testkit import moto_memcached
-from scaleahead_testkit.lambda_context import LocalContext
 from scaleahead_tools.cli import targets as tg
 from scaleahead_tools.cli.main import main
 from tests.conftest import NOW, Aws
 from tests.records import decision
-from tests.test_handlers import EVENTS, resolve_handler
+from tests.test_handlers import alarm_everywhere
 from tests.test_memcached_adapter import create, describe, mc_target, put_usage
 
 SMALL = {"0001": 0.5, "0002": 0.5, "0003": 0.5}
@@ -110,22 +109,10 @@ def test_no_scale_in_on_missing_load(aws: Aws, mc: Any) -> None:
     assert describe(mc)["NumCacheNodes"] == 4 and describe(mc)["CacheClusterStatus"] == "available"
 
 
-def _alarm_event(name: str, target_id: str) -> Any:
-    text = (EVENTS / name).read_text()
-    return json.loads(text.replace("scaleahead-web-high-load", f"scaleahead-{target_id}-high-load"))
-
-
 def test_one_alarm_through_three_channels_adds_nodes_once(aws: Aws, mc: Any) -> None:
     create(mc, 2)
     aws.apply(mc_target())
-    handler = resolve_handler("AlarmFunction")
-    for name in (
-        "alarm-eventbridge-alarm.json",
-        "alarm-eventbridge-alarm.json",
-        "alarm-sns.json",
-        "alarm-lambda-action.json",
-    ):
-        handler(_alarm_event(name, "sessions"), LocalContext())
+    alarm_everywhere("sessions")
     [rec] = aws.rt.store.decisions("sessions")
     assert rec.executed is True and rec.before == 2 and (rec.after or 0) > 2, rec
     assert moto_memcached.pending_node_count("sessions") == rec.after
