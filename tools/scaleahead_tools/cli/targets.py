@@ -363,7 +363,8 @@ def prepare(
             )
         if not take_over:
             continue
-        active = [c for c in takeover.competitors(t) if c.active]
+        # ``check`` refused what cannot be suspended; never suspend half of it here either
+        active = [c for c in takeover.competitors(t) if c.active and c.can_suspend]
         if not active:
             continue
         # The record is written before the suspension, and an earlier record is kept: what
