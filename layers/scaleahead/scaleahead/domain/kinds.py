@@ -12,11 +12,13 @@ dimension in the CLI's take-over), and a new kind had to be found in all of them
    settings (``Setting``), so the alarm path's compact record (``domain.target_record``) reads
    them without the model; tests/test_kinds.py holds the two lists equal;
 2. its adapter in ``aws/``: a module with a ``KindAdapter[<its target model>]``
-   (``aws/kind_adapter.py``), a ``make_adapter(metrics)`` factory and a ``resource_arn(target)``
-   (what the CLI tags), the module ``KindSpec.adapter_module`` names, and its pure rules in
-   ``domain/`` when it has any (``cache_shards``...). The IAM grants of its calls go into
-   ``template.yaml`` (tests/test_template.py reads the calls from the adapter's source, in the
-   spec's ``iam_service``, and checks them);
+   (``aws/kind_adapter.py``), a ``make_adapter(metrics)`` factory, a ``resource_arn(target)``
+   (what the CLI tags) and, if the resource has settings to offer, a
+   ``resource_defaults(target)`` (what ``targets apply`` fills in: an Auto Scaling group's
+   warm-up), the module ``KindSpec.adapter_module`` names, and its pure rules in ``domain/``
+   when it has any (``cache_shards``, ``memcached_nodes``, ``asg_instances``). The IAM grants
+   of its calls go into ``template.yaml`` (tests/test_template.py reads the calls from the
+   adapter's source, in the spec's ``iam_service``, and checks them);
 3. its tests.
 
 Everything else reads the registry: the target models' defaults and bounds, the compact record,
