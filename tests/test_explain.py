@@ -20,6 +20,31 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def test_a_change_held_short_of_the_decision_says_by_what() -> None:
+    row = {
+        "at": 60.0,
+        "executed": True,
+        "reason": "plan",
+        "source": "worker",
+        "before": 3,
+        "after": 2,
+        "desired": 1,
+        "message": "scale in 3 -> 1: plan stayed at or below 1 for the whole stabilisation window",
+        "detail": "ModifyCacheCluster NumCacheNodes 3 -> 2, removing node 0003 (newest first) "
+        "(decision 1; 1 node removed per action)",
+    }
+    [e] = entries([record_from_dict(row)])
+    assert render(e).endswith(
+        "scaled in 3 -> 2 (the forecast plan): plan stayed at or below 1 for the whole "
+        "stabilisation window; held at 2 by the resource's rules: ModifyCacheCluster "
+        "NumCacheNodes 3 -> 2, removing node 0003 (newest first) (decision 1; 1 node removed "
+        "per action)"
+    )
+    # a change made as decided says nothing more
+    [plain] = entries([record_from_dict({**row, "after": 1, "desired": 1})])
+    assert plain.held is None and "held" not in render(plain)
+
+
 def test_since_takes_durations_and_times() -> None:
     assert parse_since("90m", now=10_000.0) == 10_000.0 - 5400
     assert parse_since("1d", now=100_000.0) == 100_000.0 - 86400

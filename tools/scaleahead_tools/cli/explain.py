@@ -70,6 +70,10 @@ class Entry:
     message: str
     count: int = 1
     sources: set[str] = field(default_factory=set)
+    # The adapter's account of a change it carried out short of the decision (a group's
+    # MaxSize, one Memcached node per action, shards per reshard): why ``after`` is not what
+    # the plan asked.
+    held: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +86,7 @@ class Entry:
             "before": self.before,
             "after": self.after,
             "message": self.message,
+            "held": self.held,
         }
 
 
@@ -98,8 +103,20 @@ def entries(rows: list[DecisionRecord]) -> list[Entry]:
             prev.after = r.after if r.after is not None else prev.after
             prev.sources.add(source)
             continue
+        held = r.detail if changed and r.desired is not None and r.desired != r.after else None
         out.append(
-            Entry(at, at, source, reason, changed, r.before, r.after, r.message, sources={source})
+            Entry(
+                at,
+                at,
+                source,
+                reason,
+                changed,
+                r.before,
+                r.after,
+                r.message,
+                sources={source},
+                held=held or None,
+            )
         )
     return out
 
@@ -114,7 +131,8 @@ def render(e: Entry) -> str:
     if e.changed:
         verb = "scaled out" if (e.after or 0) > (e.before or 0) else "scaled in"
         why = _PREFIX.sub("", e.message, count=1)
-        return f"{_hm(e.first)}  [{who}] {verb} {e.before} -> {e.after} ({words}): {why}"
+        line = f"{_hm(e.first)}  [{who}] {verb} {e.before} -> {e.after} ({words}): {why}"
+        return f"{line}; held at {e.after} by the resource's rules: {e.held}" if e.held else line
     if e.count == 1:
         return f"{_hm(e.first)}  [{who}] no change at {e.after}: {words} ({e.message})"
     span = f"{_hm(e.first)} to {_hm(e.last)[6:]}"
