@@ -13,11 +13,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
+from scaleahead.domain.target import parse_target
 from scaleahead_testkit.lambda_context import LocalContext
 from scaleahead_testkit.local_aws import load_template
-from tests.conftest import NOW, Aws, make_target
+from tests.conftest import NOW, Aws, make_target, target_dict
 from tests.faults import Faults, body_has
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,6 +211,27 @@ def test_worker_batch_plans_and_scales(web: Aws) -> None:
     assert d.executed is True and "reactive-only" in d.message
     fc = web.rt.store.get_forecast("web")
     assert fc is not None and fc.status == "reactive-only" and "24 h" in fc.reason
+
+
+def test_worker_batch_scales_the_data_tiers(aws: Aws, mc: Any, asg: Any) -> None:
+    from scaleahead_testkit import moto_memcached
+    from scaleahead_tools.demo.sam_local import (
+        DATA_TIER_UNIT,
+        create_data_tiers,
+        data_tier_targets,
+    )
+
+    create_data_tiers(mc, boto3.client("ec2"), asg)
+    for d in data_tier_targets(target_dict()):
+        aws.apply(parse_target(d))
+    _recent_load(aws, 4 * DATA_TIER_UNIT)
+    out = invoke("WorkerFunction", "worker-sqs-batch-data-tiers.json")
+    assert out == {"batchItemFailures": []}
+    # reactive-only (no day of history): four units for 6,000 a minute, in one change each
+    assert moto_memcached.pending_node_count("page-cache") == 4
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web-hosts"])
+    assert group["AutoScalingGroups"][0]["DesiredCapacity"] == 4
+    assert [d.after for d in aws.rt.store.decisions("page-cache")] == [4]
 
 
 def test_worker_drops_malformed_items_and_processes_the_rest(web: Aws) -> None:

@@ -38,6 +38,7 @@ from scaleahead.domain.record import DecisionRecord
 from scaleahead.service.runtime import Runtime
 from scaleahead.settings import Settings
 from scaleahead.store import Store
+from scaleahead_testkit import moto_autoscaling, moto_memcached
 from scaleahead_testkit.local_aws import (
     LOCAL_ENV,
     REGION,
@@ -128,6 +129,11 @@ def seed(endpoint: str) -> World:
     settings = Settings.from_env()
     common.reset()
     create_ecs(clients.client("ecs"), "prod", {"web": 4})
+    moto_memcached.install()  # the server runs in this process: its backends are these
+    moto_autoscaling.install()
+    create_data_tiers(
+        clients.client("elasticache"), clients.client("ec2"), clients.client("autoscaling")
+    )
     web = _example_target()
     metric = web["load_metric"]["queries"][0]["MetricStat"]["Metric"]
     put_series(
@@ -139,10 +145,66 @@ def seed(endpoint: str) -> World:
     )
     OUT.mkdir(parents=True, exist_ok=True)
     target_file = OUT / "targets.yaml"
-    target_file.write_text(yaml.safe_dump({"targets": [web]}))
+    target_file.write_text(yaml.safe_dump({"targets": [web, *data_tier_targets(web)]}))
     if cli(["targets", "apply", str(target_file)]) != 0:
         raise RuntimeError("scaleahead targets apply failed against the moto server")
     return World(endpoint, settings, url)
+
+
+# The Memcached cluster and the Auto Scaling group of the data-tiers event, from the README's
+# examples, on the web service's load at 1,500 requests a minute a unit: the surge asks four.
+DATA_TIERS = ("page-cache", "web-hosts")
+DATA_TIER_UNIT = 1500.0
+_MANAGED = {"Key": "scaleahead:managed", "Value": "true"}
+
+
+def data_tier_targets(web: dict[str, Any]) -> list[dict[str, Any]]:
+    """``examples/memcached.yaml``'s cluster and ``examples/asg.yaml``'s group, each on
+    ``web``'s load metric (no driver: the file applied holds targets only)."""
+    examples = REPO_ROOT / "examples"
+    [cache] = yaml.safe_load((examples / "memcached.yaml").read_text())["targets"]
+    hosts = next(
+        t
+        for t in yaml.safe_load((examples / "asg.yaml").read_text())["targets"]
+        if t["id"] == "web-hosts"
+    )
+    out = []
+    for t in (cache, hosts):
+        t = {k: v for k, v in t.items() if k != "driver"}
+        out.append({**t, "load_metric": web["load_metric"], "capacity_per_unit": DATA_TIER_UNIT})
+    return out
+
+
+def create_data_tiers(elasticache: Any, ec2: Any, autoscaling: Any) -> None:
+    """Two Memcached nodes and two instances, tagged for scaleahead (moto, with
+    ``moto_memcached`` and ``moto_autoscaling`` installed)."""
+    elasticache.create_cache_cluster(
+        CacheClusterId="page-cache",
+        Engine="memcached",
+        CacheNodeType="cache.r7g.large",
+        NumCacheNodes=2,
+        Tags=[_MANAGED],
+    )
+    ec2.create_launch_template(
+        LaunchTemplateName="web-hosts",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web-hosts",
+        LaunchTemplate={"LaunchTemplateName": "web-hosts", "Version": "$Latest"},
+        AvailabilityZones=[f"{REGION}a"],
+        MinSize=1,
+        MaxSize=16,
+        DesiredCapacity=2,
+        Tags=[
+            {
+                **_MANAGED,
+                "ResourceId": "web-hosts",
+                "ResourceType": "auto-scaling-group",
+                "PropagateAtLaunch": False,
+            }
+        ],
+    )
 
 
 def load_history(now: float) -> list[tuple[float, float]]:
@@ -398,6 +460,27 @@ def check_worker_batch(world: World, inv: Invocation, before: dict[str, Any]) ->
     return problems + _logged_decision(inv)
 
 
+def check_worker_data_tiers(world: World, inv: Invocation, before: dict[str, Any]) -> list[str]:
+    """Both items planned and carried out: the surge (6,000 a minute at 1,500 a unit) asks
+    more nodes of the cluster and more instances of the group."""
+    problems = []
+    if inv.result != {"batchItemFailures": []}:
+        problems.append(f"expected no failed item, got {inv.result}")
+    for tid in DATA_TIERS:
+        if not world.rt.store.decisions(tid, limit=10):
+            problems.append(f"no decision recorded for {tid}")
+    cluster = world.client("elasticache").describe_cache_clusters(CacheClusterId="page-cache")
+    asked = (cluster["CacheClusters"][0].get("PendingModifiedValues") or {}).get("NumCacheNodes")
+    if not asked or asked <= 2:
+        problems.append(f"page-cache: no node change asked (pending {asked}, 2 nodes)")
+    group = world.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=["web-hosts"]
+    )["AutoScalingGroups"][0]
+    if group["DesiredCapacity"] <= 2:
+        problems.append(f"web-hosts: desired capacity still {group['DesiredCapacity']}")
+    return problems
+
+
 def check_alarm(world: World, inv: Invocation, before: dict[str, Any]) -> list[str]:
     problems = []
     if inv.result.get("status") != "ok":
@@ -447,6 +530,11 @@ def plan(tick: int) -> list[tuple[str, Path, Check]]:
             check_worker_malformed,
         ),
         ("WorkerFunction", stamped("worker-sqs-batch.json", tick), check_worker_batch),
+        (
+            "WorkerFunction",
+            stamped("worker-sqs-batch-data-tiers.json", tick),
+            check_worker_data_tiers,
+        ),
         ("AlarmFunction", stamped("alarm-eventbridge-alarm.json", tick), check_alarm),
         ("AlarmFunction", stamped("alarm-lambda-action.json", tick), check_alarm_redelivered),
         ("AlarmFunction", stamped("alarm-sns.json", tick), check_alarm_redelivered),
