@@ -129,6 +129,21 @@ def _gb(n: float) -> str:
     return f"{n / GB:.2f} GB"
 
 
+def _reported(
+    peaks: Mapping[tuple[str, str], float], metric: str, ids: Sequence[str]
+) -> tuple[list[float], list[str]]:
+    """The nodes' values of ``metric``, and the ids of the nodes that did not report it."""
+    missing = [i for i in ids if (metric, i) not in peaks]
+    return [peaks[(metric, i)] for i in ids if (metric, i) in peaks], missing
+
+
+def _silent(what: str, metric: str, missing: Sequence[str], window_minutes: int) -> str:
+    return (
+        f"no {what} data ({metric}) for node(s) {','.join(missing)} in the last "
+        f"{window_minutes} min: no scale-in"
+    )
+
+
 def scale_in_floor(
     nodes: Sequence[Node],
     peaks: Mapping[tuple[str, str], float],
@@ -151,19 +166,15 @@ def scale_in_floor(
     reasons: list[str] = []
 
     memory = item_memory_bytes(node_type)
-    used = {i: peaks.get((MEMORY_METRIC, i)) for i in ids}
-    no_mem = [i for i, v in used.items() if v is None]
+    used, no_mem = _reported(peaks, MEMORY_METRIC, ids)
     if memory is None:
         blocked = True
         reasons.append(f"unknown node type {node_type}: item memory not known, no scale-in")
     elif no_mem:
         blocked = True
-        reasons.append(
-            f"no memory data ({MEMORY_METRIC}) for node(s) {','.join(no_mem)} in the last "
-            f"{window_minutes} min: no scale-in"
-        )
+        reasons.append(_silent("memory", MEMORY_METRIC, no_mem, window_minutes))
     else:
-        total = sum(v for v in used.values() if v is not None)
+        total = sum(used)
         usable = memory * max_memory_fill
         floor = min(current, max(1, math.ceil(total / usable)))
         reasons.append(
@@ -172,16 +183,12 @@ def scale_in_floor(
             + (", no scale-in" if floor >= current else "")
         )
 
-    evictions = {i: peaks.get((EVICTIONS_METRIC, i)) for i in ids}
-    no_ev = [i for i, v in evictions.items() if v is None]
+    evictions, no_ev = _reported(peaks, EVICTIONS_METRIC, ids)
     if no_ev:
         blocked = True
-        reasons.append(
-            f"no eviction data ({EVICTIONS_METRIC}) for node(s) {','.join(no_ev)} in the last "
-            f"{window_minutes} min: no scale-in"
-        )
+        reasons.append(_silent("eviction", EVICTIONS_METRIC, no_ev, window_minutes))
     else:
-        worst = max(v for v in evictions.values() if v is not None)
+        worst = max(evictions)
         calm = worst <= max_evictions_per_minute
         blocked |= not calm
         reasons.append(
