@@ -18,12 +18,14 @@ from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
 from scaleahead_tools.backtest.metrics import below
 from scaleahead_tools.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
 from scaleahead_tools.backtest.replay import (
+    REFINE_POINTS,
     FitCache,
     Progress,
     Run,
     Sweep,
     effective_knob,
     make_setup,
+    refined,
     replay,
     series_of,
     sweep,
@@ -178,12 +180,14 @@ def run_backtest(
 def work_units(
     trace: Trace, policies: Sequence[str], do_sweep: bool, knobs: dict[str, float]
 ) -> int:
-    """Steps to replay: the default-knob runs, and the sweep's other settings."""
+    """Steps to replay: the default-knob runs, and the sweep's other settings (the refinement
+    counted in full; the sweep advances the bar past any it does not need)."""
     runs = len(policies)
     if do_sweep:
         for p in policies:
             used = effective_knob(p, knobs.get(p))
             runs += sum(1 for k in SWEEP_KNOBS[p] or (None,) if k != used)
+            runs += REFINE_POINTS if refined(p) else 0
     return len(trace.values) * runs
 
 

@@ -24,7 +24,8 @@ The model, in small pure functions (tested without AWS):
 - the quantile: the backtest's sweep of the scaleahead policy (``report.run_backtest``) over the
   same load, on the target's own terms and the suggested (else current) ``capacity_per_unit``;
   the advice is the cheapest quantile short of capacity on at most 1 % of the scored steps
-  (``metrics.cost_at``, the benchmarks' ``cost_at_1pct``), else the least short one.
+  (``metrics.cost_at``, the benchmarks' ``cost_at_1pct``: the grid, then four quantiles
+  inside the grid step where it crosses 1 %, ``replay.refine_knobs``), else the least short.
 - the scale-in stabilisation window: the same sweep again for each of ``WINDOW_CHOICES_SECONDS``
   and the target's own (the forecast fits are shared, as the stabilisation changes no fit);
   the advice is the window whose quantile is cheapest within 1 %, the longer on a tie, shown
@@ -70,8 +71,9 @@ SUGGEST_PERCENTILE = 90
 # Scale-in stabilisation windows replayed besides the target's own: from five minutes (capacity
 # goes soon after a burst) to an hour (held through the next one). Which pays depends on the
 # load, and not monotonically: replayed on the shared traces with ECS terms, the cheapest within
-# 1 % short is 60 minutes for Twitter_volume_AAPL (3.90 against 4.59 with the default 15), 5 for
-# Twitter_volume_GOOG (2.60 against 2.72), 30 for the ELB series (3.17 against 3.26)
+# 1 % short is 5 minutes for Twitter_volume_AAPL (3.56 against 3.57 with the default 15) and
+# Twitter_volume_GOOG (2.60 against 2.65), 60 for the ELB series (3.15 against 3.17); the
+# changes of capacity a day differ far more (AAPL: 76 at 5 minutes, 29 at 60)
 # (docs/BACKTEST.md). Only a target's own history can say.
 WINDOW_CHOICES_SECONDS = (300, 900, 1800, 3600)
 INSIGHTS = "Container Insights"
