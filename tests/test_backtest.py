@@ -224,6 +224,32 @@ def test_fits_computed_ahead_in_parallel_are_the_fits_the_replay_would_make(monk
     assert len(cache._fits) >= 2 * 60
 
 
+def test_a_replay_whose_fits_are_all_cached_starts_no_process_pool(monkeypatch):
+    import scaleahead_tools.backtest.replay as rp
+    from scaleahead_tools.backtest.policies import fit_forecast_for_backtest
+
+    step = 1800
+    values = _daily_trace(5, step)
+    setup = _setup(step, 900, 20.0, scored_from=len(values) // 3)
+    monkeypatch.setattr(rp, "PARALLEL_FITS_FROM", 10)
+    cache = FitCache([0.8, 0.9])
+    first = replay(_series(values, step), setup, "scaleahead", 0.9, fit=cache)
+    started: list[int] = []
+    real = rp.ProcessPoolExecutor
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        started.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rp, "ProcessPoolExecutor", counting)
+    again = replay(_series(values, step), setup, "scaleahead", 0.8, fit=cache)
+    assert started == []  # 0.8 was fitted with 0.9: nothing left to fit, no fork
+    plain = replay(_series(values, step), setup, "scaleahead", 0.8, fit=fit_forecast_for_backtest)
+    assert again.score == plain.score and first.score != again.score
+    replay(_series(values, step), setup, "scaleahead", 0.95, fit=cache)
+    assert started == [1]  # a quantile not fitted yet: one pool for its fits
+
+
 def test_below_counts_the_frontier_settings_beaten():
     from scaleahead_tools.backtest.metrics import below
 

@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,14 +170,28 @@ class FitCache:
                 chosen_at = now
             else:
                 keeping.append((item, chosen_at))
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(series,)
-        ) as pool:
+        with ExitStack() as stack:
+            pools: list[ProcessPoolExecutor] = []
 
             def run(items: list[tuple[tuple[float, int, int], Forecast | None]]) -> None:
+                # Nothing to fit (every replay of a sweep after the first): no pool. Forking
+                # one per replay cost a fifth of a second each, with the cache in memory.
+                if not items:
+                    return
+                if not pools:
+                    ctx = multiprocessing.get_context("fork")
+                    pools.append(
+                        stack.enter_context(
+                            ProcessPoolExecutor(
+                                max_workers=jobs,
+                                mp_context=ctx,
+                                initializer=_init_worker,
+                                initargs=(series,),
+                            )
+                        )
+                    )
                 chunks = [items[i :: jobs * 4] for i in range(jobs * 4)]
-                results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
+                results = pools[0].map(_fit_chunk, [(c, horizon, qs) for c in chunks])
                 for chunk, fits in zip(chunks, results, strict=True):
                     for ((now, _, _), prev), f in zip(chunk, fits, strict=True):
                         self._store(now, horizon, qs, prev, f)
