@@ -235,7 +235,7 @@ def test_a_replay_whose_fits_are_all_cached_starts_no_process_pool(monkeypatch):
     cache = FitCache([0.8, 0.9])
     first = replay(_series(values, step), setup, "scaleahead", 0.9, fit=cache)
     started: list[int] = []
-    real = rp.ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor as real
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         started.append(1)
