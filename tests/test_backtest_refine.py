@@ -79,6 +79,8 @@ def test_the_sweep_replays_the_refined_targets_and_reads_one_percent_between_gri
     grid = [p for p in sw.points if p.knob in SWEEP_KNOBS["target-tracking"]]
     extra = [p for p in sw.points if p not in grid]
     assert len(grid) == 10 and len(extra) == REFINE_POINTS
+    knobs = [p.knob for p in sw.points]
+    assert knobs == sorted(k for k in knobs if k is not None)  # listed by knob, among the grid's
     # Each refined point is that setting's own replay.
     for p in extra:
         r = replay(series, setup, "target-tracking", p.knob)

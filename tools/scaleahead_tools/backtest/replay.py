@@ -409,7 +409,8 @@ def refined(policy: str) -> bool:
 def refine_knobs(policy: str, points: Sequence[Point], n: int = REFINE_POINTS) -> list[float]:
     """The settings to try between the cheapest grid setting at most 1 % short and its cheaper
     neighbour on the grid (short on more than 1 %), where ``cost_at_1pct`` lies; none when the
-    policy has no scale, no setting reaches 1 %, or the cheapest that does ends the grid."""
+    policy has no scale, no setting reaches 1 %, the cheapest that does ends the grid, or its
+    cheaper neighbour is within 1 % too (a sweep that is not monotone: no bracket there)."""
     scale = _REFINE_SCALE.get(policy)
     ok = [p for p in points if p.knob is not None and p.under_time <= ONE_PERCENT + 1e-12]
     if scale is None or not ok:
@@ -462,6 +463,8 @@ def sweep(
                 points.append(Point(k, r.score.cost, r.score.under_time))
         if progress and refined(policy):  # the settings the bar counted, not replayed
             progress(series.demand.size * (REFINE_POINTS - replayed))
+        # by knob, the refined settings among the grid's (summary.json lists them so)
+        points.sort(key=lambda p: (p.knob is None, p.knob or 0.0))
         out[policy] = Sweep(policy, points)
     return out
 
