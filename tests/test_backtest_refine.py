@@ -5,10 +5,12 @@ replays them as it replays the grid (for scaleahead, with the fits the replay wo
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
+import scaleahead_tools.backtest.replay as rp
 from scaleahead.domain.target import Kind
 from scaleahead_tools.backtest.metrics import Point, cost_at
 from scaleahead_tools.backtest.policies import SWEEP_KNOBS, Series, fit_forecast_for_backtest
@@ -92,17 +94,33 @@ def test_the_sweep_replays_the_refined_targets_and_reads_one_percent_between_gri
     assert best in extra
 
 
-def test_scaleaheads_refined_quantiles_fitted_together_are_the_fits_each_replay_would_make() -> (
-    None
-):
+def test_scaleaheads_refined_quantiles_fitted_together_are_the_fits_each_replay_would_make(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     step = 1800
     series = _bursty(5, step, seed=1)
     setup = Setup(Kind.ECS, step, 900, 20.0, len(series.ts) // 3, 0, 1000)
     cache = FitCache(SWEEP_KNOBS["scaleahead"])
+    fitted: list[tuple[float, ...]] = []  # the quantiles of every fit the sweep made
+    real = rp._fit_all
+
+    def recording(*args: Any) -> Any:
+        fitted.append(args[4])
+        return real(*args)
+
+    monkeypatch.setattr(rp, "_fit_all", recording)
     sw = sweep(series, setup, ["scaleahead"], fit=cache)["scaleahead"]
+    monkeypatch.undo()
     grid = [p for p in sw.points if p.knob in SWEEP_KNOBS["scaleahead"]]
     extra = [p for p in sw.points if p not in grid]
     assert len(extra) == REFINE_POINTS  # this trace crosses 1 % between q0.97 and q0.98
+    assert all(p.knob is not None and 0.97 < p.knob < 0.98 for p in extra)
+    # The four were fitted together: every fit that made one of them made all four and no
+    # grid quantile (a fallback in force is fitted for its own quantile alone).
+    refined = {p.knob for p in extra}
+    with_refined = [set(qs) for qs in fitted if set(qs) & refined]
+    assert with_refined and all(qs == refined or len(qs) == 1 for qs in with_refined)
+    assert sum(qs == refined for qs in with_refined) > len(with_refined) // 2
     on_grid = cost_at(grid)
     assert on_grid is not None and sw.cost_at_1pct is not None and sw.cost_at_1pct < on_grid
     assert cache.quantiles == SWEEP_KNOBS["scaleahead"]  # the grid's set is restored after
