@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +142,19 @@ class FitCache:
         for q, f in zip(qs, fits, strict=True):
             self._fits[_key(now, horizon, q, previous)] = f
 
+    @contextmanager
+    def fitting_together(self, quantiles: Sequence[float]) -> Iterator[None]:
+        """While it holds, a fit computes ``quantiles`` together (one fit serves the replay of
+        each, as the sweep's refined settings need), not this cache's set again; the set is
+        restored after."""
+        kept = self.quantiles
+        if quantiles:
+            self.quantiles = tuple(sorted(set(quantiles)))
+        try:
+            yield
+        finally:
+            self.quantiles = kept
+
     def prefetch(
         self,
         series: Series,
@@ -171,27 +184,26 @@ class FitCache:
             else:
                 keeping.append((item, chosen_at))
         with ExitStack() as stack:
-            pools: list[ProcessPoolExecutor] = []
+            pool: ProcessPoolExecutor | None = None
 
             def run(items: list[tuple[tuple[float, int, int], Forecast | None]]) -> None:
                 # Nothing to fit (every replay of a sweep after the first): no pool. Forking
                 # one per replay cost a fifth of a second each, with the cache in memory.
+                nonlocal pool
                 if not items:
                     return
-                if not pools:
+                if pool is None:
                     ctx = multiprocessing.get_context("fork")
-                    pools.append(
-                        stack.enter_context(
-                            ProcessPoolExecutor(
-                                max_workers=jobs,
-                                mp_context=ctx,
-                                initializer=_init_worker,
-                                initargs=(series,),
-                            )
+                    pool = stack.enter_context(
+                        ProcessPoolExecutor(
+                            max_workers=jobs,
+                            mp_context=ctx,
+                            initializer=_init_worker,
+                            initargs=(series,),
                         )
                     )
                 chunks = [items[i :: jobs * 4] for i in range(jobs * 4)]
-                results = pools[0].map(_fit_chunk, [(c, horizon, qs) for c in chunks])
+                results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
                 for chunk, fits in zip(chunks, results, strict=True):
                     for ((now, _, _), prev), f in zip(chunk, fits, strict=True):
                         self._store(now, horizon, qs, prev, f)
@@ -445,43 +457,26 @@ def sweep(
     have = {(r.policy, effective_knob(r.policy, r.knob)): r for r in done}
     out: dict[str, Sweep] = {}
     for policy in policies:
-        knobs: Sequence[float | None] = SWEEP_KNOBS[policy] or (None,)
-        points = []
-        for k in knobs:
+
+        def point(k: float | None, policy: str = policy) -> Point:
+            """The setting's point: the run ``done`` holds, else a replay."""
             r = have.get((policy, k)) or replay(
                 series, setup, policy, k, fit=fit, progress=progress
             )
-            points.append(Point(k, r.score.cost, r.score.under_time))
+            return Point(k, r.score.cost, r.score.under_time)
+
+        knobs: Sequence[float | None] = SWEEP_KNOBS[policy] or (None,)
+        points = [point(k) for k in knobs]
         extra = refine_knobs(policy, points)
-        replayed = 0
-        with _fitting_together(fit, extra):
-            for k in extra:
-                r = have.get((policy, k)) or replay(
-                    series, setup, policy, k, fit=fit, progress=progress
-                )
-                replayed += (policy, k) not in have
-                points.append(Point(k, r.score.cost, r.score.under_time))
+        with fit.fitting_together(extra) if isinstance(fit, FitCache) else nullcontext():
+            points += [point(k) for k in extra]
         if progress and refined(policy):  # the settings the bar counted, not replayed
+            replayed = sum((policy, k) not in have for k in extra)
             progress(series.demand.size * (REFINE_POINTS - replayed))
         # by knob, the refined settings among the grid's (summary.json lists them so)
         points.sort(key=lambda p: (p.knob is None, p.knob or 0.0))
         out[policy] = Sweep(policy, points)
     return out
-
-
-@contextmanager
-def _fitting_together(fit: FitFn | None, quantiles: Sequence[float]) -> Iterator[None]:
-    """While the refined settings replay, a fit computes their quantiles together (one fit
-    serves all four replays), not the grid's again; the grid's set is restored after."""
-    if not isinstance(fit, FitCache) or not quantiles:
-        yield
-        return
-    kept = fit.quantiles
-    fit.quantiles = tuple(sorted(set(quantiles)))
-    try:
-        yield
-    finally:
-        fit.quantiles = kept
 
 
 def series_of(trace: Trace) -> Series:
