@@ -233,3 +233,29 @@ def test_predictive_refreshes_every_6_hours_and_ignores_newer_data_until_then() 
     assert minimum(2 * DAY + 12 * HOUR, day3_hour10) == 20
     # And the minimum applied on day 3 comes from the 06:00 forecast of day 3: 20.
     assert minimum(3 * DAY + 6 * HOUR, day3_hour10) == 20
+
+
+def test_predictive_forecasts_are_shared_by_every_replay_of_a_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The hourly forecasts depend on the trace alone (the knob only turns them into capacity),
+    # so a sweep computes each once (``Series.memo``) and every replay reads the same ones.
+    setup = _setup(FIVE, 300, 10.0)
+    shared = _series(_four_days(), FIVE)
+    made: list[int] = []
+    forecast = AwsPredictive._forecast
+
+    def counted(self: AwsPredictive, t: int, now: float) -> list[float | None]:
+        made.append(t)
+        return forecast(self, t, now)
+
+    monkeypatch.setattr(AwsPredictive, "_forecast", counted)
+    first = replay(shared, setup, "aws-predictive", 0.3)
+    assert len(made) == 13  # a day's history, then every 6 hours (see the test above)
+    again = replay(shared, setup, "aws-predictive", 0.5)
+    assert len(made) == 13  # none recomputed
+    fresh = replay(_series(_four_days(), FIVE), setup, "aws-predictive", 0.5)
+    assert len(made) == 26
+    # Shared or not, each knob's replay is its own: the same as on a trace seen for the first time.
+    assert again.desired.tolist() == fresh.desired.tolist()
+    assert first.desired.tolist() != again.desired.tolist()

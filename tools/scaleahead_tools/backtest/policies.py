@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -133,6 +134,22 @@ class Series:
 
     ts: FloatArray
     demand: FloatArray
+    # What depends on the trace alone, computed once for every replay of it: predictive
+    # scaling's hourly forecasts by the step that made them (``AwsPredictive._loads``), which
+    # every knob and kind of a sweep would otherwise recompute, 48 hours x 9 lookups each.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def ts_list(self) -> list[float]:
+        """The times as Python floats: a policy reads a few points every step, and indexing a
+        list is several times cheaper than indexing an array and converting the result."""
+        out: list[float] = self.ts.tolist()
+        return out
+
+    @cached_property
+    def demand_list(self) -> list[float]:
+        out: list[float] = self.demand.tolist()
+        return out
 
 
 class Policy(Protocol):
@@ -170,12 +187,12 @@ class TargetTracking:
 
     def step(self, t: int, fleet: Fleet, minimum: int = 0) -> None:
         s = self.setup
-        load = float(self.series.demand[t])
+        load = self.series.demand_list[t]
         serving = fleet.running(t)
         util = load / (serving * s.per_unit) if serving else (math.inf if load > 0 else 0.0)
         self.high = self.high + 1 if util > self.target else 0
         self.low = self.low + 1 if util < self.in_ratio * self.target else 0
-        now = float(self.series.ts[t]) + s.step
+        now = self.series.ts_list[t] + s.step
         want = _clamp(max(units_needed(load, s.per_unit * self.target), minimum), s)
         if self.high >= self.out_n and want > fleet.desired:
             least = fleet.desired + -(-fleet.desired * self.min_out_percent // 100)
@@ -216,7 +233,25 @@ class AwsPredictive:
         self.capacity: list[int] = []
 
     def _refit(self, t: int, now: float) -> None:
-        s = self.setup
+        per = self.setup.per_unit * self.target
+        self.first_hour = math.floor(now / 3600)
+        self.capacity = [
+            0 if load is None else units_needed(load, per) for load in self._loads(t, now)
+        ]
+        self.next_refresh = (math.floor(now / AP_REFRESH) + 1) * AP_REFRESH
+
+    def _loads(self, t: int, now: float) -> list[float | None]:
+        """The hourly mean loads forecast at step ``t`` for the next ``AP_HORIZON_HOURS`` (None:
+        no history for that hour). They depend on the trace alone, so every replay of it
+        shares them (``Series.memo``); the knob only turns them into capacity."""
+        key = ("aws-predictive", t, now)
+        memo = self.series.memo
+        if key not in memo:
+            memo[key] = self._forecast(t, now)
+        out: list[float | None] = memo[key]
+        return out
+
+    def _forecast(self, t: int, now: float) -> list[float | None]:
         ts, demand = self.series.ts, self.series.demand
         lo = int(np.searchsorted(ts, now - 14 * 86400))
         hours = np.floor(ts[lo : t + 1] / 3600).astype(np.int64)
@@ -234,25 +269,23 @@ class AwsPredictive:
             return float(mean[i]) if 0 <= i < mean.size else math.nan
 
         start = math.floor(now / 3600)
-        caps = []
+        loads: list[float | None] = []
         for h in range(start, start + AP_HORIZON_HOURS):
             daily = [past(h - 24 * k) for k in range(1, 8) if h - 24 * k <= last_complete]
             weekly = [past(h - 168 * k) for k in range(1, 3) if h - 168 * k <= last_complete]
             d = [x for x in daily if math.isfinite(x)]
             w = [x for x in weekly if math.isfinite(x)]
             if not d and not w:
-                caps.append(0)
+                loads.append(None)
                 continue
             load = sum(d) / len(d) if d else sum(w) / len(w)
             if d and w and (now - float(ts[lo])) >= 7 * 86400:
                 load = 0.5 * load + 0.5 * sum(w) / len(w)
-            caps.append(units_needed(load, s.per_unit * self.target))
-        self.first_hour = start
-        self.capacity = caps
-        self.next_refresh = (math.floor(now / AP_REFRESH) + 1) * AP_REFRESH
+            loads.append(load)
+        return loads
 
     def step(self, t: int, fleet: Fleet) -> None:
-        now = float(self.series.ts[t]) + self.setup.step
+        now = self.series.ts_list[t] + self.setup.step
         if now >= self.next_refresh and now - float(self.series.ts[0]) >= AP_MIN_HISTORY:
             self._refit(t, now)
         minimum = 0
@@ -340,8 +373,8 @@ class Scaleahead:
         self.series, self.setup = series, setup
         # The trace as Python floats: a tick reads a few recent points, and slicing a list is
         # several times cheaper than slicing an array and converting it, every step.
-        self._ts: list[float] = series.ts.tolist()
-        self._demand: list[float] = series.demand.tolist()
+        self._ts = series.ts_list
+        self._demand = series.demand_list
         self.target = backtest_target(setup, quantile)
         self.quantile = quantile
         self.fit = fit

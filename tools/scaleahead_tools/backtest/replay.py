@@ -348,12 +348,16 @@ def replay(
         chunk = 500
         if progress:
             progress(first)
+        serving: list[int] = []  # filled into the arrays at the end: cheaper than per step
+        asked: list[int] = []
         for t in range(first, n):
-            capacity[t] = fleet.running(t)
+            serving.append(fleet.running(t))
             p.step(t, fleet)
-            desired[t] = fleet.desired
+            asked.append(fleet.desired)
             if progress and (t + 1 - first) % chunk == 0:
                 progress(chunk)
+        capacity[first:] = serving
+        desired[first:] = asked
         if progress:
             progress((n - first) % chunk)
         if isinstance(p, Scaleahead):
