@@ -264,24 +264,32 @@ class AwsPredictive:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
-        def past(h: int) -> float:
-            i = h - first
-            return float(mean[i]) if 0 <= i < mean.size else math.nan
+        hours_ahead = math.floor(now / 3600) + np.arange(AP_HORIZON_HOURS)
 
-        start = math.floor(now / 3600)
-        loads: list[float | None] = []
-        for h in range(start, start + AP_HORIZON_HOURS):
-            daily = [past(h - 24 * k) for k in range(1, 8) if h - 24 * k <= last_complete]
-            weekly = [past(h - 168 * k) for k in range(1, 3) if h - 168 * k <= last_complete]
-            d = [x for x in daily if math.isfinite(x)]
-            w = [x for x in weekly if math.isfinite(x)]
-            if not d and not w:
-                loads.append(None)
-                continue
-            load = sum(d) / len(d) if d else sum(w) / len(w)
-            if d and w and (now - float(ts[lo])) >= 7 * 86400:
-                load = 0.5 * load + 0.5 * sum(w) / len(w)
-            loads.append(load)
+        def same_hour(lags: range) -> tuple[FloatArray, FloatArray]:
+            """Sum and count, per hour ahead, of the known means ``lags`` hours earlier, added
+            in the lags' order as the plain sum of a list would (bit for bit)."""
+            total = np.zeros(AP_HORIZON_HOURS)
+            count = np.zeros(AP_HORIZON_HOURS)
+            for lag in lags:
+                i = hours_ahead - lag - first
+                ok = (hours_ahead - lag <= last_complete) & (i >= 0) & (i < mean.size)
+                val = np.where(ok, mean[np.clip(i, 0, mean.size - 1)], np.nan)
+                known = np.isfinite(val)
+                total = total + np.where(known, val, 0.0)
+                count = count + known
+            return total, count
+
+        d_sum, d_n = same_hour(range(24, 8 * 24, 24))
+        w_sum, w_n = same_hour(range(168, 3 * 168, 168))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            load = np.where(d_n > 0, d_sum / d_n, w_sum / w_n)
+            if (now - float(ts[lo])) >= 7 * 86400:
+                blend = (d_n > 0) & (w_n > 0)
+                load = np.where(blend, 0.5 * load + 0.5 * w_sum / w_n, load)
+        loads: list[float | None] = [
+            x if n else None for x, n in zip(load.tolist(), (d_n + w_n).tolist(), strict=True)
+        ]
         return loads
 
     def step(self, t: int, fleet: Fleet) -> None:
