@@ -250,6 +250,35 @@ def test_a_replay_whose_fits_are_all_cached_starts_no_process_pool(monkeypatch):
     assert started == [1]  # a quantile not fitted yet: one pool for its fits
 
 
+def test_a_replay_that_fails_while_its_fits_are_under_way_leaves_the_cache_sound(monkeypatch):
+    # The fits are made in a pool while the replay runs (``FitCache.prefetching``). A replay
+    # that fails with fits still under way (here its progress callback raises as the steps
+    # begin) cancels what is still queued and leaves nothing marked as under way; the next
+    # replay with the same cache makes the fits it lacks and scores as a plain replay does.
+    import scaleahead_tools.backtest.replay as rp
+    from scaleahead_tools.backtest.policies import fit_forecast_for_backtest
+
+    step = 1800
+    values = _daily_trace(5, step)
+    setup = _setup(step, 900, 20.0, scored_from=len(values) // 3)
+    monkeypatch.setattr(rp, "PARALLEL_FITS_FROM", 10)
+    cache = FitCache([0.9])
+    under_way: list[int] = []
+
+    def fail_at_once(n: int) -> None:
+        under_way.append(len(cache._pending))
+        raise KeyboardInterrupt("stopped by the operator")
+
+    with pytest.raises(KeyboardInterrupt):
+        replay(_series(values, step), setup, "scaleahead", 0.9, fit=cache, progress=fail_at_once)
+    assert under_way[0] > 0  # it failed with fits still under way
+    assert cache._pending == {}
+    again = replay(_series(values, step), setup, "scaleahead", 0.9, fit=cache)
+    plain = replay(_series(values, step), setup, "scaleahead", 0.9, fit=fit_forecast_for_backtest)
+    assert list(again.desired) == list(plain.desired) and again.score == plain.score
+    assert cache._pending == {}
+
+
 def test_below_counts_the_frontier_settings_beaten():
     from scaleahead_tools.backtest.metrics import below
 

@@ -411,7 +411,8 @@ class Scaleahead:
 
     def fit_schedule(self, first: int) -> list[tuple[float, int, int]]:
         """(time, first index, last index) of every fit a replay from step ``first`` makes,
-        so that they can be computed ahead, in parallel (``FitCache.prefetch``)."""
+        so that they can be computed ahead, in parallel, while the replay runs
+        (``FitCache.prefetching``)."""
         ts = self.series.ts
         out = []
         fitted_at: float | None = None

@@ -6,7 +6,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +110,9 @@ class FitCache:
     def __init__(self, quantiles: Iterable[float] = ()) -> None:
         self.quantiles = tuple(sorted(set(quantiles)))
         self._fits: dict[FitKey, Forecast | Exception] = {}
+        # Fits under way in a pool (``prefetching``): the key the replay will ask for, and the
+        # chunk that makes it.
+        self._pending: dict[FitKey, _Chunk] = {}
 
     def __call__(
         self,
@@ -121,6 +124,8 @@ class FitCache:
         previous: Forecast | None = None,
     ) -> Forecast:
         key = _key(now, horizon, quantile, previous)
+        if key not in self._fits and key in self._pending:
+            self._collect(self._pending[key])  # under way: wait for it, not fit it twice
         if key not in self._fits:
             # A fallback in force (``key[4]``) is this quantile's alone: the other quantiles
             # would refit exactly what they have (or will have) without it.
@@ -155,43 +160,55 @@ class FitCache:
         finally:
             self.quantiles = kept
 
-    def prefetch(
+    def _collect(self, chunk: _Chunk) -> None:
+        """Store what a chunk under way made (waiting for it if need be)."""
+        for ((now, _, _), prev), fits in zip(chunk.items, chunk.future.result(), strict=True):
+            self._store(now, chunk.horizon, chunk.qs, prev, fits)
+        for key in chunk.keys:
+            self._pending.pop(key, None)
+
+    @contextmanager
+    def prefetching(
         self,
         series: Series,
         schedule: Sequence[tuple[float, int, int]],
         horizon: int,
         quantile: float,
-    ) -> None:
-        """Fit ahead, on every core, the fits a replay is about to ask for.
+    ) -> Iterator[None]:
+        """Fit ahead, on every core, the fits a replay is about to ask for, while it runs.
 
-        Each fit sees only the data before its time, so the fits parallelise, in two rounds:
-        first those that choose a model (one a day), then the refits that keep it. The replay
-        then finds them here; any it does not (after a fit that failed) it fits itself. Few
-        fits are not worth a process pool.
+        Each fit sees only the data before its time, so the fits parallelise: first those that
+        choose a model (one a day), then the refits that keep each day's choice, a day to a
+        chunk, in time order, the order the replay asks for them. The replay runs alongside
+        and waits only for a fit still under way (``__call__``); any it finds neither made nor
+        under way (after a fit that failed, or where a fallback in force changes the key) it
+        fits itself. Before, the replay began only once every fit was made, one core idle for
+        the whole replay. Few fits are not worth a process pool, nor is a replay whose fits
+        are all made (every replay of a sweep after the first: forking a pool for each cost a
+        fifth of a second). On leaving, whatever is still under way is kept for the next
+        replay, or cancelled when the replay failed.
         """
         jobs = os.cpu_count() or 1
         if jobs < 2 or len(schedule) < PARALLEL_FITS_FROM:
+            yield
             return
         qs = tuple(sorted({*self.quantiles, quantile}))
         choosing: list[tuple[float, int, int]] = []
-        keeping: list[tuple[tuple[float, int, int], float]] = []  # (fit, when chosen)
+        keeping: dict[float, list[tuple[float, int, int]]] = {}  # by when the model was chosen
         chosen_at: float | None = None
         for item in schedule:
             now = item[0]
             if chosen_at is None or now - chosen_at >= RESELECT_SECONDS:
                 choosing.append(item)
                 chosen_at = now
+                keeping[now] = []
             else:
-                keeping.append((item, chosen_at))
+                keeping[chosen_at].append(item)
         with ExitStack() as stack:
             pool: ProcessPoolExecutor | None = None
 
-            def run(items: list[tuple[tuple[float, int, int], Forecast | None]]) -> None:
-                # Nothing to fit (every replay of a sweep after the first): no pool. Forking
-                # one per replay cost a fifth of a second each, with the cache in memory.
+            def submit(items: list[tuple[tuple[float, int, int], Forecast | None]]) -> _Chunk:
                 nonlocal pool
-                if not items:
-                    return
                 if pool is None:
                     ctx = multiprocessing.get_context("fork")
                     pool = stack.enter_context(
@@ -202,31 +219,59 @@ class FitCache:
                             initargs=(series,),
                         )
                     )
-                chunks = [items[i :: jobs * 4] for i in range(jobs * 4)]
-                results = pool.map(_fit_chunk, [(c, horizon, qs) for c in chunks])
-                for chunk, fits in zip(chunks, results, strict=True):
-                    for ((now, _, _), prev), f in zip(chunk, fits, strict=True):
-                        self._store(now, horizon, qs, prev, f)
+                keys = [_key(i[0], horizon, quantile, prev) for i, prev in items]
+                chunk = _Chunk(
+                    items, horizon, qs, keys, pool.submit(_fit_chunk, (items, horizon, qs))
+                )
+                for key in keys:
+                    self._pending[key] = chunk
+                return chunk
 
-            run(
-                [
-                    (i, None)
-                    for i in choosing
-                    if _key(i[0], horizon, quantile, None) not in self._fits
+            chunks: list[_Chunk] = []
+            done = False
+            try:
+                fresh = [
+                    i for i in choosing if _key(i[0], horizon, quantile, None) not in self._fits
                 ]
-            )
-            first: dict[float, Forecast] = {}
-            for now, _, _ in choosing:
-                hit = self._fits.get(_key(now, horizon, quantile, None))
-                if isinstance(hit, Forecast):
-                    first[now] = hit
-            run(
-                [
-                    (item, first[at])
-                    for item, at in keeping
-                    if at in first and _key(item[0], horizon, quantile, first[at]) not in self._fits
-                ]
-            )
+                size = max(1, -(-len(fresh) // (jobs * 4)))
+                for k in range(0, len(fresh), size):
+                    chunks.append(submit([(i, None) for i in fresh[k : k + size]]))
+                for day, _, _ in choosing:
+                    chose = _key(day, horizon, quantile, None)
+                    if chose in self._pending:
+                        self._collect(self._pending[chose])
+                    first = self._fits.get(chose)
+                    if not isinstance(first, Forecast):
+                        continue  # no choice made that day: the replay fits its refits itself
+                    todo: list[tuple[tuple[float, int, int], Forecast | None]] = [
+                        (item, first)
+                        for item in keeping[day]
+                        if _key(item[0], horizon, quantile, first) not in self._fits
+                    ]
+                    if todo:
+                        chunks.append(submit(todo))
+                yield
+                done = True
+            finally:
+                for chunk in chunks:
+                    if not done:
+                        chunk.future.cancel()
+                        for key in chunk.keys:
+                            self._pending.pop(key, None)
+                    elif chunk.keys[0] in self._pending:
+                        self._collect(chunk)  # not asked for: kept for the next replay
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Fits under way in a pool: the fits (each with the forecast it follows), what they are
+    fitted for, the cache keys the replay will ask for, and the result to come."""
+
+    items: list[tuple[tuple[float, int, int], Forecast | None]]
+    horizon: int
+    qs: tuple[float, ...]
+    keys: list[FitKey]
+    future: Future[list[list[Forecast | Exception]]]
 
 
 def _key(now: float, horizon: int, quantile: float, previous: Forecast | None) -> FitKey:
@@ -321,53 +366,73 @@ def replay(
         if progress:
             progress(n)
     else:
-        p: Policy
-        if policy == "target-tracking":
-            p = TargetTracking(series, setup, _knob(policy, knob))
-        elif policy == "aws-predictive":
-            # A user sets the scheduling buffer to the warm-up, or capacity would arrive late.
-            buffer = max(AP_BUFFER_SECONDS, setup.warmup_seconds)
-            p = AwsPredictive(series, setup, _knob(policy, knob), buffer)
-        elif policy == "scaleahead":
-            sa = Scaleahead(
-                series, setup, _knob(policy, knob), fit or fit_forecast_for_backtest, rests=rests
-            )
-            if isinstance(fit, FitCache):
-                fit.prefetch(series, sa.fit_schedule(_first_step(setup)), sa.horizon, sa.quantile)
-            p = sa
-        else:
-            raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
-        # Every policy settles within hours (cooldowns, stabilisation windows, the first fit
-        # reads all history before it), so the replay starts a day before scoring, from the
-        # capacity needed then; the steps before it are neither simulated nor scored.
-        first = _first_step(setup)
-        start = int(min(max(need[first], lo), hi))
-        fleet = Fleet(start, setup.warmup_steps, rules_for(policy, setup.kind), first)
-        desired = np.clip(need, lo, hi)
-        capacity = desired.copy()
-        chunk = 500
-        if progress:
-            progress(first)
-        serving: list[int] = []  # filled into the arrays at the end: cheaper than per step
-        asked: list[int] = []
-        for t in range(first, n):
-            serving.append(fleet.running(t))
-            p.step(t, fleet)
-            asked.append(fleet.desired)
-            if progress and (t + 1 - first) % chunk == 0:
-                progress(chunk)
-        capacity[first:] = serving
-        desired[first:] = asked
-        if progress:
-            progress((n - first) % chunk)
+        # the fits made ahead while the replay runs (``FitCache.prefetching``) end with it
+        with ExitStack() as stack:
+            p: Policy
+            if policy == "target-tracking":
+                p = TargetTracking(series, setup, _knob(policy, knob))
+            elif policy == "aws-predictive":
+                # A user sets the scheduling buffer to the warm-up, or capacity would arrive late.
+                buffer = max(AP_BUFFER_SECONDS, setup.warmup_seconds)
+                p = AwsPredictive(series, setup, _knob(policy, knob), buffer)
+            elif policy == "scaleahead":
+                sa = Scaleahead(
+                    series,
+                    setup,
+                    _knob(policy, knob),
+                    fit or fit_forecast_for_backtest,
+                    rests=rests,
+                )
+                if isinstance(fit, FitCache):
+                    schedule = sa.fit_schedule(_first_step(setup))
+                    stack.enter_context(fit.prefetching(series, schedule, sa.horizon, sa.quantile))
+                p = sa
+            else:
+                raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+            desired, capacity = _step_through(p, policy, setup, need, progress)
         if isinstance(p, Scaleahead):
             detail["alarm_actions"] = p.alarm_actions
             # evaluations per step replayed: the share of ticks that read the load (rests skip)
-            detail["evaluated"] = p.evaluations / max(1, n - first)
+            detail["evaluated"] = p.evaluations / max(1, n - _first_step(setup))
     s0 = setup.scored_from
     before = int(desired[s0 - 1]) if s0 > 0 else int(desired[0])
     sc = score(demand[s0:], capacity[s0:], desired[s0:], setup.per_unit, before=before)
     return Run(policy, knob, desired, capacity, sc, detail)
+
+
+def _step_through(
+    p: Policy, policy: str, setup: Setup, need: IntArray, progress: Progress | None
+) -> tuple[IntArray, IntArray]:
+    """What ``p`` asked for and what served, step by step.
+
+    Every policy settles within hours (cooldowns, stabilisation windows, the first fit reads
+    all history before it), so the replay starts a day before scoring, from the capacity
+    needed then; the steps before it are neither simulated nor scored (they hold the need).
+    """
+    lo, hi = setup.min_capacity, setup.max_capacity
+    n = need.size
+    first = _first_step(setup)
+    fleet = Fleet(
+        int(min(max(need[first], lo), hi)), setup.warmup_steps, rules_for(policy, setup.kind), first
+    )
+    desired = np.clip(need, lo, hi)
+    capacity = desired.copy()
+    chunk = 500
+    if progress:
+        progress(first)
+    serving: list[int] = []  # filled into the arrays at the end: cheaper than per step
+    asked: list[int] = []
+    for t in range(first, n):
+        serving.append(fleet.running(t))
+        p.step(t, fleet)
+        asked.append(fleet.desired)
+        if progress and (t + 1 - first) % chunk == 0:
+            progress(chunk)
+    capacity[first:] = serving
+    desired[first:] = asked
+    if progress:
+        progress((n - first) % chunk)
+    return desired, capacity
 
 
 def _first_step(setup: Setup) -> int:
