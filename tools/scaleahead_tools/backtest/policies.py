@@ -252,6 +252,9 @@ class AwsPredictive:
         return out
 
     def _forecast(self, t: int, now: float) -> list[float | None]:
+        """The model of the class docstring, for the 48 hours from the one holding ``now``,
+        from the complete hours of the last 14 days: all 48 hours at once (numpy), each
+        hour's lags added one by one."""
         ts, demand = self.series.ts, self.series.demand
         lo = int(np.searchsorted(ts, now - 14 * 86400))
         hours = np.floor(ts[lo : t + 1] / 3600).astype(np.int64)
