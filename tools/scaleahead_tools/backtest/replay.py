@@ -95,6 +95,10 @@ class Run:
 
 Reuse = tuple[tuple[float, ...], float] | None
 FitKey = tuple[float, int, float, Reuse, float | None]
+# A fit of the schedule: (time, first index, last index) of the history it reads
+# (``Scaleahead.fit_schedule``), and a job for the pool: a fit and the forecast it follows.
+Fit = tuple[float, int, int]
+Job = tuple[Fit, Forecast | None]
 
 
 class FitCache:
@@ -171,7 +175,7 @@ class FitCache:
     def prefetching(
         self,
         series: Series,
-        schedule: Sequence[tuple[float, int, int]],
+        schedule: Sequence[Fit],
         horizon: int,
         quantile: float,
     ) -> Iterator[None]:
@@ -193,21 +197,10 @@ class FitCache:
             yield
             return
         qs = tuple(sorted({*self.quantiles, quantile}))
-        choosing: list[tuple[float, int, int]] = []
-        keeping: dict[float, list[tuple[float, int, int]]] = {}  # by when the model was chosen
-        chosen_at: float | None = None
-        for item in schedule:
-            now = item[0]
-            if chosen_at is None or now - chosen_at >= RESELECT_SECONDS:
-                choosing.append(item)
-                chosen_at = now
-                keeping[now] = []
-            else:
-                keeping[chosen_at].append(item)
         with ExitStack() as stack:
             pool: ProcessPoolExecutor | None = None
 
-            def submit(items: list[tuple[tuple[float, int, int], Forecast | None]]) -> _Chunk:
+            def submit(items: list[Job]) -> _Chunk:
                 nonlocal pool
                 if pool is None:
                     ctx = multiprocessing.get_context("fork")
@@ -230,23 +223,24 @@ class FitCache:
             chunks: list[_Chunk] = []
             done = False
             try:
+                days = _days(schedule)
                 fresh = [
-                    i for i in choosing if _key(i[0], horizon, quantile, None) not in self._fits
+                    c for c, _ in days if _key(c[0], horizon, quantile, None) not in self._fits
                 ]
                 size = max(1, -(-len(fresh) // (jobs * 4)))
                 for k in range(0, len(fresh), size):
-                    chunks.append(submit([(i, None) for i in fresh[k : k + size]]))
-                for day, _, _ in choosing:
-                    chose = _key(day, horizon, quantile, None)
+                    chunks.append(submit([(c, None) for c in fresh[k : k + size]]))
+                for choosing, keeping in days:
+                    chose = _key(choosing[0], horizon, quantile, None)
                     if chose in self._pending:
                         self._collect(self._pending[chose])
                     first = self._fits.get(chose)
                     if not isinstance(first, Forecast):
                         continue  # no choice made that day: the replay fits its refits itself
-                    todo: list[tuple[tuple[float, int, int], Forecast | None]] = [
-                        (item, first)
-                        for item in keeping[day]
-                        if _key(item[0], horizon, quantile, first) not in self._fits
+                    todo: list[Job] = [
+                        (fit, first)
+                        for fit in keeping
+                        if _key(fit[0], horizon, quantile, first) not in self._fits
                     ]
                     if todo:
                         chunks.append(submit(todo))
@@ -267,11 +261,23 @@ class _Chunk:
     """Fits under way in a pool: the fits (each with the forecast it follows), what they are
     fitted for, the cache keys the replay will ask for, and the result to come."""
 
-    items: list[tuple[tuple[float, int, int], Forecast | None]]
+    items: list[Job]
     horizon: int
     qs: tuple[float, ...]
     keys: list[FitKey]
     future: Future[list[list[Forecast | Exception]]]
+
+
+def _days(schedule: Sequence[Fit]) -> list[tuple[Fit, list[Fit]]]:
+    """The schedule by day of model choice: each fit that chooses a model (``fit_forecasts``
+    chooses again once the choice is ``RESELECT_SECONDS`` old), and the refits that keep it."""
+    days: list[tuple[Fit, list[Fit]]] = []
+    for fit in schedule:
+        if not days or fit[0] - days[-1][0][0] >= RESELECT_SECONDS:
+            days.append((fit, []))
+        else:
+            days[-1][1].append(fit)
+    return days
 
 
 def _key(now: float, horizon: int, quantile: float, previous: Forecast | None) -> FitKey:
@@ -304,7 +310,7 @@ def _init_worker(series: Series) -> None:
 
 
 def _fit_chunk(
-    job: tuple[list[tuple[tuple[float, int, int], Forecast | None]], int, tuple[float, ...]],
+    job: tuple[list[Job], int, tuple[float, ...]],
 ) -> list[list[Forecast | Exception]]:
     chunk, horizon, qs = job
     s = _WORKER_SERIES
