@@ -192,6 +192,13 @@ def test_cli_sweep_reports_frontiers(tmp_path):
     assert len(tt["points"]) == 14 and tt["frontier"]
     costs = [p["cost"] for p in tt["frontier"]]
     assert costs == sorted(costs)
+    # the load left unserved, at every setting and at the one cost_at_1pct is read from
+    assert all(0.0 <= p["unserved"] <= 1.0 for p in tt["points"])
+    if tt["cost_at_1pct"] is not None:
+        read = [p for p in tt["points"] if p["under_time"] <= 0.01 + 1e-12]
+        at = min(read, key=lambda p: (p["cost"], p["under_time"]))
+        assert at["cost"] == tt["cost_at_1pct"] and tt["unserved_at_1pct"] == at["unserved"]
+    assert sweeps["oracle"]["unserved_at_1pct"] == 0.0
 
 
 def test_cli_refuses_bad_input_with_a_clear_error(tmp_path, capsys):
@@ -369,15 +376,27 @@ def test_the_floor_holds_for_every_policy_alike():
 
 
 def test_the_bench_judges_against_the_floor_and_the_better_baseline():
-    from scaleahead_tools.backtest.bench import ratio_to_floor, saving_over_best, verdict
+    from scaleahead_tools.backtest.bench import (
+        ratio_to_floor,
+        saving_over_best,
+        unserved_vs_best,
+        verdict,
+    )
 
     def row(
-        tt: float | None, ap: float | None, sa: float | None, so: float | None
+        tt: float | None,
+        ap: float | None,
+        sa: float | None,
+        so: float | None,
+        unserved: tuple[float, float, float] = (0.01, 0.02, 0.015),
     ) -> dict[str, Any]:
         costs = {"target-tracking": tt, "aws-predictive": ap, "scaleahead": sa}
         return {
             "sweeps": {
-                **{k: {"cost_at_1pct": v} for k, v in costs.items()},
+                **{
+                    k: {"cost_at_1pct": v, "unserved_at_1pct": None if v is None else u}
+                    for (k, v), u in zip(costs.items(), unserved, strict=True)
+                },
                 "smooth-oracle": {"cost_at_1pct": so},
             }
         }
@@ -394,3 +413,9 @@ def test_the_bench_judges_against_the_floor_and_the_better_baseline():
     line = verdict([good, missed, row(None, None, 1.1, 1.0), at_floor])
     assert "SA/SO median 1.15" in line and "worst never" in line
     assert "on 1 of 3 rows" in line and "(2 of 3 counting those within 5 % of SO)" in line
+    # depth: against the cheaper baseline at 1 % (AP here: 0.02), scaleahead's 0.015 is less
+    assert unserved_vs_best(good) == (0.015, 0.02)
+    deeper = row(2.0, 1.5, 1.2, 1.0, unserved=(0.001, 0.02, 0.05))
+    assert unserved_vs_best(deeper) == (0.05, 0.02)  # TT's shallower misses cost more capacity
+    assert unserved_vs_best(missed) is None and unserved_vs_best(row(None, None, 2.0, 1.0)) is None
+    assert "no more load unserved than the cheaper baseline on 1 of 2" in verdict([good, deeper])

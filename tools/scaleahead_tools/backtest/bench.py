@@ -127,6 +127,31 @@ def saving_over_best(d: dict[str, Any]) -> float | None:
     return float("-inf") if sa is None else 1 - sa / min(theirs)
 
 
+def unserved_vs_best(d: dict[str, Any]) -> tuple[float, float] | None:
+    """The share of the load scaleahead leaves unserved at the setting its cost at 1 % is read
+    from, and the same for the cheaper of target tracking and predictive scaling at theirs:
+    a short step can be one request short or a burst short, and users count requests too.
+    None where scaleahead or both baselines never reach 1 % (or a run predates the figure)."""
+    sw = d["sweeps"]
+    theirs = [
+        (sw[p]["cost_at_1pct"], sw[p].get("unserved_at_1pct"))
+        for p in ("target-tracking", "aws-predictive")
+        if sw[p]["cost_at_1pct"] is not None
+    ]
+    mine = sw["scaleahead"].get("unserved_at_1pct")
+    if not theirs or sw["scaleahead"]["cost_at_1pct"] is None or mine is None:
+        return None
+    best = min(theirs, key=lambda c: c[0])[1]
+    return None if best is None else (float(mine), float(best))
+
+
+def _share(x: float | None) -> str:
+    if x is None:
+        return "-"
+    pct = 100 * x
+    return f"{pct:.2f}" if pct < 1 else f"{pct:.1f}"
+
+
 def render(results: list[dict[str, Any]], floor: int) -> Any:
     from rich import box
     from rich.table import Table
@@ -141,10 +166,11 @@ def render(results: list[dict[str, Any]], floor: int) -> Any:
         "smooth oracle (knows the future's centred one-hour mean: the soft floor) · SA/SO: "
         "scaleahead over the floor · vs best: SA's saving over the better of TT and AP · "
         "never: no setting reaches 1 % · <TT, <AP: of TT's (AP's) frontier settings short on "
-        "0.5-5 % of steps, how many a scaleahead setting beats (cheaper, no more short)",
+        "0.5-5 % of steps, how many a scaleahead setting beats (cheaper, no more short) · "
+        "unserved: % of the load TT, AP and SA leave unserved at the setting each is read at",
     )
     t.add_column("trace", no_wrap=True)
-    for col in ("kind", "TT", "AP", "SA", "SO", "SA/SO", "vs best", "<TT", "<AP"):
+    for col in ("kind", "TT", "AP", "SA", "SO", "SA/SO", "vs best", "<TT", "<AP", "unserved"):
         t.add_column(col, justify="right", no_wrap=True)
     for d in results:
         sw = d["sweeps"]
@@ -163,7 +189,23 @@ def render(results: list[dict[str, Any]], floor: int) -> Any:
         bt = "{}/{}".format(*sw["target-tracking"]["scaleahead_below"])
         ba = "{}/{}".format(*sw["aws-predictive"]["scaleahead_below"])
         kind = d["settings"]["kind"].replace("elasticache", "cache")
-        t.add_row(d["trace"][:22], kind, _fmt(tt), _fmt(ap), _fmt(sa), _fmt(so), ratio, vs, bt, ba)
+        unserved = "/".join(
+            _share(sw[p].get("unserved_at_1pct"))
+            for p in ("target-tracking", "aws-predictive", "scaleahead")
+        )
+        t.add_row(
+            d["trace"][:22],
+            kind,
+            _fmt(tt),
+            _fmt(ap),
+            _fmt(sa),
+            _fmt(so),
+            ratio,
+            vs,
+            bt,
+            ba,
+            unserved,
+        )
     return t
 
 
@@ -179,11 +221,15 @@ def verdict(results: list[dict[str, Any]]) -> str:
     # Where the better baseline is already within 10 % of the floor, 10 % cheaper than it
     # means beating the oracle; within 5 % of the floor is the most a forecaster can do there.
     near = sum(g >= 0.10 or (r is not None and r <= 1.05) for g, r in gains)
+    depth = [u for u in (unserved_vs_best(d) for d in results) if u is not None]
+    shallower = sum(mine <= theirs for mine, theirs in depth)
     return (
         f"SA/SO median {statistics.median(ratios):.2f} (target <= 1.05), worst "
         f"{'never' if worst == float('inf') else f'{worst:.2f}'} (target <= 1.3) · "
         f"SA >= 10 % cheaper than the better baseline on {cheaper} of {len(gains)} rows where "
-        f"one reaches 1 % ({near} of {len(gains)} counting those within 5 % of SO)"
+        f"one reaches 1 % ({near} of {len(gains)} counting those within 5 % of SO) · at 1 %, "
+        f"SA leaves no more load unserved than the cheaper baseline on {shallower} of "
+        f"{len(depth)}"
     )
 
 

@@ -74,6 +74,9 @@ class Point:
     knob: float | None
     cost: float
     under_time: float
+    # The share of the demand left unserved (None where it was not measured): how deep the
+    # short steps are, which a count of them does not say.
+    unserved: float | None = None
 
 
 def frontier(points: Sequence[Point]) -> list[Point]:
@@ -87,8 +90,15 @@ def frontier(points: Sequence[Point]) -> list[Point]:
 
 def cost_at(points: Sequence[Point], under_time: float = ONE_PERCENT) -> float | None:
     """The lowest cost among settings with under_time at or below the level; None if none."""
-    ok = [p.cost for p in points if p.under_time <= under_time + 1e-12]
-    return min(ok) if ok else None
+    p = point_at(points, under_time)
+    return None if p is None else p.cost
+
+
+def point_at(points: Sequence[Point], under_time: float = ONE_PERCENT) -> Point | None:
+    """The setting ``cost_at`` reads: the cheapest at or below the level (of equals, the one
+    least short); None if none is."""
+    ok = [p for p in points if p.under_time <= under_time + 1e-12]
+    return min(ok, key=lambda p: (p.cost, p.under_time)) if ok else None
 
 
 # The shortfall range over which frontiers are compared: what a user would run at. Below it the

@@ -18,7 +18,15 @@ from scaleahead.domain.forecast import RESELECT_SECONDS, fit_forecasts, held_fal
 from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
 from scaleahead_testkit.warmup import Fleet
-from scaleahead_tools.backtest.metrics import ONE_PERCENT, Point, Score, cost_at, frontier, score
+from scaleahead_tools.backtest.metrics import (
+    ONE_PERCENT,
+    Point,
+    Score,
+    cost_at,
+    frontier,
+    point_at,
+    score,
+)
 from scaleahead_tools.backtest.policies import (
     AP_BUFFER_SECONDS,
     DEFAULT_KNOB,
@@ -469,6 +477,11 @@ class Sweep:
     def cost_at_1pct(self) -> float | None:
         return cost_at(self.points)
 
+    @property
+    def at_1pct(self) -> Point | None:
+        """The setting ``cost_at_1pct`` is read from."""
+        return point_at(self.points)
+
 
 # Settings tried inside the gap of a policy's grid where it crosses 1 % short, evenly spread on
 # the policy's ``_REFINE_SCALE``. The grid alone reads ``cost_at_1pct`` at whichever grid
@@ -538,7 +551,7 @@ def sweep(
             r = have.get((policy, k)) or replay(
                 series, setup, policy, k, fit=fit, progress=progress
             )
-            return Point(k, r.score.cost, r.score.under_time)
+            return Point(k, r.score.cost, r.score.under_time, r.score.unserved)
 
         knobs: Sequence[float | None] = SWEEP_KNOBS[policy] or (None,)
         points = [point(k) for k in knobs]

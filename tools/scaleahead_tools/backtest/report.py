@@ -232,6 +232,8 @@ def summary(
                 "points": [_point(p) for p in sw.points],
                 "frontier": [_point(p) for p in sw.frontier],
                 "cost_at_1pct": sw.cost_at_1pct,
+                # what that setting leaves unserved: how deep its short steps are
+                "unserved_at_1pct": None if sw.at_1pct is None else sw.at_1pct.unserved,
             }
             for name, sw in sweeps.items()
         }
@@ -245,7 +247,7 @@ def summary(
 
 
 def _point(p: Any) -> dict[str, Any]:
-    return {"knob": p.knob, "cost": p.cost, "under_time": p.under_time}
+    return {"knob": p.knob, "cost": p.cost, "under_time": p.under_time, "unserved": p.unserved}
 
 
 def _iso(t: float) -> str:
