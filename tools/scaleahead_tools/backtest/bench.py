@@ -111,38 +111,37 @@ def ratio_to_floor(d: dict[str, Any]) -> float | None:
     return float("inf") if sa is None else sa / so
 
 
+BASELINES = ("target-tracking", "aws-predictive")
+
+
+def _better_baseline(sw: dict[str, Any]) -> str | None:
+    """The baseline cheaper at 1 % (the first on a tie); None when neither reaches 1 %."""
+    reach = [p for p in BASELINES if sw[p]["cost_at_1pct"] is not None]
+    return min(reach, key=lambda p: sw[p]["cost_at_1pct"]) if reach else None
+
+
 def saving_over_best(d: dict[str, Any]) -> float | None:
     """scaleahead's saving at 1 % over the better of target tracking and predictive scaling
     (the issue's target: at least 10 %); None when neither reaches 1 %, -inf when scaleahead
     does not while one of them does."""
     sw = d["sweeps"]
-    theirs = [
-        c
-        for c in (sw["target-tracking"]["cost_at_1pct"], sw["aws-predictive"]["cost_at_1pct"])
-        if c is not None
-    ]
-    sa = sw["scaleahead"]["cost_at_1pct"]
-    if not theirs:
+    best = _better_baseline(sw)
+    if best is None:
         return None
-    return float("-inf") if sa is None else 1 - sa / min(theirs)
+    sa = sw["scaleahead"]["cost_at_1pct"]
+    return float("-inf") if sa is None else 1 - sa / sw[best]["cost_at_1pct"]
 
 
 def unserved_vs_best(d: dict[str, Any]) -> tuple[float, float] | None:
     """The share of the load scaleahead leaves unserved at the setting its cost at 1 % is read
     from, and the same for the cheaper of target tracking and predictive scaling at theirs:
     a short step can be one request short or a burst short, and users count requests too.
-    None where scaleahead or both baselines never reach 1 % (or a run predates the figure)."""
+    None where scaleahead or both baselines never reach 1 %."""
     sw = d["sweeps"]
-    theirs = [
-        (sw[p]["cost_at_1pct"], sw[p].get("unserved_at_1pct"))
-        for p in ("target-tracking", "aws-predictive")
-        if sw[p]["cost_at_1pct"] is not None
-    ]
-    mine = sw["scaleahead"].get("unserved_at_1pct")
-    if not theirs or sw["scaleahead"]["cost_at_1pct"] is None or mine is None:
+    best = _better_baseline(sw)
+    if best is None or sw["scaleahead"]["cost_at_1pct"] is None:
         return None
-    best = min(theirs, key=lambda c: c[0])[1]
-    return None if best is None else (float(mine), float(best))
+    return float(sw["scaleahead"]["unserved_at_1pct"]), float(sw[best]["unserved_at_1pct"])
 
 
 def _share(x: float | None) -> str:
@@ -189,10 +188,7 @@ def render(results: list[dict[str, Any]], floor: int) -> Any:
         bt = "{}/{}".format(*sw["target-tracking"]["scaleahead_below"])
         ba = "{}/{}".format(*sw["aws-predictive"]["scaleahead_below"])
         kind = d["settings"]["kind"].replace("elasticache", "cache")
-        unserved = "/".join(
-            _share(sw[p].get("unserved_at_1pct"))
-            for p in ("target-tracking", "aws-predictive", "scaleahead")
-        )
+        unserved = "/".join(_share(sw[p]["unserved_at_1pct"]) for p in (*BASELINES, "scaleahead"))
         t.add_row(
             d["trace"][:22],
             kind,

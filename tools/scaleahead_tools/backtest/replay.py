@@ -22,7 +22,6 @@ from scaleahead_tools.backtest.metrics import (
     ONE_PERCENT,
     Point,
     Score,
-    cost_at,
     frontier,
     point_at,
     score,
@@ -475,7 +474,7 @@ class Sweep:
 
     @property
     def cost_at_1pct(self) -> float | None:
-        return cost_at(self.points)
+        return None if self.at_1pct is None else self.at_1pct.cost
 
     @property
     def at_1pct(self) -> Point | None:
