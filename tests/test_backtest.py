@@ -389,16 +389,18 @@ def test_the_bench_judges_against_the_floor_and_the_better_baseline():
         sa: float | None,
         so: float | None,
         unserved: tuple[float, float, float] = (0.01, 0.02, 0.015),
+        hr: float | None = None,
     ) -> dict[str, Any]:
         costs = {"target-tracking": tt, "aws-predictive": ap, "scaleahead": sa}
         return {
+            "hindsight_rule": {"cost_at_1pct": hr},
             "sweeps": {
                 **{
                     k: {"cost_at_1pct": v, "unserved_at_1pct": None if v is None else u}
                     for (k, v), u in zip(costs.items(), unserved, strict=True)
                 },
                 "smooth-oracle": {"cost_at_1pct": so},
-            }
+            },
         }
 
     good = row(2.0, 1.5, 1.2, 1.0)
@@ -419,3 +421,14 @@ def test_the_bench_judges_against_the_floor_and_the_better_baseline():
     assert unserved_vs_best(deeper) == (0.05, 0.02)  # TT's shallower misses cost more capacity
     assert unserved_vs_best(missed) is None and unserved_vs_best(row(None, None, 2.0, 1.0)) is None
     assert "no more load unserved than the cheaper baseline on 1 of 2" in verdict([good, deeper])
+    # the causal yardstick: SA at most the hindsight rule where the rule reaches 1 % (a row
+    # where SA never does counts against it), and how far the rule stays above the floor
+    rows = [
+        row(2.0, 1.5, 1.2, 1.0, hr=1.3),
+        row(None, 3.0, None, 1.5, hr=2.4),
+        row(None, None, 1.1, 1.0),
+        row(1.1, 1.08, 1.03, 1.0, hr=1.02),
+    ]
+    assert "SA no dearer than HR on 1 of 3 rows where HR reaches 1 %; HR/SO up to 1.60" in (
+        verdict(rows)
+    )
