@@ -62,9 +62,10 @@ demo: $(STAMP)
 # Forecast quality on every trace in traces/ and the speed figures (minutes; prints a table).
 # Then what it costs to run: the monthly bill per target (measured on moto, priced by
 # tools/scaleahead_tools/cost/prices.py), the alarm path's cold import against boto3's, each
-# function's package size (sam build) and the fan-out at 10,000 targets.
+# function's package size (sam build) and the fan-out at 10,000 targets. BENCH_ARGS narrows the
+# backtest part, e.g. BENCH_ARGS="--kinds ecs --floors 0" (a minute instead of four).
 bench: $(STAMP)
-	$(BIN)/python -m scaleahead_tools.backtest.bench
+	$(BIN)/python -m scaleahead_tools.backtest.bench $(BENCH_ARGS)
 	$(BIN)/python -m scaleahead_tools.cost.run
 	$(BIN)/python -m scaleahead_tools.perf.imports
 	$(BIN)/python -m scaleahead_tools.perf.packages

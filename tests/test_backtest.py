@@ -432,3 +432,38 @@ def test_the_bench_judges_against_the_floor_and_the_better_baseline():
     assert "SA no dearer than HR on 1 of 3 rows where HR reaches 1 %; HR/SO up to 1.60" in (
         verdict(rows)
     )
+
+
+def test_the_bench_runs_only_the_traces_kinds_and_floors_asked(tmp_path, capsys):
+    """``--traces``, ``--kinds`` and ``--floors`` narrow the run (a quicker loop while working
+    on one warm-up); the rows written are those, each with the hindsight rule beside it."""
+    from scaleahead_tools.backtest.bench import main as bench
+
+    out = tmp_path / "bench"
+    args = ["--traces", "rds_cpu_utilization_e47b3b", "--kinds", "ecs", "--floors", "0"]
+    assert bench([*args, "--no-speed", "--jobs", "1", "--out", str(out)]) == 0
+    results = json.loads((out / "bench.json").read_text())["results"]
+    assert [(r["trace"], r["settings"]["kind"], r["min_capacity_asked"]) for r in results] == [
+        ("rds_cpu_utilization_e47b3b", "ecs", 0)
+    ]
+    hr = results[0]["hindsight_rule"]
+    assert hr["cost_at_1pct"] >= 1.0 and hr["under_time"] <= 0.01 and hr["window_minutes"] >= 5
+    printed = capsys.readouterr().out
+    assert "min 0: SA/SO median" in printed and "min 1:" not in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kinds", "lambda"], "unknown kind lambda"),
+        (["--traces", "nope"], "no trace nope"),
+        (["--kinds", "aurora", "--floors", "0,16"], "--floors must lie in [0, 15]"),
+        (["--floors", "one"], "--floors takes whole numbers"),
+    ],
+)
+def test_the_bench_refuses_what_it_cannot_run_before_running_anything(args, message, capsys):
+    from scaleahead_tools.backtest.bench import main as bench
+
+    with pytest.raises(SystemExit) as stop:
+        bench([*args, "--no-speed", "--out", "/nonexistent/never-written"])
+    assert stop.value.code == 2 and message in capsys.readouterr().err

@@ -44,16 +44,20 @@ FIT_TRACE = "elb_request_count_8c0756"
 MIN_CAPACITIES = (0, 1)
 
 
-def _one_trace(path: str) -> list[dict[str, Any]]:
-    """Every kind and floor of one trace, in one process so that they share the forecast fits
-    (the floor changes no fit). A kind whose own floor is already 1 (ElastiCache) is run once
-    and reported at both floors."""
+Job = tuple[str, tuple[Kind, ...], tuple[int, ...]]
+
+
+def _one_trace(job: Job) -> list[dict[str, Any]]:
+    """Every kind and floor asked of one trace, in one process so that they share the forecast
+    fits (the floor changes no fit). A kind whose own floor is already 1 (ElastiCache) is run
+    once and reported at both floors."""
+    path, kinds, floors = job
     trace = load_trace(path)
     fit = FitCache([0.9, *SWEEP_KNOBS["scaleahead"]])
     out = []
-    for kind in Kind:
+    for kind in kinds:
         done: dict[int, dict[str, Any]] = {}
-        for floor in MIN_CAPACITIES:
+        for floor in floors:
             lo = max(KIND_BOUNDS[kind][0], floor)
             if lo in done:
                 out.append({**done[lo], "min_capacity_asked": floor})
@@ -270,27 +274,65 @@ def ratio_to(d: dict[str, Any], cost: float) -> float | None:
     return None if so is None else cost / so
 
 
+def _scope(
+    p: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[Path], tuple[Kind, ...], tuple[int, ...]]:
+    """The traces (the longest first, so that the pool's workers finish together), kinds and
+    floors the run covers; a name or floor that cannot be run is an error before anything
+    runs, not a traceback from a worker."""
+    paths = sorted(TRACES_DIR.glob("*.csv"), key=lambda p: (-p.stat().st_size, p.name))
+    if args.traces:
+        names = list(dict.fromkeys(args.traces.split(",")))
+        missing = [n for n in names if n not in {p.stem for p in paths}]
+        if missing:
+            p.error(f"no trace {', '.join(missing)} in {TRACES_DIR}")
+        paths = [p for p in paths if p.stem in names]
+    kinds = tuple(Kind)
+    if args.kinds:
+        known = {k.value: k for k in Kind}
+        asked = list(dict.fromkeys(args.kinds.split(",")))
+        unknown = [k for k in asked if k not in known]
+        if unknown:
+            p.error(f"unknown kind {', '.join(unknown)}; choose from {', '.join(known)}")
+        kinds = tuple(known[k] for k in asked)
+    floors: tuple[int, ...] = MIN_CAPACITIES
+    if args.floors:
+        try:
+            floors = tuple(dict.fromkeys(int(f) for f in args.floors.split(",")))
+        except ValueError:
+            p.error(f"--floors takes whole numbers, got {args.floors!r}")
+        top = min(KIND_BOUNDS[k][1] for k in kinds)
+        if any(not 0 <= f <= top for f in floors):
+            p.error(f"--floors must lie in [0, {top}] for these kinds, got {args.floors!r}")
+    return paths, kinds, floors
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     p.add_argument("--traces", help="comma-separated trace names (default: all in traces/)")
     p.add_argument("--out", default="out/bench")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--no-speed", action="store_true")
+    p.add_argument(
+        "--kinds",
+        help="comma-separated kinds (default: all): a quicker loop while working on one warm-up",
+    )
+    p.add_argument(
+        "--floors",
+        help="comma-separated --min-capacity floors (default: "
+        f"{','.join(map(str, MIN_CAPACITIES))})",
+    )
     args = p.parse_args(argv)
+    paths, kinds, floors = _scope(p, args)
     from rich.console import Console
 
     console = Console(width=132)  # the table is wider than a pipe's default 80 columns
-    # the longest traces first, so that the pool's workers finish together
-    paths = sorted(TRACES_DIR.glob("*.csv"), key=lambda p: (-p.stat().st_size, p.name))
-    if args.traces:
-        names = set(args.traces.split(","))
-        paths = [p for p in paths if p.stem in names]
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        per_trace = list(pool.map(_one_trace, [str(p) for p in paths]))
+        per_trace = list(pool.map(_one_trace, [(str(p), kinds, floors) for p in paths]))
     results = [d for group in per_trace for d in group]
     quality_s = time.perf_counter() - started
-    for floor in MIN_CAPACITIES:
+    for floor in floors:
         at = [d for d in results if d["min_capacity_asked"] == floor]
         console.print(render(at, floor))
         console.print(f"min {floor}: {verdict(at)}")
