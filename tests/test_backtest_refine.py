@@ -13,15 +13,23 @@ import pytest
 import scaleahead_tools.backtest.replay as rp
 from scaleahead.domain.target import Kind
 from scaleahead_tools.backtest.metrics import Point, cost_at
-from scaleahead_tools.backtest.policies import SWEEP_KNOBS, Series, fit_forecast_for_backtest
+from scaleahead_tools.backtest.policies import (
+    EXTEND_KNOBS,
+    SWEEP_KNOBS,
+    Series,
+    fit_forecast_for_backtest,
+)
 from scaleahead_tools.backtest.replay import (
     REFINE_POINTS,
     FitCache,
+    extend,
     refine_knobs,
     replay,
     sweep,
 )
+from scaleahead_tools.backtest.report import work_units
 from scaleahead_tools.backtest.sim import Setup
+from scaleahead_tools.traces import Trace
 
 DAY = 86400
 
@@ -128,3 +136,66 @@ def test_scaleaheads_refined_quantiles_fitted_together_are_the_fits_each_replay_
         assert p.knob is not None
         plain = replay(series, setup, "scaleahead", p.knob, fit=fit_forecast_for_backtest)
         assert (plain.score.cost, plain.score.under_time) == (p.cost, p.under_time)
+
+
+def test_settings_beyond_the_grid_are_tried_in_order_only_while_none_is_within_one_percent() -> (
+    None
+):
+    asked: list[float] = []
+    short = {0.15: 0.012, 0.1: 0.009, 0.05: 0.004}
+
+    def point(k: float) -> Point:
+        asked.append(k)
+        return Point(k, 1 / k, short[k])
+
+    within = [Point(0.2, 5.0, 0.01), Point(0.25, 4.0, 0.02)]
+    assert extend("target-tracking", within, point) == [] and asked == []  # 0.2 reaches 1 %
+    beyond = extend("target-tracking", [Point(0.2, 5.0, 0.015)], point)
+    assert asked == [0.15, 0.1] and [p.knob for p in beyond] == [0.15, 0.1]  # not 0.05
+    asked.clear()
+    short[0.05] = 0.02
+    short[0.1] = 0.03
+    assert len(extend("aws-predictive", [Point(0.2, 5.0, 0.04)], point)) == 3
+    assert asked == list(EXTEND_KNOBS["aws-predictive"])  # none reaches: all three, in order
+    assert extend("smooth-oracle", [Point(1.0, 1.0, 0.5)], point) == []  # no settings beyond
+    # scaleahead's three are fitted together, in one pass, while the sweep replays them
+    cache = FitCache(SWEEP_KNOBS["scaleahead"])
+    seen: list[tuple[float, ...]] = []
+
+    def fitted(k: float) -> Point:
+        seen.append(cache.quantiles)
+        return Point(k, 1 / (1 - k), 0.02)
+
+    assert len(extend("scaleahead", [Point(0.99, 4.0, 0.02)], fitted, cache)) == 3
+    assert seen == [EXTEND_KNOBS["scaleahead"]] * 3
+    assert cache.quantiles == SWEEP_KNOBS["scaleahead"]
+
+
+def test_a_sweep_whose_grid_never_reaches_one_percent_reads_it_beyond_the_grid() -> None:
+    """Bursts of five to six and a half times the load on 3 % of the steps: target tracking at
+    0.2 (five times the load in reserve) is short on 1.7 % of the steps, at 0.15 on 0.35 %. The
+    sweep goes on to 0.15, stops there, and refines between 0.2 and 0.15; the progress it
+    reports adds up to what ``work_units`` counted, the settings it skipped included."""
+    step = 300
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * DAY // step) * step
+    base = 100 + 80 * np.sin(2 * np.pi * t / DAY) ** 2
+    burst = np.where(rng.random(t.size) < 0.03, rng.uniform(5, 6.5, t.size), 1.0)
+    values = base * rng.lognormal(0, 0.1, t.size) * burst
+    series = Series(1_400_000_000.0 + t.astype(np.float64), values)
+    setup = Setup(Kind.ECS, step, 300, 20.0, DAY // step, 0, 1000)
+    done: list[int] = []
+    policy = "target-tracking"
+    default = replay(series, setup, policy, None, progress=done.append)
+    sw = sweep(series, setup, [policy], progress=done.append, done=[default])[policy]
+    grid = [p for p in sw.points if p.knob in SWEEP_KNOBS[policy]]
+    assert all(p.under_time > 0.01 for p in grid)
+    beyond = [p for p in sw.points if p.knob in EXTEND_KNOBS[policy]]
+    assert [p.knob for p in beyond] == [0.15] and beyond[0].under_time <= 0.01
+    refined = [p for p in sw.points if p not in grid and p not in beyond]
+    assert len(refined) == REFINE_POINTS and all(
+        p.knob is not None and 0.15 < p.knob < 0.2 for p in refined
+    )
+    assert sw.cost_at_1pct is not None and sw.cost_at_1pct < beyond[0].cost
+    trace = Trace("bursts", float(series.ts[0]), step, tuple(values.tolist()), 0)
+    assert sum(done) == work_units(trace, [policy], True, {})

@@ -72,6 +72,16 @@ SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
     "aws-predictive": (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
     "scaleahead": (0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99),
 }
+# Settings beyond the grid, with more headroom than any of it, tried in this order only while
+# none of a policy's settings is within 1 % short (``replay.sweep``): a policy reported as
+# never reaching 1 % because its grid stops short would hide what a user can set (a target of
+# 0.1 is ten times the load in reserve; a quantile up to 1 is a valid target). Each policy gets
+# three more, alike; the grids above are unchanged, so every row that reached 1 % is untouched.
+EXTEND_KNOBS: dict[str, tuple[float, ...]] = {
+    "target-tracking": (0.15, 0.1, 0.05),
+    "aws-predictive": (0.15, 0.1, 0.05),
+    "scaleahead": (0.995, 0.998, 0.999),
+}
 
 # Application Auto Scaling's target tracking (docs/BASELINES.md): the high alarm wants 3 one-minute
 # datapoints above the target, the low alarm 15 below 90 % of it; the default cooldowns of the

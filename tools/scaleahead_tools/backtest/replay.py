@@ -29,6 +29,7 @@ from scaleahead_tools.backtest.metrics import (
 from scaleahead_tools.backtest.policies import (
     AP_BUFFER_SECONDS,
     DEFAULT_KNOB,
+    EXTEND_KNOBS,
     POLICIES,
     SWEEP_KNOBS,
     AwsPredictive,
@@ -529,6 +530,27 @@ def refine_knobs(policy: str, points: Sequence[Point], n: int = REFINE_POINTS) -
     return [k for k in dict.fromkeys(knobs) if k not in have]
 
 
+def extend(
+    policy: str,
+    points: Sequence[Point],
+    point: Callable[[float], Point],
+    fit: FitFn | None = None,
+) -> list[Point]:
+    """The settings beyond the grid (``EXTEND_KNOBS``), each with more headroom than the last,
+    tried only while no setting is within 1 % short, up to the first that is; none when one
+    already is. Their forecasts are fitted together, in one pass."""
+    if any(p.under_time <= ONE_PERCENT + 1e-12 for p in points):
+        return []
+    more = EXTEND_KNOBS.get(policy, ())
+    out: list[Point] = []
+    with fit.fitting_together(more) if isinstance(fit, FitCache) else nullcontext():
+        for k in more:
+            out.append(point(k))
+            if out[-1].under_time <= ONE_PERCENT + 1e-12:
+                break
+    return out
+
+
 def sweep(
     series: Series,
     setup: Setup,
@@ -554,6 +576,10 @@ def sweep(
 
         knobs: Sequence[float | None] = SWEEP_KNOBS[policy] or (None,)
         points = [point(k) for k in knobs]
+        points += extend(policy, points, point, fit)
+        if progress and policy in EXTEND_KNOBS:  # the settings the bar counted, not replayed
+            tried = len(points) - len(knobs)
+            progress(series.demand.size * (len(EXTEND_KNOBS[policy]) - tried))
         extra = refine_knobs(policy, points)
         with fit.fitting_together(extra) if isinstance(fit, FitCache) else nullcontext():
             points += [point(k) for k in extra]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from scaleahead.domain.kinds import KINDS
 from scaleahead.domain.target import DEFAULT_STABILISATION_SECONDS, Kind
 from scaleahead_tools.backtest.metrics import below
-from scaleahead_tools.backtest.policies import DEFAULT_KNOB, POLICIES, SWEEP_KNOBS
+from scaleahead_tools.backtest.policies import DEFAULT_KNOB, EXTEND_KNOBS, POLICIES, SWEEP_KNOBS
 from scaleahead_tools.backtest.replay import (
     REFINE_POINTS,
     FitCache,
@@ -180,13 +180,15 @@ def run_backtest(
 def work_units(
     trace: Trace, policies: Sequence[str], do_sweep: bool, knobs: dict[str, float]
 ) -> int:
-    """Steps to replay: the default-knob runs, and the sweep's other settings (the refinement
-    counted in full; the sweep advances the bar past any it does not need)."""
+    """Steps to replay: the default-knob runs, and the sweep's other settings (the settings
+    beyond the grid and the refinement counted in full; the sweep advances the bar past any it
+    does not need)."""
     runs = len(policies)
     if do_sweep:
         for p in policies:
             used = effective_knob(p, knobs.get(p))
             runs += sum(1 for k in SWEEP_KNOBS[p] or (None,) if k != used)
+            runs += len(EXTEND_KNOBS.get(p, ()))
             runs += REFINE_POINTS if refined(p) else 0
     return len(trace.values) * runs
 

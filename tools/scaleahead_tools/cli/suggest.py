@@ -24,8 +24,9 @@ The model, in small pure functions (tested without AWS):
 - the quantile: the backtest's sweep of the scaleahead policy (``report.run_backtest``) over the
   same load, on the target's own terms and the suggested (else current) ``capacity_per_unit``;
   the advice is the cheapest quantile short of capacity on at most 1 % of the scored steps
-  (``metrics.cost_at``, the benchmarks' ``cost_at_1pct``: the grid, then four quantiles
-  inside the grid step where it crosses 1 %, ``replay.refine_knobs``), else the least short.
+  (``metrics.cost_at``, the benchmarks' ``cost_at_1pct``: the grid, then quantiles beyond it
+  while none is within 1 %, ``replay.extend``, then four quantiles inside the step where it
+  crosses 1 %, ``replay.refine_knobs``), else the least short.
 - the scale-in stabilisation window: the same sweep again for each of ``WINDOW_CHOICES_SECONDS``
   and the target's own (the forecast fits are shared, as the stabilisation changes no fit);
   the advice is the window whose quantile is cheapest within 1 %, the longer on a tie, shown
