@@ -4,7 +4,8 @@ For every trace in the repo's ``traces/``, every kind's warm-up and every policy
 (``MIN_CAPACITIES``), each policy is swept over its knob and its ``cost_at_1pct`` reported (the
 cheapest setting that is short of capacity on at most 1 % of the steps), with scaleahead's
 saving over the better of target tracking and predictive scaling, and its cost over the smooth
-oracle's, the soft floor of what a forecaster could reach (``policies.smooth_oracle``). Then the
+oracle's, the soft floor of what a forecaster could reach (``policies.smooth_oracle``), beside
+the cost of a simple causal rule tuned in hindsight (``hindsight``, the causal yardstick). Then the
 speed figures: the whole nyc_taxi backtest at default knobs, and one forecast fit on 14 days of
 5-minute data. Figures are printed, and written to ``out/bench/bench.json``; nothing
 here asserts: the tests do that on small traces.

@@ -7,8 +7,9 @@ issue-16 target of 1.3 times that floor is worth little unless something causal 
 This rule is causal in what it reads and optimistic only in how it is tuned: at the end of
 every step it asks for ``k`` times the largest load of the last ``w`` datapoints, with ``k`` and
 ``w`` picked after seeing the whole trace (the cheapest pair at 1 % short), which no deployed
-policy can do. Where scaleahead costs more than it, a causal policy can do better on that
-trace; where the rule itself is far above the smooth oracle, so is anything this simple.
+policy can do. Where scaleahead costs more than it, this rule tuned in hindsight does better
+on that trace (how much of that survives tuning in advance is measured in docs/BACKTEST.md);
+where the rule itself is far above the smooth oracle, so is anything this simple.
 
 Capacity obeys the world's law (``scaleahead_testkit.warmup.Fleet``): what is asked at the end
 of step t serves from t + 1 + warm-up steps, what is removed is gone from t + 1. Like the smooth

@@ -75,7 +75,7 @@ SWEEP_KNOBS: dict[str, tuple[float, ...]] = {
 # Settings beyond the grid, with more headroom than any of it, tried in this order only while
 # none of a policy's settings is within 1 % short (``replay.sweep``): a policy reported as
 # never reaching 1 % because its grid stops short would hide what a user can set (a target of
-# 0.1 is ten times the load in reserve; a quantile up to 1 is a valid target). Each policy gets
+# 0.1 is ten times the load in reserve; any quantile below 1 is a valid target). Each policy gets
 # three more, alike; the grids above are unchanged, so every row that reached 1 % is untouched.
 EXTEND_KNOBS: dict[str, tuple[float, ...]] = {
     "target-tracking": (0.15, 0.1, 0.05),
