@@ -125,11 +125,8 @@ def _fmt(x: float | None) -> str:
 def ratio_to_floor(d: dict[str, Any]) -> float | None:
     """scaleahead's cost at 1 % over the smooth oracle's (the soft floor); inf when scaleahead
     never reaches 1 %, None when the floor itself does not."""
-    sw = d["sweeps"]
-    sa, so = sw["scaleahead"]["cost_at_1pct"], sw["smooth-oracle"]["cost_at_1pct"]
-    if so is None:
-        return None
-    return float("inf") if sa is None else sa / so
+    sa = d["sweeps"]["scaleahead"]["cost_at_1pct"]
+    return ratio_to(d, float("inf") if sa is None else sa)
 
 
 BASELINES = ("target-tracking", "aws-predictive")
@@ -244,9 +241,12 @@ def verdict(results: list[dict[str, Any]]) -> str:
     shallower = sum(mine <= theirs for mine, theirs in depth)
     # The causal yardstick: where scaleahead is no dearer than a rule tuned in hindsight, and
     # how far that rule itself stays above the smooth oracle (what a causal policy can reach).
-    hr = [(d["sweeps"]["scaleahead"]["cost_at_1pct"], h, ratio_to(d, h)) for d, h in _hr(results)]
-    at_most = sum(sa is not None and sa <= h for sa, h, _ in hr)
-    hr_so = [r for _, _, r in hr if r is not None]
+    hr = [(d, d["hindsight_rule"]["cost_at_1pct"]) for d in results]
+    hr = [(d, h) for d, h in hr if h is not None]
+    at_most = sum(
+        (sa := d["sweeps"]["scaleahead"]["cost_at_1pct"]) is not None and sa <= h for d, h in hr
+    )
+    hr_so = [r for r in (ratio_to(d, h) for d, h in hr) if r is not None]
     return (
         f"SA/SO median {statistics.median(ratios):.2f} (target <= 1.05), worst "
         f"{'never' if worst == float('inf') else f'{worst:.2f}'} (target <= 1.3) · "
@@ -256,16 +256,6 @@ def verdict(results: list[dict[str, Any]]) -> str:
         f"{len(depth)} · SA no dearer than HR on {at_most} of {len(hr)} rows where HR reaches "
         f"1 %" + (f"; HR/SO up to {max(hr_so):.2f}" if hr_so else "")
     )
-
-
-def _hr(results: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
-    """The rows where the hindsight rule reaches 1 %, with its cost there."""
-    out = []
-    for d in results:
-        h = d["hindsight_rule"]["cost_at_1pct"]
-        if h is not None:
-            out.append((d, float(h)))
-    return out
 
 
 def ratio_to(d: dict[str, Any], cost: float) -> float | None:

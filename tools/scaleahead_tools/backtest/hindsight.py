@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from scaleahead_tools.backtest.metrics import ONE_PERCENT, Score, score
+from scaleahead_tools.backtest.metrics import Score, score, within
 from scaleahead_tools.backtest.policies import SWEEP_KNOBS
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.sim.scoring import FloatArray, IntArray, units_needed_array
@@ -118,12 +118,12 @@ def _cheapest_k(demand: FloatArray, setup: Setup, window: int) -> tuple[float, S
 
     lo, hi = 0, len(MULTIPLIERS) - 1
     found = (hi, scored(hi))
-    if found[1].under_time > ONE_PERCENT + 1e-12:
+    if not within(found[1].under_time):
         return None
     while lo < hi:
         mid = (lo + hi) // 2
         s = scored(mid)
-        if s.under_time <= ONE_PERCENT + 1e-12:
+        if within(s.under_time):
             hi, found = mid, (mid, s)
         else:
             lo = mid + 1

@@ -94,10 +94,16 @@ def cost_at(points: Sequence[Point], under_time: float = ONE_PERCENT) -> float |
     return None if p is None else p.cost
 
 
+def within(under_time: float, level: float = ONE_PERCENT) -> bool:
+    """Short on at most ``level`` of the steps, up to float noise: what "reaches 1 %" reads
+    everywhere (the sweep, its refinement and extension, the hindsight rule)."""
+    return under_time <= level + 1e-12
+
+
 def point_at(points: Sequence[Point], under_time: float = ONE_PERCENT) -> Point | None:
     """The setting ``cost_at`` reads: the cheapest at or below the level (of equals, the one
     least short); None if none is."""
-    ok = [p for p in points if p.under_time <= under_time + 1e-12]
+    ok = [p for p in points if within(p.under_time, under_time)]
     return min(ok, key=lambda p: (p.cost, p.under_time)) if ok else None
 
 

@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,12 @@ from scaleahead.domain.series import Forecast, InsufficientHistory
 from scaleahead.domain.target import DEFAULT_WARMUP_SECONDS, Kind
 from scaleahead_testkit.warmup import Fleet
 from scaleahead_tools.backtest.metrics import (
-    ONE_PERCENT,
     Point,
     Score,
     frontier,
     point_at,
     score,
+    within,
 )
 from scaleahead_tools.backtest.policies import (
     AP_BUFFER_SECONDS,
@@ -512,7 +512,7 @@ def refine_knobs(policy: str, points: Sequence[Point], n: int = REFINE_POINTS) -
     policy has no scale, no setting reaches 1 %, the cheapest that does ends the grid, or its
     cheaper neighbour is within 1 % too (a sweep that is not monotone: no bracket there)."""
     scale = _REFINE_SCALE.get(policy)
-    ok = [p for p in points if p.knob is not None and p.under_time <= ONE_PERCENT + 1e-12]
+    ok = [p for p in points if p.knob is not None and within(p.under_time)]
     if scale is None or not ok:
         return []
     to_x, from_x = scale
@@ -522,7 +522,7 @@ def refine_knobs(policy: str, points: Sequence[Point], n: int = REFINE_POINTS) -
     cheaper = sorted(
         (to_x(p.knob), p) for p in points if p.knob is not None and to_x(p.knob) > x0 + 1e-12
     )
-    if not cheaper or cheaper[0][1].under_time <= ONE_PERCENT + 1e-12:
+    if not cheaper or within(cheaper[0][1].under_time):
         return []
     x1 = cheaper[0][0]
     have = {p.knob for p in points}
@@ -539,16 +539,22 @@ def extend(
     """The settings beyond the grid (``EXTEND_KNOBS``), each with more headroom than the last,
     tried only while no setting is within 1 % short, up to the first that is; none when one
     already is. Their forecasts are fitted together, in one pass."""
-    if any(p.under_time <= ONE_PERCENT + 1e-12 for p in points):
+    if any(within(p.under_time) for p in points):
         return []
     more = EXTEND_KNOBS.get(policy, ())
     out: list[Point] = []
-    with fit.fitting_together(more) if isinstance(fit, FitCache) else nullcontext():
+    with _together(fit, more):
         for k in more:
             out.append(point(k))
-            if out[-1].under_time <= ONE_PERCENT + 1e-12:
+            if within(out[-1].under_time):
                 break
     return out
+
+
+def _together(fit: FitFn | None, quantiles: Sequence[float]) -> AbstractContextManager[None]:
+    """While it holds, ``fit`` (a ``FitCache``) fits ``quantiles`` together; nothing to do
+    for a plain fit function."""
+    return fit.fitting_together(quantiles) if isinstance(fit, FitCache) else nullcontext()
 
 
 def sweep(
@@ -581,7 +587,7 @@ def sweep(
             tried = len(points) - len(knobs)
             progress(series.demand.size * (len(EXTEND_KNOBS[policy]) - tried))
         extra = refine_knobs(policy, points)
-        with fit.fitting_together(extra) if isinstance(fit, FitCache) else nullcontext():
+        with _together(fit, extra):
             points += [point(k) for k in extra]
         if progress and refined(policy):  # the settings the bar counted, not replayed
             replayed = sum((policy, k) not in have for k in extra)
