@@ -264,6 +264,27 @@ def test_suggest_text_prefers_container_insights(
     assert f"(scale-in window {picked[0]} min)" in out  # the quantile table's window
     line = f"  scale_in_stabilisation_seconds: {int(picked[0]) * 60}\n"
     assert (line in out) == (picked[0] != "10")  # pasted only when it changes
+    # Against AWS's own scaling for ECS, on the same load and terms: both policies replayed,
+    # the verdict read off the rows at 1 %.
+    section = out.split("against AWS's own scaling for this kind")[1].split("paste into")[0]
+    rows = {
+        m[1]: (float(m[2]), float(m[3]))
+        for m in re.finditer(
+            r"^  (target tracking|predictive scaling with target tracking) +"
+            r"(0\.\d+) +(\d+\.\d+) +\d+\.\d+%",
+            section,
+            re.M,
+        )
+    }
+    assert set(rows) == {"target tracking", "predictive scaling with target tracking"}
+    assert re.search(
+        rf"^  scaleahead \(suggested above\) +q{chosen[0]} +{chosen[1]} ", section, re.M
+    )
+    best = min(rows, key=lambda p: rows[p][1])
+    saving = 1 - float(chosen[1]) / rows[best][1]
+    assert f"{best} at a target of {rows[best][0]:g}" in " ".join(section.split())
+    # A daily cycle is what a forecast learns: it holds less than either policy for no more short.
+    assert saving >= 0.02 and f"scaleahead holds {100 * saving:.0f} % less capacity" in section
 
 
 def world(aws: Aws, *, decisions: int) -> None:
@@ -301,6 +322,7 @@ def test_suggest_json_from_decisions_alone(aws: Aws, capsys: pytest.CaptureFixtu
     assert stab["current_seconds"] == stab["suggested_seconds"] == 600
     assert [r["window_seconds"] for r in stab["rows"]] == [300, 600, 900, 1800, 3600]
     assert all(r["changes_per_day"] >= 0 for r in stab["rows"])
+    assert data["against_aws"] is None  # no forecast to weigh against AWS's policies
     assert data["yaml"].splitlines()[1:] == [
         "capacity_per_unit: 50",
         "forecast:",
@@ -319,4 +341,5 @@ def test_no_running_count_and_unknown_target(aws: Aws, capsys: pytest.CaptureFix
     assert NO_RUNNING in out
     assert "with capacity_per_unit 100," in out  # the current one, for the quantile
     assert "every quantile gave the same figures" in out  # 3 hours: no forecast
+    assert "not compared: every quantile gave the same figures" in out
     assert "capacity_per_unit:" not in out.split("paste into the target file:")[1]

@@ -31,6 +31,9 @@ The model, in small pure functions (tested without AWS):
   and the target's own (the forecast fits are shared, as the stabilisation changes no fit);
   the advice is the window whose quantile is cheapest within 1 %, the longer on a tie, shown
   with how often each changes capacity; the current window when none reaches 1 %.
+- whether it pays at all: AWS's own scaling for the kind replayed on the same load and terms,
+  against the suggested quantile (``against_aws``), so that a team whose load no forecast
+  helps hears it from the tool.
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ from scaleahead_tools.backtest.metrics import ONE_PERCENT, Point, cost_at
 from scaleahead_tools.backtest.policies import SWEEP_KNOBS
 from scaleahead_tools.backtest.replay import FitCache, effective_knob, replay, series_of
 from scaleahead_tools.backtest.report import run_backtest, work_units
+from scaleahead_tools.cli.against_aws import (
+    Comparison,
+    compare,
+    print_comparison,
+    replay_baselines,
+)
 from scaleahead_tools.cli.common import known_target, print_json, runtime
 from scaleahead_tools.cli.shadow import GAP_FACTOR, MAX_DECISIONS, shadow_figures
 from scaleahead_tools.sim.scoring import units_needed_array
@@ -340,6 +349,7 @@ class Suggestion:
     current_window_seconds: int
     windows: list[WindowRow]
     suggested_window_seconds: int
+    against_aws: Comparison | None  # None under a day of history: no forecast to weigh
 
     @property
     def unit(self) -> tuple[str, str]:
@@ -394,6 +404,7 @@ class Suggestion:
                 "rows": [{k: round(v, 6) for k, v in asdict(r).items()} for r in self.windows],
                 "suggested_seconds": self.suggested_window_seconds,
             },
+            "against_aws": None if self.against_aws is None else self.against_aws.to_dict(),
             "yaml": "\n".join(self.yaml()),
         }
 
@@ -455,6 +466,16 @@ def suggest(
     rows, scored = sweeps[window_row.window_seconds]
     chosen, met = choose_quantile(rows)
     same = alike(rows)
+    against = None
+    if not same:
+        baselines = replay_baselines(
+            trace,
+            target.kind,
+            warmup_minutes=terms.warmup_minutes,
+            per_unit=replayed,
+            min_capacity=terms.min_capacity,
+        )
+        against = compare(baselines, chosen.cost, met, replayed, KINDS[target.kind].unit)
     return Suggestion(
         target=target.id,
         kind=target.kind.value,
@@ -482,6 +503,7 @@ def suggest(
         current_window_seconds=current_window,
         windows=windows,
         suggested_window_seconds=window_row.window_seconds,
+        against_aws=against,
     )
 
 
@@ -615,6 +637,9 @@ def print_text(s: Suggestion) -> None:
             f"  no quantile is short on at most {100 * ONE_PERCENT:g} % of the steps; the least "
             f"short is {s.suggested_quantile:g}"
         )
+    print()
+    chosen = next(r for r in s.rows if r.quantile == s.suggested_quantile)
+    print_comparison(s.against_aws, chosen.quantile, chosen.cost, chosen.under_time)
     print()
     print("paste into the target file:")
     for line in s.yaml():
