@@ -109,7 +109,7 @@ def compare(
         return Comparison(list(rows), None, None, text)
     setting = (
         f"{LABELS[best.policy]} at a target of {best.target:g} "
-        f"({best.target * per_unit:g} a {unit})"
+        f"({_sig3(best.target * per_unit)} a {unit})"
     )
     if not sa_met:
         text = (
@@ -137,6 +137,11 @@ def compare(
             "watching it with mode: ForecastOnly"
         )
     return Comparison(list(rows), best, saving, text)
+
+
+def _sig3(x: float) -> str:
+    """Three significant figures, without an exponent: 299, 23.3, 1660."""
+    return f"{float(f'{x:.3g}'):g}" if abs(x) < 1e6 else f"{x:.3g}"
 
 
 def _names(rows: Sequence[BaselineRow]) -> str:
@@ -191,8 +196,6 @@ def print_comparison(
             f"  {LABELS[r.policy]:<40}  {r.target:>8g}  {r.cost:>6.3f}  "
             f"{100 * r.under_time:>6.2f}%{mark}"
         )
-    print(
-        "  setting: scaleahead's forecast quantile, AWS's target utilisation of a unit; each "
-        "read where it is cheapest within 1 % short, else where it is least short"
-    )
+    print("  setting: scaleahead's forecast quantile, AWS's target utilisation of a unit; each")
+    print("  read where it is cheapest within 1 % short, else where it is least short")
     print(textwrap.fill(c.verdict, width=100, initial_indent="  ", subsequent_indent="  "))
