@@ -27,7 +27,7 @@ from scaleahead_tools.backtest.replay import (
     replay,
     sweep,
 )
-from scaleahead_tools.backtest.report import work_units
+from scaleahead_tools.backtest.report import _progress, work_units
 from scaleahead_tools.backtest.sim import Setup
 from scaleahead_tools.traces import Trace
 
@@ -199,3 +199,11 @@ def test_a_sweep_whose_grid_never_reaches_one_percent_reads_it_beyond_the_grid()
     assert sw.cost_at_1pct is not None and sw.cost_at_1pct < beyond[0].cost
     trace = Trace("bursts", float(series.ts[0]), step, tuple(values.tolist()), 0)
     assert sum(done) == work_units(trace, [policy], True, {})
+
+
+def test_the_progress_bar_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    # Under pytest stdout is no terminal: nothing, not even the empty line a live display
+    # leaves behind, may precede the report (suggest drew five bars: five empty lines).
+    with _progress(10, "replaying") as advance:
+        advance(5)
+    assert capsys.readouterr().out == ""

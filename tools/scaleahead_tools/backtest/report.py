@@ -125,14 +125,21 @@ def _knobs(items: Sequence[str]) -> dict[str, float]:
 
 @contextmanager
 def _progress(total: int, label: str) -> Iterator[Progress]:
-    """A progress bar on a terminal; silence elsewhere (CI logs, pipes)."""
+    """A progress bar on a terminal; silence elsewhere (CI logs, pipes: rich's live display
+    would still end with an empty line there, one per bar, ahead of the report)."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    console = Console()
+    if not console.is_terminal:
+        yield lambda n: None
+        return
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeRemainingColumn(),
+        console=console,
         transient=True,
     )
     with bar:
