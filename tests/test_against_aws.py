@@ -40,12 +40,12 @@ def test_scaleahead_cheaper_the_same_or_dearer() -> None:
     c = compare(rows, 2.0, True, 50.0, "task")
     assert c.best == rows[1] and c.saving == pytest.approx(0.2)
     assert c.verdict.startswith("scaleahead holds 20 % less capacity than the cheapest")
-    assert "predictive scaling with target tracking at a target of 0.5 (25 a task)" in c.verdict
+    assert "predictive scaling with target tracking at a target of 0.5 (25 per task)" in c.verdict
 
     odd = compare([BaselineRow(TT, 0.6382, 2.0, 0.0094, True)], 1.9, True, 469.0, "task")
-    assert "target tracking at a target of 0.6382 (299 a task)" in odd.verdict  # 299.316
+    assert "target tracking at a target of 0.6382 (299 per task)" in odd.verdict  # 299.316
     big = compare([BaselineRow(TT, 0.5, 2.0, 0.0094, True)], 1.9, True, 3333.3, "task")
-    assert "(1670 a task)" in big.verdict
+    assert "(1670 per task)" in big.verdict
 
     same = compare(rows, 2.52, True, 50.0, "task")
     assert same.verdict.startswith("scaleahead holds about as much capacity as")

@@ -109,7 +109,7 @@ def compare(
         return Comparison(list(rows), None, None, text)
     setting = (
         f"{LABELS[best.policy]} at a target of {best.target:g} "
-        f"({_sig3(best.target * per_unit)} a {unit})"
+        f"({_sig3(best.target * per_unit)} per {unit})"
     )
     if not sa_met:
         text = (
@@ -180,8 +180,8 @@ def print_comparison(
     print("against AWS's own scaling for this kind, replayed on the same load and terms")
     if c is None:
         print(
-            "  not compared: every quantile gave the same figures, so there is no forecast to "
-            "weigh yet"
+            "  not compared: every quantile gave the same figures (under a day of history, or a "
+            "load too even to tell them apart), so there is no forecast to weigh"
         )
         return
     print(f"  {'policy':<40}  {'setting':>8}  {'cost':>6}  {'short':>7}")

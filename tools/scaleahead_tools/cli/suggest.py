@@ -349,7 +349,7 @@ class Suggestion:
     current_window_seconds: int
     windows: list[WindowRow]
     suggested_window_seconds: int
-    against_aws: Comparison | None  # None under a day of history: no forecast to weigh
+    against_aws: Comparison | None  # None when every quantile scored alike (``alike``)
 
     @property
     def unit(self) -> tuple[str, str]:
